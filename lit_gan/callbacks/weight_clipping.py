@@ -1,0 +1,42 @@
+"""Weight clipping for WGAN (Arjovsky et al. 2017, Algorithm 1, line 7)."""
+
+from typing import Any, Optional
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from torch.utils.hooks import RemovableHandle
+
+
+class WeightClipping(Callback):
+    """Clamp every parameter of ``pl_module.critic`` to [-clip_value, clip_value] right after
+    EVERY step of the critic's optimizer.
+
+    It hooks the optimizer itself (``register_step_post_hook``), so the clip happens before
+    anything else sees the updated critic, whatever the loop does between updates.
+    """
+
+    def __init__(self, clip_value: float = 0.01) -> None:
+        if not clip_value > 0:
+            raise ValueError(f"Expected argument `clip_value` to be > 0, got {clip_value}")
+        self.clip_value = float(clip_value)
+        self._handle: Optional[RemovableHandle] = None
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        params = list(pl_module.critic.parameters())
+        ids = {id(p) for p in params}
+        owners = [opt for opt in trainer.optimizers if any(id(p) in ids for g in opt.param_groups for p in g["params"])]
+        if not owners:
+            raise ValueError("WeightClipping: no optimizer holds the parameters of `critic`")
+        optimizer = owners[0]
+
+        @torch.no_grad()
+        def clip(*_: Any) -> None:
+            for p in params:
+                p.clamp_(-self.clip_value, self.clip_value)
+
+        self._handle = optimizer.register_step_post_hook(clip)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None

@@ -1,0 +1,5 @@
+"""LightningDataModules; each exposes ``img_shape``, the shape of one sample."""
+
+from lit_gan.data.toy import GridOfGaussians, RingOfGaussians, SwissRoll, Toy2DDataModule
+
+__all__ = ["GridOfGaussians", "RingOfGaussians", "SwissRoll", "Toy2DDataModule"]

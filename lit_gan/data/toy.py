@@ -1,0 +1,112 @@
+"""Offline 2D toy data: mixtures of Gaussians and a swiss roll. Nothing to download.
+
+The mixtures expose ``centers`` (K, 2) and ``std`` so that metrics can score mode coverage
+(Srivastava et al. 2017, VEEGAN; Lin et al. 2018, PacGAN).
+"""
+
+import math
+from typing import Optional
+
+import torch
+from jsonargparse.typing import PositiveFloat, PositiveInt
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Toy2DDataModule(LightningDataModule):
+    """Base class: ``n_train`` training and ``n_val`` held-out points drawn once from a fixed seed.
+
+    Args:
+        batch_size: points per batch.
+        n_train: size of the training set (one epoch).
+        n_val: size of the held-out set (validation, test, predict).
+        seed: seed of the draw; the same seed gives the same points.
+    """
+
+    img_shape = (2,)
+
+    def __init__(self, batch_size: PositiveInt = 256, n_train: PositiveInt = 65536, n_val: PositiveInt = 4096, seed: int = 0) -> None:
+        super().__init__()
+        for name, value in (("batch_size", batch_size), ("n_train", n_train), ("n_val", n_val)):
+            if int(value) < 1:
+                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        self.batch_size, self.n_train, self.n_val, self.seed = int(batch_size), int(n_train), int(n_val), seed
+        self._train: Optional[Tensor] = None
+        self._val: Optional[Tensor] = None
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """n points, shape (n, 2)."""
+        raise NotImplementedError
+
+    def setup(self, stage: str = "fit") -> None:
+        if self._train is None:
+            rng = torch.Generator().manual_seed(self.seed)
+            self._train, self._val = self.sample(self.n_train, rng), self.sample(self.n_val, rng)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self._train), batch_size=self.batch_size, shuffle=True, drop_last=True)
+
+    def _held_out(self) -> DataLoader:
+        return DataLoader(TensorDataset(self._val), batch_size=self.batch_size)
+
+    val_dataloader = test_dataloader = predict_dataloader = _held_out
+
+
+class _Mixture(Toy2DDataModule):
+    def __init__(self, std: PositiveFloat, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not std > 0:
+            raise ValueError(f"Expected argument `std` to be > 0, got {std}")
+        self.std = float(std)
+
+    @property
+    def centers(self) -> Tensor:
+        """Mode centers, shape (K, 2)."""
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        modes = torch.randint(len(self.centers), (n,), generator=generator)
+        return self.centers[modes] + self.std * torch.randn(n, 2, generator=generator)
+
+
+class RingOfGaussians(_Mixture):
+    """``n_modes`` Gaussians of standard deviation ``std`` evenly spaced on a circle of ``radius``.
+
+    Defaults: the WGAN-GP paper's "8 Gaussians" (radius 2, std 0.02).
+    """
+
+    def __init__(self, n_modes: PositiveInt = 8, radius: PositiveFloat = 2.0, std: PositiveFloat = 0.02, **kwargs) -> None:
+        super().__init__(std=std, **kwargs)
+        self.n_modes, self.radius = int(n_modes), float(radius)
+
+    @property
+    def centers(self) -> Tensor:
+        angles = torch.arange(self.n_modes) * (2 * math.pi / self.n_modes)
+        return self.radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+class GridOfGaussians(_Mixture):
+    """A ``side`` x ``side`` grid of Gaussians, ``spacing`` apart, centered on 0 (PacGAN: 5x5, spacing 2, std 0.05)."""
+
+    def __init__(self, side: PositiveInt = 5, spacing: PositiveFloat = 2.0, std: PositiveFloat = 0.05, **kwargs) -> None:
+        super().__init__(std=std, **kwargs)
+        self.side, self.spacing = int(side), float(spacing)
+
+    @property
+    def centers(self) -> Tensor:
+        ticks = (torch.arange(self.side) - (self.side - 1) / 2) * self.spacing
+        return torch.cartesian_prod(ticks, ticks)
+
+
+class SwissRoll(Toy2DDataModule):
+    """scikit-learn's 2D swiss roll (the WGAN-GP paper's toy), scaled by ``scale``, with Gaussian ``noise``."""
+
+    def __init__(self, noise: float = 0.25, scale: PositiveFloat = 0.2, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.noise, self.scale = float(noise), float(scale)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))  # as sklearn.datasets.make_swiss_roll
+        points = torch.stack([t * t.cos(), t * t.sin()], dim=1) + self.noise * torch.randn(n, 2, generator=generator)
+        return self.scale * points

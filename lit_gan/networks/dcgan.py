@@ -1,0 +1,93 @@
+"""DCGAN-style convolutional generator and critic (Radford et al. 2016) for square images.
+
+Sizes of the form s0 * 2**k with s0 in {4, 7} are produced: 28 (7*4), 32 (4*8), 64 (4*16), ...
+Both networks use 4x4 kernels with stride 2 for every doubling and one s0 x s0 kernel at the
+ends, as in the DCGAN paper; the critic mirrors the generator.
+"""
+
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+
+from lit_gan.networks.util import check_positive
+
+_BASE_SIZES = (4, 7)
+
+
+def doublings(img_shape: Sequence[int]) -> tuple[int, int]:
+    """Split the side of a (C, H, W) image into (s0, k) with side = s0 * 2**k, s0 in {4, 7}."""
+    if len(img_shape) != 3 or img_shape[1] != img_shape[2] or img_shape[0] not in (1, 3):
+        raise ValueError(
+            f"Expected argument `img_shape` to be (C, H, H) with C in (1, 3) for a DCGAN network, got {tuple(img_shape)}"
+        )
+    side, k = int(img_shape[1]), 0
+    while side % 2 == 0 and side not in _BASE_SIZES:
+        side, k = side // 2, k + 1
+    if side not in _BASE_SIZES or k < 1:
+        raise ValueError(
+            f"Expected argument `img_shape` to have a side of 4*2**k or 7*2**k (k >= 1: 8, 14, 16, 28, 32, 56, 64, ...)"
+            f" for a DCGAN network, got {tuple(img_shape)}"
+        )
+    return side, k
+
+
+CriticNorm = Literal["none", "layer", "batch"]
+_NORMS = {
+    "none": lambda channels: nn.Identity(),
+    "layer": lambda channels: nn.GroupNorm(1, channels),  # LayerNorm over (C, H, W), per sample
+    "batch": nn.BatchNorm2d,
+}
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, latent_dim) -> x (B, C, H, W) in [-1, 1].
+
+    Args:
+        latent_dim: size of z; linked from the model's ``latent_dim``.
+        img_shape: (C, H, W) with C in (1, 3); linked from the data.
+        base_channels: channels before the last layer; each earlier layer has twice as many.
+    """
+
+    def __init__(self, latent_dim: int, img_shape: Sequence[int], base_channels: int = 64) -> None:
+        super().__init__()
+        check_positive(latent_dim=latent_dim, base_channels=base_channels)
+        s0, k = doublings(img_shape)
+        channels = [base_channels * 2 ** (k - 1 - i) for i in range(k)]  # e.g. [256, 128, 64] for 32x32
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, channels[0], s0, 1, 0, bias=False),  # (B, c0, s0, s0)
+            nn.BatchNorm2d(channels[0]),
+            nn.ReLU(True),
+        ]
+        for c_in, c_out in zip(channels[:-1], channels[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(channels[-1], img_shape[0], 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class DCGANCritic(nn.Module):
+    """x (B, C, H, W) -> score (B,): a critic (WGAN) or the logit of a discriminator (GAN).
+
+    Args:
+        img_shape: (C, H, W) with C in (1, 3); linked from the data.
+        base_channels: channels of the first layer; each later layer has twice as many.
+        norm: ``"batch"`` as in DCGAN; ``"layer"`` or ``"none"`` with a gradient penalty, which is
+            per sample and so is broken by batch statistics (Gulrajani et al. 2017, Section 4).
+    """
+
+    def __init__(self, img_shape: Sequence[int], base_channels: int = 64, norm: CriticNorm = "layer") -> None:
+        super().__init__()
+        check_positive(base_channels=base_channels)
+        s0, k = doublings(img_shape)
+        channels = [base_channels * 2**i for i in range(k)]  # e.g. [64, 128, 256] for 32x32
+        layers: list[nn.Module] = [nn.Conv2d(img_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in zip(channels[:-1], channels[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _NORMS[norm](c_out), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Conv2d(channels[-1], 1, s0, 1, 0))  # (B, 1, 1, 1)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()  # (B,)

@@ -1,0 +1,85 @@
+"""Fully connected generator and critic, for 2D toy data and flattened small images."""
+
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+
+from lit_gan.networks.util import check_positive, prod
+
+Norm = Literal["none", "layer", "batch"]
+_NORMS = {"none": lambda width: nn.Identity(), "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
+
+
+def _norm(kind: Norm, width: int) -> nn.Module:
+    # A critic trained with a gradient penalty must not use "batch": the penalty is per sample.
+    return _NORMS[kind](width)
+
+
+def _hidden(in_dim: int, widths: Sequence[int], norm: Norm, act: nn.Module) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_dim, width), _norm(norm, width), act]
+        in_dim = width
+    return layers
+
+
+class MLPGenerator(nn.Module):
+    """z (B, latent_dim) -> x (B, *img_shape).
+
+    Args:
+        latent_dim: size of z; linked from the model's ``latent_dim``.
+        img_shape: shape of one sample, e.g. ``(2,)`` for toy data or ``(1, 28, 28)``; linked from the data.
+        hidden_dims: widths of the hidden layers.
+        norm: normalization after each hidden linear layer.
+        tanh: squash the output to [-1, 1] (images scaled to [-1, 1]); off for unbounded toy data.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        img_shape: Sequence[int],
+        hidden_dims: Sequence[int] = (256, 256, 256),
+        norm: Norm = "none",
+        tanh: bool = False,
+    ) -> None:
+        super().__init__()
+        check_positive(latent_dim=latent_dim, hidden_dims=hidden_dims, img_shape=img_shape)
+        self.img_shape = tuple(img_shape)
+        layers = _hidden(latent_dim, hidden_dims, norm, nn.ReLU())
+        layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else latent_dim, prod(self.img_shape)))
+        if tanh:
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.img_shape)
+
+
+class MLPCritic(nn.Module):
+    """x (B, *img_shape) -> score (B,). A critic (WGAN) or the logit of a discriminator (GAN).
+
+    Args:
+        img_shape: shape of one sample; linked from the data.
+        hidden_dims: widths of the hidden layers.
+        norm: ``"none"`` or ``"layer"`` with a gradient penalty; ``"batch"`` only without one.
+        negative_slope: slope of the LeakyReLU activations (0 gives ReLU).
+    """
+
+    def __init__(
+        self,
+        img_shape: Sequence[int],
+        hidden_dims: Sequence[int] = (256, 256, 256),
+        norm: Norm = "none",
+        negative_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        check_positive(hidden_dims=hidden_dims, img_shape=img_shape)
+        in_dim = prod(img_shape)
+        layers: list[nn.Module] = [nn.Flatten()]
+        layers += _hidden(in_dim, hidden_dims, norm, nn.LeakyReLU(negative_slope))
+        layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # (B,)

@@ -1,0 +1,8 @@
+"""Pure loss functions and one LightningModule per objective family."""
+
+from lit_gan.objectives.base import AdversarialModule
+from lit_gan.objectives.fgan import FGAN
+from lit_gan.objectives.gan import GAN
+from lit_gan.objectives.wgan import WGAN, WGANGP
+
+__all__ = ["AdversarialModule", "FGAN", "GAN", "WGAN", "WGANGP"]

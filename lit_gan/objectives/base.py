@@ -1,0 +1,210 @@
+"""The one training loop that every objective family shares.
+
+Each training batch is one critic (discriminator) update on a fresh real batch; after every
+``n_critic``-th critic update the same batch also makes one generator update (Arjovsky et al.
+2017, Algorithm 1; Gulrajani et al. 2017, Algorithm 1). A family overrides three pure hooks:
+``critic_loss``, ``generator_loss`` and ``estimate`` (plus ``critic_penalty`` for WGAN-GP).
+
+Step semantics. Lightning's ``global_step`` counts every ``LightningOptimizer.step()`` call in
+manual optimization (Lightning issue #17958), so ``max_steps`` would count critic updates too.
+Here only the generator's optimizer steps through its ``LightningOptimizer``; the critic's steps
+go straight to ``strategy.optimizer_step`` (precision plugin and hooks included, not counted).
+So ``trainer.global_step``, ``max_steps``, checkpoint names and the logged x axis all count
+generator updates, as the papers do. ``log_every_n_steps`` is scaled by ``n_critic`` during fit
+so that it counts generator updates too.
+
+DDP. Lightning's DDP wrapper prepares the reducer for every parameter at each
+``manual_backward``; a critic update leaves the generator unused and fails (Lightning #20328,
+#20685) unless ``find_unused_parameters=True``. Instead each backward runs under
+``block_backward_sync`` and the gradients of the network being updated are all-reduced here,
+in one flat buffer, before its optimizer steps. Ranks stay identical without unused-parameter
+detection, and the gradient penalty's double backward never meets DDP's hooks.
+"""
+
+from functools import partial
+from typing import Any, Callable, Optional, Sequence, Union
+
+import torch
+import torch.distributed as dist
+from jsonargparse.typing import PositiveInt
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from torch import Tensor, nn
+
+GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
+CriticFactory = Callable[[Sequence[int]], nn.Module]  # img_shape -> critic
+
+
+def _real(batch: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+class AdversarialModule(LightningModule):
+    """Base class of the objective families; not trained by itself.
+
+    Args:
+        generator: generator class (or factory) called as ``generator(latent_dim, img_shape)``;
+            in YAML a ``class_path`` whose ``init_args`` leave out those two.
+        critic: critic class (or factory) called as ``critic(img_shape)``; returns one score per sample.
+        latent_dim: size of z ~ N(0, I), written once and passed to the generator.
+        img_shape: shape of one sample; linked from the data module's ``img_shape``.
+        n_critic: critic updates per generator update.
+        g_optimizer: optimizer of the generator, called with its parameters; None: the family's default.
+        d_optimizer: optimizer of the critic, called with its parameters; None: the family's default.
+    """
+
+    estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
+    default_optimizer: Callable[..., torch.optim.Optimizer] = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
+
+    def __init__(
+        self,
+        generator: GeneratorFactory,
+        critic: CriticFactory,
+        latent_dim: PositiveInt = 64,
+        img_shape: Sequence[int] = (2,),
+        n_critic: PositiveInt = 1,
+        g_optimizer: Optional[OptimizerCallable] = None,
+        d_optimizer: Optional[OptimizerCallable] = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("latent_dim", latent_dim), ("n_critic", n_critic)):
+            if int(value) < 1:
+                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.latent_dim, self.img_shape, self.n_critic = int(latent_dim), tuple(img_shape), int(n_critic)
+        self.generator = generator(self.latent_dim, self.img_shape)
+        self.critic = critic(self.img_shape)
+        self._g_optimizer = g_optimizer or self.default_optimizer
+        self._d_optimizer = d_optimizer or self.default_optimizer
+        self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
+        self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
+
+    # ----------------------------------------------------------------- hooks of the families
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        """The family's estimate of the distance between data and samples."""
+        raise NotImplementedError
+
+    def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """A regularizer added to the critic's loss, with what to log; none by default."""
+        return real.new_zeros(()), {}
+
+    # ----------------------------------------------------------------- sampling
+    def sample_latent(self, n: int) -> Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, z: Optional[Tensor] = None) -> Tensor:
+        """n generator samples in data space, shape (n, *img_shape), drawn in eval mode."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(self.sample_latent(n) if z is None else z.to(self.device))
+        finally:
+            self.generator.train(was_training)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generator(z)
+
+    # ----------------------------------------------------------------- training loop
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        # Order is fixed: generator first, critic second.
+        return [self._g_optimizer(self.generator.parameters()), self._d_optimizer(self.critic.parameters())]
+
+    def on_fit_start(self) -> None:
+        self._log_every = self.trainer.log_every_n_steps
+        self.trainer.log_every_n_steps = self._log_every * self.n_critic  # counted in generator updates
+
+    def on_fit_end(self) -> None:
+        self.trainer.log_every_n_steps = self._log_every
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        real = _real(batch)
+        self._critic_update(d_opt, real)
+        self.critic_steps += 1
+        if self.critic_steps % self.n_critic == 0:
+            g_loss = self._generator_update(g_opt, real.shape[0])
+            logs = {k: v / self.n_critic for k, v in self._window.items()}
+            logs["g_loss"] = g_loss
+            self._window = {}
+            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=False)
+            self.log_dict(
+                {k: logs[k] for k in ("d_loss", "g_loss", self.estimate_name)}, prog_bar=True, logger=False
+            )
+            self.log("step", float(self.global_step), logger=True, prog_bar=False)  # x axis: generator updates
+
+    def _critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
+        with torch.no_grad():
+            fake = self.generator(self.sample_latent(real.shape[0]))
+        real_scores, fake_scores = self.critic(real), self.critic(fake)
+        penalty, logs = self.critic_penalty(real, fake)
+        loss = self.critic_loss(real_scores, fake_scores) + penalty
+        logs = {"d_loss": loss, self.estimate_name: self.estimate(real_scores, fake_scores), **logs}
+        self._backward_and_step(opt, self.critic, loss, counted=False)
+        for k, v in logs.items():
+            self._window[k] = self._window.get(k, 0) + v.detach()
+
+    def _generator_update(self, opt: LightningOptimizer, n: int) -> Tensor:
+        with self.toggled_optimizer(opt):  # critic parameters get no gradient here
+            loss = self.generator_loss(self.critic(self.generator(self.sample_latent(n))))
+            self._backward_and_step(opt, self.generator, loss, counted=True)
+        return loss.detach()
+
+    def _backward_and_step(self, opt: LightningOptimizer, module: nn.Module, loss: Tensor, counted: bool) -> None:
+        opt.zero_grad(set_to_none=True)
+        no_sync = getattr(self.trainer.strategy, "block_backward_sync", None)
+        if no_sync is None:
+            self.manual_backward(loss)
+        else:
+            with no_sync():
+                self.manual_backward(loss)
+        self._all_reduce_gradients(module)
+        if counted:
+            opt.step()  # counted: advances trainer.global_step
+        else:
+            self.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None, model=self)
+
+    def _all_reduce_gradients(self, module: nn.Module) -> None:
+        """Average the gradients of ``module`` over the ranks, in one flat buffer."""
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= dist.get_world_size()
+        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
+
+    # ----------------------------------------------------------------- evaluation
+    def _evaluate(self, batch: Any, stage: str) -> Tensor:
+        real = _real(batch)
+        fake = self.generator(self.sample_latent(real.shape[0]))
+        estimate = self.estimate(self.critic(real), self.critic(fake))
+        self.log(f"{stage}/{self.estimate_name}", estimate, prog_bar=True, sync_dist=True)
+        self.log("step", float(self.global_step))  # the same x axis as training: generator updates
+        return estimate
+
+    def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._evaluate(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._evaluate(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
+        """Generator samples, as many as the batch holds."""
+        return self.sample(_real(batch).shape[0])
+
+    # ----------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["critic_steps"] = self.critic_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.critic_steps = int(checkpoint.get("critic_steps", 0))

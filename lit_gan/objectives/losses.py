@@ -1,0 +1,72 @@
+"""Losses as small pure functions of critic scores, each beside its formula.
+
+Notation (lecture 8): pi is the data, p the generator's distribution, D = sigmoid(logit) the
+discriminator, f the Wasserstein critic. Every function returns a scalar to *minimize*.
+"""
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+LOG4 = math.log(4.0)
+
+
+# --- standard GAN (Goodfellow et al. 2014), from logits: log D = -softplus(-l), log(1 - D) = -softplus(l)
+def gan_value(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """V(G, D) = E_pi log D(x) + E_p log(1 - D(G(z)))."""
+    return -F.softplus(-real_logits).mean() - F.softplus(fake_logits).mean()
+
+
+def gan_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The discriminator maximizes V: loss -V."""
+    return -gan_value(real_logits, fake_logits)
+
+
+def gan_generator_loss_minimax(fake_logits: Tensor) -> Tensor:
+    """The generator minimizes V; only E_p log(1 - D(G(z))) depends on it."""
+    return -F.softplus(fake_logits).mean()
+
+
+def gan_generator_loss_non_saturating(fake_logits: Tensor) -> Tensor:
+    """-E_p log D(G(z)): same fixed point, strong gradients when D rejects the samples."""
+    return F.softplus(-fake_logits).mean()
+
+
+def jsd_estimate(value: Tensor) -> Tensor:
+    """V(G, D*) = 2 JSD(pi || p) - log 4, so JSD ~= (V + log 4) / 2 (at most log 2)."""
+    return (value + LOG4) / 2
+
+
+# --- Wasserstein GAN (Arjovsky et al. 2017), Kantorovich-Rubinstein duality
+def wasserstein_estimate(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E_pi f(x) - E_p f(G(z)): K * W(pi, p) for the best K-Lipschitz f."""
+    return real_scores.mean() - fake_scores.mean()
+
+
+def wgan_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """The critic maximizes the estimate: loss E_p f(G(z)) - E_pi f(x)."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wgan_generator_loss(fake_scores: Tensor) -> Tensor:
+    """-E_p f(G(z))."""
+    return -fake_scores.mean()
+
+
+# --- WGAN-GP (Gulrajani et al. 2017, Algorithm 1)
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """E[(||grad f(x_hat)||_2 - 1)^2] with x_hat = t x + (1 - t) G(z), t ~ U[0, 1] per sample.
+
+    Returns the penalty (differentiable w.r.t. the critic's parameters) and the mean gradient
+    norm (detached). The gradient is taken out of place with ``torch.autograd.grad``, so no
+    ``.grad`` is touched and DDP's reducer hooks do not fire (pytorch #63812).
+    """
+    t = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    x_hat = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(True)  # (B, *img_shape)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)  # (B,): one norm per sample over all non-batch dims
+    return ((norms - 1) ** 2).mean(), norms.detach().mean()

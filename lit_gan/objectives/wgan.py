@@ -1,0 +1,85 @@
+"""Wasserstein GAN with weight clipping (Arjovsky et al. 2017) and with a gradient penalty
+(Gulrajani et al. 2017).
+
+K * W(pi, p) = max_{||f||_L <= K} E_pi f(x) - E_p f(x)   (Kantorovich-Rubinstein duality)
+"""
+
+from functools import partial
+from typing import Any
+
+import torch
+from jsonargparse.typing import NonNegativeFloat, PositiveFloat
+from lightning.pytorch.callbacks import Callback
+from torch import Tensor, nn
+
+from lit_gan.callbacks.weight_clipping import WeightClipping
+from lit_gan.objectives import losses
+from lit_gan.objectives.base import AdversarialModule
+
+
+class _Wasserstein(AdversarialModule):
+    estimate_name = "wasserstein"
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return losses.wgan_critic_loss(real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return losses.wgan_generator_loss(fake_scores)
+
+    def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return losses.wasserstein_estimate(real_scores, fake_scores)
+
+
+class WGAN(_Wasserstein):
+    """WGAN: the critic's weights are clipped to [-c, c] after every critic update, which keeps f
+    K-Lipschitz for some K. The clipping is a :class:`~lit_gan.callbacks.WeightClipping` callback
+    that this module always adds (``configure_callbacks``).
+
+    Args:
+        clip_value: c. The paper uses 0.01 with RMSprop, lr 5e-5, n_critic 5.
+        **kwargs: the arguments of :class:`~lit_gan.objectives.base.AdversarialModule`.
+    """
+
+    default_optimizer = partial(torch.optim.RMSprop, lr=5e-5)
+
+    def __init__(self, clip_value: PositiveFloat = 0.01, **kwargs: Any) -> None:
+        if not clip_value > 0:
+            raise ValueError(f"Expected argument `clip_value` to be > 0, got {clip_value}")
+        super().__init__(**kwargs)
+        self.clip_value = float(clip_value)
+
+    def configure_callbacks(self) -> list[Callback]:
+        return [WeightClipping(self.clip_value)]
+
+
+class WGANGP(_Wasserstein):
+    """WGAN-GP: WGAN's losses plus gp_lambda * E[(||grad f(x_hat)||_2 - 1)^2] on random
+    interpolates x_hat between real and generated samples (Gulrajani et al. 2017, Algorithm 1).
+
+    The penalty is per sample, so the critic must not use BatchNorm (use LayerNorm or none).
+
+    Args:
+        gp_lambda: lambda, the weight of the penalty. The paper uses 10 with Adam, lr 1e-4,
+            betas (0.5, 0.9), n_critic 5.
+        **kwargs: the arguments of :class:`~lit_gan.objectives.base.AdversarialModule`.
+
+    Logs ``train/gradient_penalty`` and ``train/grad_norm`` (mean ||grad f(x_hat)||) too.
+    """
+
+    default_optimizer = partial(torch.optim.Adam, lr=1e-4, betas=(0.5, 0.9))
+
+    def __init__(self, gp_lambda: NonNegativeFloat = 10.0, **kwargs: Any) -> None:
+        if not gp_lambda >= 0:
+            raise ValueError(f"Expected argument `gp_lambda` to be >= 0, got {gp_lambda}")
+        super().__init__(**kwargs)
+        self.gp_lambda = float(gp_lambda)
+        batch_norms = [name for name, m in self.critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if batch_norms:
+            raise ValueError(
+                f"Expected argument `critic` to have no BatchNorm with a gradient penalty (it is per sample),"
+                f" found {batch_norms[0]!r}: use norm: layer or none"
+            )
+
+    def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        penalty, grad_norm = losses.gradient_penalty(self.critic, real, fake)
+        return self.gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}
