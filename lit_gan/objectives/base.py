@@ -32,6 +32,8 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
+from lit_gan.objectives.specs import from_spec, to_spec
+
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
 CriticFactory = Callable[[Sequence[int]], nn.Module]  # img_shape -> critic
 
@@ -72,12 +74,13 @@ class AdversarialModule(LightningModule):
             if int(value) < 1:
                 raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
         self.save_hyperparameters()
+        self.save_hyperparameters(to_spec(dict(self.hparams)))  # plain data: checkpoints load with weights_only
         self.automatic_optimization = False
         self.latent_dim, self.img_shape, self.n_critic = int(latent_dim), tuple(img_shape), int(n_critic)
-        self.generator = generator(self.latent_dim, self.img_shape)
-        self.critic = critic(self.img_shape)
-        self._g_optimizer = g_optimizer or self.default_optimizer
-        self._d_optimizer = d_optimizer or self.default_optimizer
+        self.generator = from_spec(generator)(self.latent_dim, self.img_shape)
+        self.critic = from_spec(critic)(self.img_shape)
+        self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
+        self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
         self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
         self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
 
@@ -139,7 +142,8 @@ class AdversarialModule(LightningModule):
             self.log_dict(
                 {k: logs[k] for k in ("d_loss", "g_loss", self.estimate_name)}, prog_bar=True, logger=False
             )
-            self.log("step", float(self.global_step), logger=True, prog_bar=False)  # x axis: generator updates
+            if self.loggers:
+                self.log("step", float(self.global_step))  # the logged x axis: generator updates
 
     def _critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
         with torch.no_grad():
@@ -189,7 +193,8 @@ class AdversarialModule(LightningModule):
         fake = self.generator(self.sample_latent(real.shape[0]))
         estimate = self.estimate(self.critic(real), self.critic(fake))
         self.log(f"{stage}/{self.estimate_name}", estimate, prog_bar=True, sync_dist=True)
-        self.log("step", float(self.global_step))  # the same x axis as training: generator updates
+        if self.loggers:
+            self.log("step", float(self.global_step))  # the same x axis as training: generator updates
         return estimate
 
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:

@@ -21,7 +21,7 @@ Fn = Callable[[Tensor], Tensor]
 
 @dataclass(frozen=True)
 class FDivergence:
-    f: Fn  # generator function f(u), u > 0, convex, f(1) = 0
+    f: Fn  # generator function f(u), u > 0, convex, f(1) = 0 (GAN: -log 4, its divergence is 2 JSD - log 4)
     conj: Fn  # Fenchel conjugate f*(t) on dom f*
     act: Fn  # output activation g_f: R -> dom f*
     conj_of_act: Fn  # f*(g_f(v)), computed stably

@@ -1,0 +1,118 @@
+"""The shared training loop: n_critic, step semantics, logging axis, checkpoints, sampling."""
+
+import csv
+from functools import partial
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from lit_gan import FGAN, GAN, WGAN, WGANGP
+from lit_gan.data import RingOfGaussians
+from tests.conftest import cpu_trainer, tiny_networks
+
+
+class CountSteps(Callback):
+    """Counts optimizer steps per network by hooking the optimizers themselves."""
+
+    def on_fit_start(self, trainer, pl_module):
+        self.counts = {"generator": 0, "critic": 0}
+        self.order = []
+        g_opt, d_opt = trainer.optimizers
+        for name, opt in (("generator", g_opt), ("critic", d_opt)):
+            opt.register_step_post_hook(partial(self._count, name))
+
+    def _count(self, name, *_):
+        self.counts[name] += 1
+        self.order.append(name[0])
+
+
+FAMILIES = [
+    partial(GAN, generator_loss="minimax"),
+    partial(GAN, generator_loss="non_saturating"),
+    WGAN,
+    WGANGP,
+    partial(FGAN, divergence="kl"),
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_n_critic_updates_per_generator_update(tmp_path, family):
+    counter = CountSteps()
+    model = family(n_critic=5, **tiny_networks())
+    trainer = cpu_trainer(tmp_path, max_steps=3, callbacks=[counter])
+    trainer.fit(model, RingOfGaussians(batch_size=8, n_train=64, n_val=8))
+    assert counter.counts == {"critic": 15, "generator": 3}
+    assert "".join(counter.order) == "cccccg" * 3  # the generator moves after every 5th critic update
+    assert trainer.global_step == 3  # max_steps counts generator updates
+    assert model.critic_steps == 15
+
+
+def test_each_critic_update_gets_a_fresh_real_batch(tmp_path):
+    seen = []
+
+    class Record(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            seen.append(batch[0].clone())
+
+    trainer = cpu_trainer(tmp_path, max_steps=2, callbacks=[Record()])
+    trainer.fit(WGANGP(n_critic=3, **tiny_networks()), RingOfGaussians(batch_size=4, n_train=64))
+    assert len(seen) == 6
+    assert all(not torch.equal(a, b) for i, a in enumerate(seen) for b in seen[i + 1 :])
+
+
+def test_logs_and_checkpoints_count_generator_updates(tmp_path):
+    logger = CSVLogger(tmp_path, name="run")
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
+    trainer = cpu_trainer(
+        tmp_path, max_steps=4, logger=logger, log_every_n_steps=1, callbacks=[ckpt], enable_checkpointing=True
+    )
+    trainer.fit(WGANGP(n_critic=3, **tiny_networks()), RingOfGaussians(batch_size=4, n_train=64))
+    rows = list(csv.DictReader(open(logger.log_dir + "/metrics.csv")))
+    steps = sorted({int(r["step"]) for r in rows if r.get("train/g_loss")})
+    assert steps == [1, 2, 3, 4]  # one point per generator update, on the generator's axis
+    for key in ("train/d_loss", "train/wasserstein", "train/gradient_penalty", "train/grad_norm"):
+        assert all(r[key] for r in rows if r.get("train/g_loss")), key
+    names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert names == ["epoch=0-step=2.ckpt", "epoch=0-step=4.ckpt"]
+    state = torch.load(tmp_path / "ckpt" / "epoch=0-step=4.ckpt", weights_only=False)
+    assert state["critic_steps"] == 12 and state["global_step"] == 4
+
+
+@pytest.mark.parametrize(
+    "family,key",
+    [(GAN, "jsd"), (WGAN, "wasserstein"), (WGANGP, "wasserstein"), (partial(FGAN, divergence="pearson"), "divergence")],
+)
+def test_each_family_logs_its_estimate(tmp_path, family, key):
+    trainer = cpu_trainer(tmp_path, max_steps=2, limit_val_batches=1)
+    model = family(n_critic=2, **tiny_networks())
+    trainer.fit(model, RingOfGaussians(batch_size=8, n_train=32))  # one epoch: validation at its end
+    metrics = trainer.callback_metrics
+    for name in ("train/d_loss", "train/g_loss", f"train/{key}", f"val/{key}"):
+        assert name in metrics and torch.isfinite(metrics[name]), name
+
+
+def test_sample_returns_data_space_samples_in_eval_mode():
+    model = GAN(**{**tiny_networks(), "img_shape": (1, 8, 8)})
+    model.train()
+    x = model.sample(5)
+    assert x.shape == (5, 1, 8, 8) and not x.requires_grad
+    assert model.generator.training  # mode restored
+    z = torch.randn(3, 2)
+    assert torch.equal(model.sample(3, z), model.sample(3, z))
+
+
+def test_n_critic_phase_survives_a_resume(tmp_path):
+    # stop after 2 generator updates with n_critic=3, then resume to 3: 9 critic updates in all
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
+    data = RingOfGaussians(batch_size=4, n_train=64)
+    cpu_trainer(tmp_path, max_steps=2, callbacks=[ckpt], enable_checkpointing=True).fit(
+        WGANGP(n_critic=3, **tiny_networks()), data
+    )
+    counter = CountSteps()
+    model = WGANGP(n_critic=3, **tiny_networks())
+    cpu_trainer(tmp_path, max_steps=3, callbacks=[counter]).fit(model, data, ckpt_path=ckpt.best_model_path or ckpt.last_model_path)
+    assert counter.counts == {"critic": 3, "generator": 1}
+    assert model.critic_steps == 9
