@@ -4,7 +4,9 @@
     lit-gan fit --config configs/quickstart.yaml --trainer.max_steps 500
 """
 
-from typing import Any, Iterator, Optional
+import re
+import sys
+from typing import Any, Iterator, NoReturn, Optional
 
 from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule
@@ -24,6 +26,51 @@ def _learning_rates(node: Any, key: str) -> Iterator[tuple[str, Any]]:
                 yield from _learning_rates(value, child)
 
 
+_NOISE = (
+    "Does not validate against any of the Union subtypes",
+    "Subtypes:",
+    "Errors:",
+    "Given value",
+    "Expected a <class 'NoneType'>",
+    "Expected a path but",
+)
+
+
+def one_line(message: str) -> str:
+    """jsonargparse's nested union report -> 'Parser key "model.init_args.n_critic": <why>'."""
+    keys: list[str] = []
+    reason: Optional[str] = None
+    class_path: Optional[str] = None  # inside "Problem with given class_path '...'"
+    for line in (line.strip() for line in message.splitlines()):
+        if not line or line.lstrip("- ").startswith(_NOISE):
+            continue
+        key = re.match(r'Parser key "([^"]+)":\s*(.*)$', line)
+        problem = re.match(r"- Problem with given class_path '([^']+)':\s*$", line)
+        if key:
+            keys += ["init_args", key.group(1)] if class_path else [key.group(1)]
+            rest = key.group(2)
+            reason, class_path = (None if not rest or rest.startswith(_NOISE) else rest), None
+        elif problem:
+            class_path = problem.group(1)
+        elif reason is None:
+            reason = (f"class_path {class_path!r}: " if class_path else "") + line.lstrip("- ")
+    if reason is None:
+        return " ".join(line.strip() for line in message.splitlines() if line.strip())
+    return f'Parser key "{".".join(keys)}": {reason}' if keys else reason
+
+
+class LitGanParser(LightningArgumentParser):
+    """Reports a bad value in one line that names the key, instead of the full usage."""
+
+    def error(self, message: str, ex: Optional[Exception] = None) -> NoReturn:
+        if not self.exit_on_error:
+            super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        sys.stderr.write(f"{prog}: error: {one_line(message)} (see: {prog} --help)\n")
+        self.exit(2)
+
+
 class LitGanCLI(LightningCLI):
     """Links the data's ``img_shape`` into the model and checks what types cannot."""
 
@@ -36,6 +83,14 @@ class LitGanCLI(LightningCLI):
             if lr is not None and not float(lr) > 0:
                 self.parser.error(f'Parser key "{key}": Expected a learning rate > 0. Got value: {lr}')
 
+    def instantiate_classes(self) -> None:
+        # Checks that need more than one value (e.g. an image size the network cannot produce)
+        # run in the constructors: report them in one line too.
+        try:
+            super().instantiate_classes()
+        except ValueError as err:
+            self.parser.error(str(err))
+
 
 def main(args: Optional[list[str]] = None) -> LitGanCLI:
     return LitGanCLI(
@@ -44,6 +99,7 @@ def main(args: Optional[list[str]] = None) -> LitGanCLI:
         subclass_mode_model=True,
         subclass_mode_data=True,
         auto_configure_optimizers=False,  # each family gets one optimizer per network from YAML
+        parser_class=LitGanParser,
         args=args,
     )
 

@@ -122,6 +122,10 @@ class AdversarialModule(LightningModule):
         return [self._g_optimizer(self.generator.parameters()), self._d_optimizer(self.critic.parameters())]
 
     def on_fit_start(self) -> None:
+        if self.trainer.world_size > 1:
+            # seed_everything gives every rank the same seed; offset it so that ranks draw
+            # different latents (the weights are already identical: DDP broadcast them from rank 0)
+            torch.manual_seed((torch.initial_seed() + self.global_rank) % 2**63)
         self._log_every = self.trainer.log_every_n_steps
         self.trainer.log_every_n_steps = self._log_every * self.n_critic  # counted in generator updates
 

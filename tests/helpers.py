@@ -1,0 +1,33 @@
+"""Callbacks that tests pass to the real CLI (``--trainer.callbacks+=tests.helpers.X``)."""
+
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback
+
+
+class DumpRankState(Callback):
+    """After fit, each rank writes its weights, its first real batch and a fresh random draw."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+        self.first_batch = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.first_batch is None:
+            self.first_batch = batch[0].detach().cpu().clone()
+
+    def on_fit_end(self, trainer, pl_module):
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
+        torch.save(
+            {
+                "state": state,
+                "first_batch": self.first_batch,
+                "latent": pl_module.sample_latent(4).cpu(),
+                "global_step": trainer.global_step,
+                "critic_steps": pl_module.critic_steps,
+                "world_size": trainer.world_size,
+            },
+            self.dirpath / f"rank{trainer.global_rank}.pt",
+        )

@@ -1,0 +1,89 @@
+"""The ``lit-gan`` command: every shipped config, --print_config, and bad values refused at parse time."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lit_gan.cli import main
+from tests.conftest import REPO
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+def _overrides(config: Path, mnist_root: Path) -> list[str]:
+    """Small data for the MNIST configs: the fake IDX files, no download, batches that fit."""
+    data = yaml.safe_load(config.read_text())["data"]["class_path"]
+    if data.endswith("MNISTDataModule"):
+        return ["--data.init_args.root", str(mnist_root), "--data.init_args.download", "false", "--data.init_args.batch_size", "16"]
+    return []
+
+
+def test_every_family_has_a_shipped_config():
+    assert {c.stem for c in CONFIGS} >= {"gan", "nsgan", "wgan", "wgan_gp", "fgan", "quickstart"}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_config_fits_with_fast_dev_run(config, mnist_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    n_critic = yaml.safe_load(config.read_text())["model"]["init_args"].get("n_critic", 1)
+    # fast_dev_run counts batches: n_critic batches reach one generator update
+    cli = main(["fit", "--config", str(config), "--trainer.fast_dev_run", str(n_critic), "--trainer.accelerator", "cpu"]
+               + _overrides(config, mnist_root))
+    assert cli.trainer.global_step == 1
+    assert cli.model.critic_steps == n_critic
+    for key in ("train/d_loss", "train/g_loss"):
+        assert key in cli.trainer.callback_metrics
+
+
+def test_print_config_shows_the_resolved_config(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / "wgan_gp.yaml"), "--print_config"])
+    assert exit_info.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    model = printed["model"]
+    assert model["class_path"] == "lit_gan.WGANGP"
+    assert model["init_args"]["gp_lambda"] == 10.0 and model["init_args"]["n_critic"] == 5
+    assert "latent_dim" not in model["init_args"]["generator"]["init_args"]  # written once, on the model
+    assert model["init_args"]["d_optimizer"]["class_path"] == "torch.optim.Adam"
+
+
+BAD = [
+    ("quickstart", ["--model.init_args.n_critic", "0"], "model.init_args.n_critic"),
+    ("wgan", ["--model.init_args.clip_value", "0"], "model.init_args.clip_value"),
+    ("wgan", ["--model.init_args.clip_value=-0.01"], "model.init_args.clip_value"),
+    ("quickstart", ["--model.init_args.gp_lambda=-1"], "model.init_args.gp_lambda"),
+    ("fgan", ["--model.init_args.divergence", "chi2"], "model.init_args.divergence"),
+    ("quickstart", ["--model.init_args.latent_dim", "0"], "model.init_args.latent_dim"),
+    ("quickstart", ["--model.init_args.g_optimizer.init_args.lr", "0"], "model.init_args.g_optimizer.init_args.lr"),
+    ("quickstart", ["--model.init_args.d_optimizer.init_args.lr=-1e-4"], "model.init_args.d_optimizer.init_args.lr"),
+    ("gan", ["--model.init_args.generator_loss", "hinge"], "model.init_args.generator_loss"),
+    ("quickstart", ["--model", "lit_gan.NoSuchGAN"], "model"),
+]
+
+
+@pytest.mark.parametrize("config,args,key", BAD, ids=[" ".join(b[1]) for b in BAD])
+def test_bad_values_are_refused_in_one_line_naming_the_key(config, args, key, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / f"{config}.yaml"), *args])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    assert f'Parser key "{key}"' in err[0]
+    assert not (tmp_path / "lightning_logs").exists()  # refused before anything ran or was written
+
+
+def test_constraint_needing_several_values_is_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / "wgan_gp.yaml"), "--model.init_args.critic.init_args.norm", "batch"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "`critic`" in err[0] and "BatchNorm" in err[0]
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([Path(sys.executable).parent / "lit-gan", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "{fit,validate,test,predict}" in out.stdout
