@@ -92,7 +92,8 @@ class LitGanCLI(LightningCLI):
             self.parser.error(str(err))
 
 
-def main(args: Optional[list[str]] = None) -> LitGanCLI:
+def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
+    """Parse ``args`` (default: the command line), run the subcommand, return the CLI object."""
     return LitGanCLI(
         AdversarialModule,
         LightningDataModule,
@@ -102,6 +103,11 @@ def main(args: Optional[list[str]] = None) -> LitGanCLI:
         parser_class=LitGanParser,
         args=args,
     )
+
+
+def main(args: Optional[list[str]] = None) -> None:
+    """The ``lit-gan`` console script."""
+    run_cli(args)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lit_gan.cli import main
+from lit_gan.cli import run_cli as main
 from tests.conftest import REPO
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -84,6 +84,11 @@ def test_constraint_needing_several_values_is_one_line_too(capsys):
     assert len(err) == 1 and "`critic`" in err[0] and "BatchNorm" in err[0]
 
 
-def test_console_script_is_installed():
+def test_console_script_is_installed_and_exits_cleanly(tmp_path):
     out = subprocess.run([Path(sys.executable).parent / "lit-gan", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "{fit,validate,test,predict}" in out.stdout
+    config = REPO / "configs" / "quickstart.yaml"
+    args = ["fit", "--config", str(config), "--trainer.fast_dev_run", "5", "--trainer.enable_progress_bar", "false"]
+    out = subprocess.run([Path(sys.executable).parent / "lit-gan", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "LitGanCLI object" not in out.stderr
