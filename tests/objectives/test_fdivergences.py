@@ -8,7 +8,6 @@ import torch
 
 from lit_gan.objectives.fdivergences import DIVERGENCES, variational_bound
 
-torch.set_default_dtype(torch.float64)
 NAMES = sorted(DIVERGENCES)
 
 

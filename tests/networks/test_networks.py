@@ -1,0 +1,49 @@
+"""Networks: shapes for every supported image size, output ranges, and refused sizes."""
+
+import pytest
+import torch
+from torch import nn
+
+from lit_gan.networks import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (1, 64, 64), (3, 64, 64), (1, 8, 8)])
+@pytest.mark.parametrize("norm", ["layer", "none", "batch"])
+def test_dcgan_produces_and_scores_every_supported_size(shape, norm):
+    g, c = DCGANGenerator(16, shape, base_channels=8), DCGANCritic(shape, base_channels=8, norm=norm)
+    x = g(torch.randn(4, 16))
+    assert x.shape == (4, *shape)
+    assert x.min() >= -1 and x.max() <= 1  # tanh: the data's [-1, 1]
+    assert c(x).shape == (4,)
+
+
+def test_gradient_penalty_critics_are_per_sample():
+    # "layer" and "none" have no batch coupling: one sample's score ignores the rest of the batch
+    for critic in (DCGANCritic((3, 32, 32), 8, norm="layer"), DCGANCritic((3, 32, 32), 8, norm="none"), MLPCritic((2,), norm="layer")):
+        critic.train()
+        shape = (5, 3, 32, 32) if isinstance(critic, DCGANCritic) else (5, 2)
+        x = torch.randn(shape)
+        assert torch.allclose(critic(x)[:1], critic(x[:1]), atol=1e-5)
+        assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+
+
+@pytest.mark.parametrize("shape", [(3, 30, 30), (1, 28, 32), (2, 32, 32), (3, 4, 4), (784,)])
+def test_dcgan_refuses_sizes_it_cannot_produce(shape):
+    with pytest.raises(ValueError, match=r"img_shape.*" + str(tuple(shape)).replace("(", r"\(").replace(")", r"\)")):
+        DCGANGenerator(16, shape)
+    with pytest.raises(ValueError, match="img_shape"):
+        DCGANCritic(shape)
+
+
+def test_mlp_shapes_for_toy_data_and_flattened_images():
+    assert MLPGenerator(2, (2,))(torch.randn(7, 2)).shape == (7, 2)
+    g = MLPGenerator(10, (1, 8, 8), hidden_dims=(32,), tanh=True)
+    x = g(torch.randn(3, 10))
+    assert x.shape == (3, 1, 8, 8) and x.abs().max() <= 1
+    assert MLPCritic((1, 8, 8), hidden_dims=(32,), norm="batch")(x).shape == (3,)
+
+
+@pytest.mark.parametrize("kwargs,name", [(dict(latent_dim=0), "latent_dim"), (dict(hidden_dims=(8, 0)), "hidden_dims")])
+def test_mlp_refuses_non_positive_sizes(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        MLPGenerator(**{"latent_dim": 2, "img_shape": (2,), **kwargs})
