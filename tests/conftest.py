@@ -53,3 +53,35 @@ def mnist_root(tmp_path: Path) -> Path:
         write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, (n,)))
     return tmp_path / "mnist"
+
+
+@pytest.fixture
+def cifar_root(tmp_path: Path, monkeypatch) -> Path:
+    """A fake CIFAR-10 (5 x 16 train, 24 test images) as python pickle batches."""
+    from lit_gan.data import CIFAR10DataModule
+    from tests.data.formats import write_cifar10
+
+    sums = write_cifar10(tmp_path / "cifar")
+    # the integrity check stays on: it checks the files against the sums of the files this test wrote
+    monkeypatch.setattr(CIFAR10DataModule, "checksums", sums)
+    return tmp_path / "cifar"
+
+
+@pytest.fixture
+def celeba_root(tmp_path: Path, monkeypatch) -> Path:
+    """A fake CelebA (12 train, 2 valid, 2 test aligned 178 x 218 JPEGs) in torchvision's folder layout."""
+    from lit_gan.data import CelebADataModule
+    from tests.data.formats import write_celeba
+
+    digest = write_celeba(tmp_path / "faces")
+    monkeypatch.setattr(CelebADataModule, "checksums", {"list_eval_partition.txt": digest})
+    return tmp_path / "faces"
+
+
+@pytest.fixture
+def folder_root(tmp_path: Path) -> Path:
+    """A folder of 20 PNGs in two class sub-folders."""
+    from tests.data.formats import write_image_folder
+
+    write_image_folder(tmp_path / "images", n_per_class=10)
+    return tmp_path / "images"

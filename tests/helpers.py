@@ -31,3 +31,18 @@ class DumpRankState(Callback):
             },
             self.dirpath / f"rank{trainer.global_rank}.pt",
         )
+
+
+class RecordBatches(Callback):
+    """Each rank writes every real training batch it was given (after the device transfer)."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+        self.batches = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.batches.append(batch[0].detach().cpu().clone())
+
+    def on_fit_end(self, trainer, pl_module):
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        torch.save(torch.cat(self.batches), self.dirpath / f"batches{trainer.global_rank}.pt")

@@ -14,12 +14,14 @@ from tests.conftest import REPO
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 
-def _overrides(config: Path, mnist_root: Path) -> list[str]:
-    """Small data for the MNIST configs: the fake IDX files, no download, batches that fit."""
-    data = yaml.safe_load(config.read_text())["data"]["class_path"]
-    if data.endswith("MNISTDataModule"):
-        return ["--data.init_args.root", str(mnist_root), "--data.init_args.download", "false", "--data.init_args.batch_size", "16"]
-    return []
+def _overrides(config: Path, roots: dict[str, Path]) -> list[str]:
+    """Small data for the image configs: the fake files in torchvision's formats, no download, small batches."""
+    data = yaml.safe_load(config.read_text())["data"]["class_path"].rsplit(".", 1)[-1]
+    args = ["--data.init_args.batch_size", "2"] if data != "RingOfGaussians" else []
+    if data in roots:
+        args += ["--data.init_args.root", str(roots[data]), "--data.init_args.num_workers", "0"]
+        args += ["--data.init_args.download", "false"] if data != "ImageFolderDataModule" else []
+    return args
 
 
 def test_every_family_has_a_shipped_config():
@@ -27,12 +29,14 @@ def test_every_family_has_a_shipped_config():
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
-def test_every_config_fits_with_fast_dev_run(config, mnist_root, tmp_path, monkeypatch):
+def test_every_config_fits_with_fast_dev_run(config, mnist_root, cifar_root, celeba_root, folder_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     n_critic = yaml.safe_load(config.read_text())["model"]["init_args"].get("n_critic", 1)
+    roots = {"MNISTDataModule": mnist_root, "CIFAR10DataModule": cifar_root, "CelebADataModule": celeba_root,
+             "ImageFolderDataModule": folder_root}
     # fast_dev_run counts batches: n_critic batches reach one generator update
     cli = main(["fit", "--config", str(config), "--trainer.fast_dev_run", str(n_critic), "--trainer.accelerator", "cpu"]
-               + _overrides(config, mnist_root))
+               + _overrides(config, roots))
     assert cli.trainer.global_step == 1
     assert cli.model.critic_steps == n_critic
     for key in ("train/d_loss", "train/g_loss"):

@@ -19,10 +19,11 @@ FAMILIES = {
 }
 
 
-def run_ddp(tmp_path, model: dict, max_steps: int = 3) -> list[dict]:
+def run_ddp(tmp_path, model: dict, max_steps: int = 3, data=None, extra_callbacks=(), n_critic=2, max_epochs=None) -> list[dict]:
+    """fit through the real CLI with 2 CPU processes; returns what DumpRankState wrote per rank."""
     model["init_args"].update(
         latent_dim=2,
-        n_critic=2,
+        n_critic=n_critic,
         generator={"class_path": "lit_gan.networks.MLPGenerator", "init_args": {"hidden_dims": [32, 32]}},
         critic={"class_path": "lit_gan.networks.MLPCritic", "init_args": {"hidden_dims": [32, 32]}},
     )
@@ -38,10 +39,14 @@ def run_ddp(tmp_path, model: dict, max_steps: int = 3) -> list[dict]:
             "enable_progress_bar": False,
             "num_sanity_val_steps": 0,
             "limit_val_batches": 0,
-            "callbacks": [{"class_path": "tests.helpers.DumpRankState", "init_args": {"dirpath": str(tmp_path / "out")}}],
+            "max_epochs": max_epochs,
+            "callbacks": [
+                {"class_path": "tests.helpers.DumpRankState", "init_args": {"dirpath": str(tmp_path / "out")}},
+                *extra_callbacks,
+            ],
         },
         "model": model,
-        "data": {"class_path": "lit_gan.data.RingOfGaussians", "init_args": {"batch_size": 16, "n_train": 512}},
+        "data": data or {"class_path": "lit_gan.data.RingOfGaussians", "init_args": {"batch_size": 16, "n_train": 512}},
     }
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -32,6 +32,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
+from lit_gan.errors import ConfigError
 from lit_gan.objectives.specs import from_spec, to_spec
 
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
@@ -117,6 +118,19 @@ class AdversarialModule(LightningModule):
         return self.generator(z)
 
     # ----------------------------------------------------------------- training loop
+    def setup(self, stage: str) -> None:
+        """Refuse shapes that do not fit, with both shapes, before any forward pass on data."""
+        data_shape = getattr(self.trainer.datamodule, "img_shape", None) if self._trainer else None
+        if data_shape is not None and tuple(data_shape) != self.img_shape:
+            raise ConfigError(f"the data's img_shape {tuple(data_shape)} differs from the model's `img_shape` {self.img_shape}")
+        was_training = self.generator.training
+        self.generator.eval()
+        with torch.no_grad():
+            shape = tuple(self.generator(torch.zeros(2, self.latent_dim, device=self.device)).shape[1:])
+        self.generator.train(was_training)
+        if shape != self.img_shape:
+            raise ConfigError(f"`generator` produces samples of shape {shape}, but the data's img_shape is {self.img_shape}")
+
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         # Order is fixed: generator first, critic second.
         return [self._g_optimizer(self.generator.parameters()), self._d_optimizer(self.critic.parameters())]

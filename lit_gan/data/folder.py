@@ -1,0 +1,158 @@
+"""Image files decoded per sample: a folder of your own images, and CelebA.
+
+Each image is opened with PIL, converted to RGB (or L), center-cropped, resized and returned
+as uint8 (C, H, W); the conversion to [-1, 1] happens per batch on the device.
+"""
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Literal, Optional, Sequence
+
+import torch
+from jsonargparse.typing import PositiveInt
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.datasets import CelebA
+from torchvision.transforms import v2
+
+from lit_gan.data.images import ImageDataModule
+from lit_gan.errors import ConfigError, DatasetNotFoundError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class ImageFiles(Dataset):
+    """(uint8 image (C, size, size), label) for each path; a file that fails to decode is named."""
+
+    def __init__(self, paths: Sequence[Path], labels: Sequence[int], mode: str, size: int, crop: Optional[int]) -> None:
+        self.paths, self.labels, self.mode = list(paths), list(labels), mode
+        crop_op = v2.CenterCrop(crop) if crop else v2.Lambda(lambda im: v2.functional.center_crop(im, min(im.size)))
+        self.transform = v2.Compose([crop_op, v2.Resize(size, antialias=True), v2.PILToTensor()])
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        try:
+            with Image.open(self.paths[i]) as image:
+                return self.transform(image.convert(self.mode)), self.labels[i]
+        except (OSError, UnidentifiedImageError, SyntaxError) as err:
+            raise ConfigError(f"cannot read image {self.paths[i]}: {err}") from err
+
+
+def readable(path: Path) -> bool:
+    """True if PIL identifies the file and its data verifies (a cheap check, no full decode)."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return False
+
+
+def check_files(paths: list[Path], skip_corrupt: bool) -> list[Path]:
+    """Refuse (naming it) or skip (counting them) files that PIL cannot read."""
+    bad = [p for p in paths if not readable(p)]
+    if bad and not skip_corrupt:
+        raise ConfigError(
+            f"cannot read image {bad[0]} ({len(bad)} unreadable file(s) in all): remove it, or set `skip_corrupt: true`"
+        )
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable image file(s), e.g. {bad[0]}", stacklevel=2)
+    return [p for p in paths if p not in set(bad)]
+
+
+class ImageFolderDataModule(ImageDataModule):
+    """Every image under ``root`` (recursively), e.g. your own photos; labels are the first sub-folder.
+
+    Args:
+        image_size: side of the square images the model sees (default 64).
+        center_crop: side of the center crop taken before resizing; None crops to the shorter side.
+        channels: 3 (RGB) or 1 (grayscale).
+        held_out_fraction: share of the images held out (a fixed random split, ``seed``).
+        verify: check every file with PIL at setup, so a bad file is named before training starts.
+        skip_corrupt: with ``verify``, skip unreadable files with one warning that counts them.
+        **kwargs: the arguments of :class:`~lit_gan.data.images.ImageDataModule` (``download`` is ignored).
+    """
+
+    native_size = 64
+
+    def __init__(
+        self,
+        image_size: PositiveInt = 64,
+        center_crop: Optional[PositiveInt] = None,
+        channels: Literal[1, 3] = 3,
+        held_out_fraction: float = 0.05,
+        verify: bool = True,
+        skip_corrupt: bool = False,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(image_size=image_size, **kwargs)
+        if channels not in (1, 3):
+            raise ValueError(f"Expected argument `channels` to be 1 or 3, got {channels}")
+        if not 0 < held_out_fraction < 1:
+            raise ValueError(f"Expected argument `held_out_fraction` to be in (0, 1), got {held_out_fraction}")
+        self.channels, self.center_crop, self.held_out_fraction = channels, center_crop, held_out_fraction
+        self.verify, self.skip_corrupt, self.seed = verify, skip_corrupt, seed
+
+    def load(self) -> tuple[ImageFiles, ImageFiles]:
+        root = Path(self.root)
+        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS) if root.is_dir() else []
+        if not paths:
+            raise DatasetNotFoundError(f"no images ({', '.join(EXTENSIONS)}) found under `root`={self.root!r}")
+        if self.verify:
+            paths = check_files(paths, self.skip_corrupt)
+        classes = sorted({p.relative_to(root).parts[0] for p in paths if len(p.relative_to(root).parts) > 1})
+        labels = [classes.index(p.relative_to(root).parts[0]) if len(p.relative_to(root).parts) > 1 else 0 for p in paths]
+        order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.seed)).tolist()
+        n_held = max(1, round(self.held_out_fraction * len(paths)))
+        mode = "RGB" if self.channels == 3 else "L"
+        split = lambda idx: ImageFiles([paths[i] for i in idx], [labels[i] for i in idx], mode, self.image_size, self.center_crop)  # noqa: E731
+        return split(order[n_held:]), split(order[:n_held])
+
+
+class CelebADataModule(ImageDataModule):
+    """CelebA aligned faces: the "train" partition for training, "valid" held out.
+
+    The usual GAN preprocessing: a 178 x 178 center crop, then a resize to 64 x 64.
+    Files: ``root/celeba/img_align_celeba/*.jpg`` and ``root/celeba/list_eval_partition.txt``.
+    Arguments: see :class:`~lit_gan.data.images.ImageDataModule`, plus ``center_crop`` (178).
+    """
+
+    channels, native_size = 3, 64
+    checksums = {name: md5 for _, md5, name in CelebA.file_list}
+
+    def __init__(self, center_crop: Optional[PositiveInt] = 178, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.center_crop = center_crop
+
+    def _not_found(self, what: str) -> DatasetNotFoundError:
+        return DatasetNotFoundError(
+            f"CelebA {what} under `root`={self.root!r}: expected {Path(self.root) / 'celeba'}/ with img_align_celeba/"
+            " (the aligned JPEGs, from img_align_celeba.zip) and list_eval_partition.txt. Set `download: true`"
+            " (needs internet and the gdown package), or get them from the CelebA site and unpack them there."
+        )
+
+    def prepare_data(self) -> None:
+        if self.download and not (Path(self.root) / "celeba" / "img_align_celeba").is_dir():
+            try:
+                CelebA(self.root, split="all", download=True)
+            except Exception as err:  # gdown missing, no internet, Google Drive quota: all end the same way
+                raise self._not_found(f"could not be downloaded ({err})") from err
+
+    def load(self) -> tuple[ImageFiles, ImageFiles]:
+        folder = Path(self.root) / "celeba"
+        partition, images = folder / "list_eval_partition.txt", folder / "img_align_celeba"
+        if not (partition.is_file() and images.is_dir()):
+            raise self._not_found("not found")
+        if hashlib.md5(partition.read_bytes()).hexdigest() != self.checksums["list_eval_partition.txt"]:
+            raise DatasetNotFoundError(f"CelebA file {partition} is corrupted (md5 differs): download it again")
+        splits: dict[int, list[Path]] = {0: [], 1: [], 2: []}
+        for line in partition.read_text().split("\n"):
+            if line.strip():
+                name, split = line.split()
+                splits[int(split)].append(images / name)
+        make = lambda paths: ImageFiles(paths, [0] * len(paths), "RGB", self.image_size, self.center_crop)  # noqa: E731
+        return make(splits[0]), make(splits[1])

@@ -1,0 +1,9 @@
+"""Errors for bad input found at setup time; the CLI reports them in one line."""
+
+
+class ConfigError(ValueError):
+    """A value that parses but cannot work (sizes that do not match, a batch larger than the data, ...)."""
+
+
+class DatasetNotFoundError(ConfigError, FileNotFoundError):
+    """Data files missing with ``download=False``, or failing their integrity check."""

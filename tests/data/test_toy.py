@@ -1,0 +1,55 @@
+"""Offline 2D toy data: the mixtures, their exposed centers and std, and the swiss roll."""
+
+import math
+
+import pytest
+import torch
+
+from lit_gan import WGANGP
+from lit_gan.data import GridOfGaussians, RingOfGaussians, SwissRoll
+from tests.conftest import cpu_trainer, tiny_networks
+
+
+@pytest.mark.parametrize("dm,k", [(RingOfGaussians(n_modes=6, radius=3.0, std=0.1), 6), (GridOfGaussians(side=4, spacing=1.5, std=0.05), 16)])
+def test_mixtures_expose_their_modes_and_std(dm, k):
+    dm.setup()
+    x = dm._train
+    assert x.shape == (dm.n_train, 2) and dm.img_shape == (2,)
+    assert dm.centers.shape == (k, 2)
+    nearest = torch.cdist(x, dm.centers).min(dim=1)
+    counts = torch.bincount(nearest.indices, minlength=k)
+    assert (counts > 0.8 * dm.n_train / k).all()  # every mode is drawn about equally
+    # within 3 std of its mode with probability 1 - exp(-9/2) in 2D
+    assert (nearest.values < 3 * dm.std).float().mean().item() == pytest.approx(1 - math.exp(-4.5), abs=0.005)
+
+
+def test_ring_and_grid_geometry():
+    assert torch.allclose(RingOfGaussians(n_modes=4, radius=2.0).centers.norm(dim=1), torch.full((4,), 2.0))
+    grid = GridOfGaussians(side=5, spacing=2.0).centers
+    assert grid.min().item() == -4.0 and grid.max().item() == 4.0 and len(torch.unique(grid[:, 0])) == 5
+
+
+def test_same_seed_same_points_and_held_out_differs():
+    a, b = RingOfGaussians(seed=3, n_train=100), RingOfGaussians(seed=3, n_train=100)
+    a.setup(), b.setup()
+    assert torch.equal(a._train, b._train) and not torch.equal(a._train[:50], a._val[:50])
+
+
+def test_swiss_roll_is_a_scaled_spiral():
+    dm = SwissRoll(noise=0.0, scale=1.0, n_train=2000)
+    dm.setup()
+    r = dm._train.norm(dim=1)
+    assert r.min() >= 1.5 * math.pi - 1e-4 and r.max() <= 4.5 * math.pi + 1e-4  # sklearn's t range
+
+
+@pytest.mark.parametrize("make", [RingOfGaussians, GridOfGaussians, SwissRoll], ids=["ring", "grid", "swiss_roll"])
+def test_fast_dev_run_on_every_toy(tmp_path, make):
+    trainer = cpu_trainer(tmp_path, fast_dev_run=2)
+    trainer.fit(WGANGP(n_critic=2, **tiny_networks()), make(batch_size=16, n_train=128, n_val=32))
+    assert trainer.global_step == 1
+
+
+@pytest.mark.parametrize("kwargs,name", [(dict(batch_size=0), "batch_size"), (dict(std=0.0), "std")])
+def test_bad_toy_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        RingOfGaussians(**kwargs)
