@@ -87,10 +87,10 @@ class ImageDataModule(LightningDataModule):
             )
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, self.batch_size, shuffle=True, drop_last=self.drop_last, **self.loader_kwargs)
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=self.drop_last, **self.loader_kwargs)
 
     def _held_out_loader(self) -> DataLoader:
-        return DataLoader(self.held_out_set, self.batch_size, **self.loader_kwargs)
+        return DataLoader(self.held_out_set, batch_size=self.batch_size, **self.loader_kwargs)
 
     val_dataloader = test_dataloader = predict_dataloader = _held_out_loader
 
