@@ -119,3 +119,28 @@ def test_validate_test_and_predict_from_a_checkpoint(tmp_path, monkeypatch):
     state = torch.load(ckpt, weights_only=True)["state_dict"]
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
     assert model.n_critic == 5 and model.latent_dim == 2
+
+
+@pytest.mark.parametrize(
+    "config,args,expected",
+    [
+        ("wgan_gp", ["--data.init_args.download", "false"], "MNIST not found under `root`=.*train-images-idx3-ubyte"),
+        ("cifar10_wgan_gp", ["--data.init_args.download", "false"], "CIFAR-10 not found under `root`=.*data_batch_1"),
+        ("celeba_wgan_gp", ["--data.init_args.download", "false"], "CelebA not found under `root`=.*list_eval_partition.txt"),
+        ("folder_wgan_gp", [], "no images"),
+        ("digits_wgan_gp", ["--data.init_args.batch_size", "4000"], "`batch_size` \\(4000\\).*1500 training images"),
+        ("wgan_gp", ["--data.init_args.image_size", "30"], "`img_shape`.*\\(1, 30, 30\\)"),
+    ],
+    ids=["mnist-missing", "cifar-missing", "celeba-missing", "folder-empty", "batch-too-large", "size-unproducible"],
+)
+def test_data_errors_are_one_line_at_setup(config, args, expected, tmp_path, monkeypatch, capsys):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    root = ["--data.init_args.root", str(tmp_path / "nothing")] if config != "digits_wgan_gp" else []
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / f"{config}.yaml"), *root, *args])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and re.search(expected, err[0]), err
+    assert not list(tmp_path.glob("lightning_logs/*/checkpoints/*"))  # nothing trained, nothing written
