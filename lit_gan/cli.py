@@ -12,6 +12,8 @@ from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from lit_gan.errors import ConfigError
+from lit_gan.callbacks import SaveConfigToLogger
 from lit_gan.objectives.base import AdversarialModule
 
 
@@ -91,6 +93,13 @@ class LitGanCLI(LightningCLI):
         except ValueError as err:
             self.parser.error(str(err))
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        # Bad input that only shows at setup (missing data, sizes that do not match): one line, exit 2.
+        try:
+            super()._run_subcommand(subcommand)
+        except ConfigError as err:
+            self.parser.error(str(err))
+
 
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
     """Parse ``args`` (default: the command line), run the subcommand, return the CLI object."""
@@ -101,6 +110,7 @@ def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
         subclass_mode_data=True,
         auto_configure_optimizers=False,  # each family gets one optimizer per network from YAML
         parser_class=LitGanParser,
+        save_config_callback=SaveConfigToLogger,  # config.yaml, and the whole config in the logger
         args=args,
     )
 

@@ -1,0 +1,135 @@
+"""Gradient diagnostics of the critic (Gulrajani et al. 2017, WGAN-GP, Section 3 and Figure 1b:
+with weight clipping the gradients of a deep critic explode or vanish layer by layer, with the
+gradient penalty they stay stable; and the optimal critic has ||grad_x f|| = 1 almost
+everywhere between the data and the samples, Proposition 1)."""
+
+import math
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor, nn
+
+from lit_gan.objectives.base import _real
+
+
+@contextmanager
+def _buffers_restored(*modules: nn.Module) -> Iterator[None]:
+    """Run forward passes without leaving a trace: BatchNorm's running statistics are put back."""
+    saved = [[b.detach().clone() for b in m.buffers()] for m in modules]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for m, buffers in zip(modules, saved):
+                for b, old in zip(m.buffers(), buffers):
+                    b.copy_(old)
+
+
+def input_gradient_norm(critic: nn.Module, x: Tensor) -> Tensor:
+    """Mean over the batch of ||grad_x f(x)||_2, the norm per sample over all non-batch dims.
+
+    Taken out of place (``torch.autograd.grad``): no parameter's ``.grad`` is touched."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(critic(x).sum(), x)  # (B, *img_shape)
+    return grad.flatten(1).norm(2, dim=1).mean()
+
+
+class GradientDiagnostics(Callback):
+    """Logs, every ``every_n_steps`` generator updates, with ``pl_module.log`` (on the generator-step axis):
+
+    - ``diagnostics/critic_grad_norm/<i>_<layer>``: the L2 norm of the gradient of the critic's
+      loss with respect to the parameters of each layer of the critic (every module that holds
+      parameters; ``i`` counts from the input), read just before the critic's optimizer steps on
+      the last critic update before that generator update; and ``.../total``, over all of them.
+    - ``diagnostics/critic_input_grad_norm/{real,fake,interpolated}``: the mean of
+      ||grad_x f(x)||_2 over ``n_points`` real points (the current batch), generated points and
+      random interpolates t x + (1 - t) G(z), t ~ U[0, 1], the points where WGAN-GP's penalty is taken.
+
+    A WGAN run and a WGAN-GP run compare as in the paper's Figure 1b: plot the per-layer norms
+    against the layer index on a log scale. Lightning writes logged values every
+    ``log_every_n_steps`` only, so ``every_n_steps`` is rounded up to a common multiple of the two
+    (with a warning); None: every ``log_every_n_steps``.
+
+    The input gradients run the critic and the generator in the mode they train in (BatchNorm
+    uses batch statistics, as in the loss), with their BatchNorm buffers put back afterwards, and
+    draw z and t from a private ``torch.Generator``: the training run is the same with or without
+    this callback.
+
+    Args:
+        every_n_steps: log every this many generator updates (a multiple of ``log_every_n_steps``);
+            None: every ``log_every_n_steps``.
+        n_points: how many real, generated and interpolated points for the input gradients.
+        input_gradients: also compute the input-gradient norms (three small backward passes).
+        seed: seed of the private generator of z and t.
+    """
+
+    def __init__(self, every_n_steps: Optional[int] = None, n_points: int = 64, input_gradients: bool = True, seed: int = 0) -> None:
+        for name, value in (("every_n_steps", every_n_steps), ("n_points", n_points)):
+            if value is not None and int(value) < 1:
+                raise ValueError(f"Expected argument `{name}` to be an integer >= 1 or None, got {value}")
+        self.every_n_steps = None if every_n_steps is None else int(every_n_steps)
+        self.n_points, self.input_gradients, self.seed = int(n_points), bool(input_gradients), int(seed)
+        self._every = 1
+        self._layers: list[tuple[str, list[nn.Parameter]]] = []
+        self._param_ids: set[int] = set()
+        self._norms: dict[str, Tensor] = {}
+        self._rng: Optional[torch.Generator] = None
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # AdversarialModule.on_fit_start has scaled log_every_n_steps by n_critic (it counts batches)
+        log_every = max(1, trainer.log_every_n_steps // pl_module.n_critic)
+        # Lightning writes logged values every log_every_n_steps only, and a value logged between
+        # two writes would be written at the next one, under the wrong step: keep to common multiples.
+        self._every = math.lcm(self.every_n_steps or log_every, log_every)
+        if self.every_n_steps and self._every != self.every_n_steps:
+            rank_zero_warn(
+                f"GradientDiagnostics: every_n_steps={self.every_n_steps} is not a multiple of"
+                f" log_every_n_steps={log_every}; logging every {self._every} generator updates instead"
+            )
+        modules = [(name, list(m.parameters(recurse=False))) for name, m in pl_module.critic.named_modules()]
+        modules = [(name, params) for name, params in modules if params]
+        width = len(str(len(modules) - 1))
+        self._layers = [(f"{i:0{width}d}_{name or 'critic'}", params) for i, (name, params) in enumerate(modules)]
+        self._param_ids = {id(p) for _, params in self._layers for p in params}
+        self._rng = torch.Generator(device=pl_module.device).manual_seed(self.seed)
+
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> None:
+        if not any(id(p) in self._param_ids for group in optimizer.param_groups for p in group["params"]):
+            return  # the generator's optimizer
+        makes_generator_update = (pl_module.critic_steps + 1) % pl_module.n_critic == 0
+        if not (makes_generator_update and (trainer.global_step + 1) % self._every == 0):
+            return
+        with torch.no_grad():
+            per_layer = {
+                name: torch.stack([p.grad.detach().float().norm(2) for p in params if p.grad is not None]).norm(2)
+                for name, params in self._layers
+                if any(p.grad is not None for p in params)
+            }
+            self._norms = {f"diagnostics/critic_grad_norm/{k}": v for k, v in per_layer.items()}
+            if per_layer:
+                self._norms["diagnostics/critic_grad_norm/total"] = torch.stack(list(per_layer.values())).norm(2)
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not self._norms:  # set by the critic's step of a batch that made a due generator update
+            return
+        logs, self._norms = self._norms, {}
+        if self.input_gradients:
+            logs.update(self.input_gradient_norms(pl_module, _real(batch)[: self.n_points]))
+        pl_module.log_dict(logs, on_step=True, on_epoch=False, batch_size=self.n_points)
+
+    def input_gradient_norms(self, pl_module: LightningModule, real: Tensor) -> dict[str, Tensor]:
+        n, device = real.shape[0], real.device
+        z = torch.randn(n, pl_module.latent_dim, generator=self._rng, device=device, dtype=real.dtype)
+        t = torch.rand((n,) + (1,) * (real.dim() - 1), generator=self._rng, device=device, dtype=real.dtype)
+        with _buffers_restored(pl_module.critic, pl_module.generator):
+            with torch.no_grad():
+                fake = pl_module.generator(z)  # (n, *img_shape), as the critic's update draws it
+            points = {"real": real, "fake": fake, "interpolated": t * real + (1 - t) * fake}
+            return {
+                f"diagnostics/critic_input_grad_norm/{k}": input_gradient_norm(pl_module.critic, x).detach()
+                for k, x in points.items()
+            }

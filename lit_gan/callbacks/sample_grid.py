@@ -1,0 +1,86 @@
+"""Sample grids from a fixed latent batch, the usual way to watch an image GAN learn
+(Radford et al. 2016, DCGAN, Figures 2-3: samples after a number of passes over the data)."""
+
+from typing import Sequence
+
+import torch
+from lightning.pytorch import LightningModule, Trainer
+from torch import Tensor
+from torch.utils.tensorboard import SummaryWriter
+from torchvision.utils import make_grid
+
+from lit_gan.callbacks.periodic import PeriodicImage
+
+
+def to_unit_interval(images: Tensor, value_range: Sequence[float]) -> Tensor:
+    """Map images from ``value_range`` (the data's scale, e.g. [-1, 1] for a tanh generator) to
+    [0, 1], the range TensorBoard shows; values outside are clamped, not rescaled."""
+    low, high = float(value_range[0]), float(value_range[1])
+    return ((images.float() - low) / (high - low)).clamp_(0.0, 1.0)
+
+
+class SampleGrid(PeriodicImage):
+    """Every ``every_n_steps`` generator updates, ``G(z)`` for the same ``n_samples`` latents
+    ``z ~ N(0, I)`` (drawn once from ``seed``), de-normalized from ``value_range`` to [0, 1] and
+    laid out by ``torchvision.utils.make_grid``, is logged to TensorBoard as ``tag``, shape (3, H, W).
+
+    The same latents at every step show the same samples improving. They come from a private
+    ``torch.Generator``, so the callback does not change the training run's random draws.
+    Samples are drawn with ``pl_module.sample`` (eval mode, no gradient). Images only: the
+    model's ``img_shape`` must be (C, H, W) with C in (1, 3); for 2D toy data use
+    :class:`~lit_gan.callbacks.CriticLandscape`.
+
+    Args:
+        every_n_steps: draw every this many generator updates, and once at the end of training.
+        n_samples: how many samples in the grid.
+        nrow: samples per row of the grid.
+        value_range: (low, high) of the data; MNIST in lit-gan is scaled to [-1, 1].
+        padding: pixels between the images of the grid.
+        tag: TensorBoard tag of the image.
+        seed: seed of the fixed latent batch.
+    """
+
+    def __init__(
+        self,
+        every_n_steps: int = 500,
+        n_samples: int = 64,
+        nrow: int = 8,
+        value_range: tuple[float, float] = (-1.0, 1.0),
+        padding: int = 2,
+        tag: str = "samples",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(every_n_steps)
+        for name, value in (("n_samples", n_samples), ("nrow", nrow)):
+            if int(value) < 1:
+                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        if len(value_range) != 2 or not float(value_range[0]) < float(value_range[1]):
+            raise ValueError(f"Expected argument `value_range` to be (low, high) with low < high, got {value_range}")
+        if int(padding) < 0:
+            raise ValueError(f"Expected argument `padding` to be an integer >= 0, got {padding}")
+        self.n_samples, self.nrow, self.padding = int(n_samples), int(nrow), int(padding)
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.tag, self.seed = tag, int(seed)
+        self._z: Tensor = torch.empty(0)
+
+    def check(self, pl_module: LightningModule) -> str:
+        shape = tuple(pl_module.img_shape)
+        if len(shape) != 3 or shape[0] not in (1, 3):
+            return f"it needs images of shape (C, H, W) with C in (1, 3), the model's img_shape is {shape}"
+        return ""
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        rng = torch.Generator().manual_seed(self.seed)
+        self._z = torch.randn(self.n_samples, pl_module.latent_dim, generator=rng)  # (n, latent_dim), on the CPU
+
+    def grid(self, pl_module: LightningModule) -> Tensor:
+        """The grid of the fixed latents under the current generator, (3, H, W) in [0, 1], on the CPU."""
+        samples = pl_module.sample(self.n_samples, z=self._z)  # (n, C, H, W), eval mode, no grad
+        images = to_unit_interval(samples.detach().cpu(), self.value_range)
+        return make_grid(images, nrow=self.nrow, padding=self.padding)  # 1 channel is repeated to 3
+
+    def draw(self, trainer: Trainer, pl_module: LightningModule, writers: list[SummaryWriter]) -> None:
+        image = self.grid(pl_module)
+        for writer in writers:
+            writer.add_image(self.tag, image, global_step=trainer.global_step, dataformats="CHW")

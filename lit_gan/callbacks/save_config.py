@@ -1,0 +1,36 @@
+"""The whole run's config in the logger, not only in ``config.yaml`` beside it.
+
+LightningCLI's ``SaveConfigCallback`` writes the parsed config to ``<log_dir>/config.yaml`` and
+then calls ``save_config``, a hook meant for saving it elsewhere (Lightning docs, "Configure
+hyperparameters from the CLI": ``trainer.logger.log_hyperparams``). Lightning itself logs only
+the model's ``__init__`` arguments; the trainer, the data, the callbacks and the seed would be missing.
+"""
+
+from typing import Any
+
+import yaml
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.cli import SaveConfigCallback
+
+from lit_gan.callbacks.periodic import tensorboard_writers
+
+
+class SaveConfigToLogger(SaveConfigCallback):
+    """``SaveConfigCallback`` that also logs the whole parsed config as hyperparameters to every
+    logger of the trainer (TensorBoard: the HPARAMS tab, keys flattened as ``trainer/max_steps``,
+    ``model/init_args/n_critic``, ...), and as YAML text under the tag ``config`` (the TEXT tab).
+
+    The config is logged before Lightning logs the model's hyperparameters; TensorBoard's HPARAMS
+    tab shows the first set a run logged, so it shows the whole config. Runs on global rank 0
+    (``save_config`` is only called there). Passed by ``lit_gan.cli.run_cli`` as
+    ``save_config_callback``; it takes the arguments of ``SaveConfigCallback``.
+    """
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        text = self.parser.dump(self.config, skip_none=False)  # the YAML that config.yaml holds
+        config: dict[str, Any] = yaml.safe_load(text)
+        for logger in trainer.loggers:
+            logger.log_hyperparams(config)
+        for writer in tensorboard_writers(trainer):
+            # indented: a Markdown code block, so TensorBoard keeps the YAML's layout
+            writer.add_text("config", "\n".join("    " + line for line in text.splitlines()), global_step=0)
