@@ -19,8 +19,8 @@ FAMILIES = {
 }
 
 
-def run_ddp(tmp_path, model: dict, max_steps: int = 3, data=None, extra_callbacks=(), n_critic=2, max_epochs=None) -> list[dict]:
-    """fit through the real CLI with 2 CPU processes; returns what DumpRankState wrote per rank."""
+def write_config(tmp_path, model: dict, max_steps: int = 3, data=None, extra_callbacks=(), n_critic=2, max_epochs=None):
+    """A small 2-process CPU DDP config with tiny MLPs; DumpRankState writes each rank's state to tmp_path/out."""
     model["init_args"].update(
         latent_dim=2,
         n_critic=n_critic,
@@ -50,7 +50,15 @@ def run_ddp(tmp_path, model: dict, max_steps: int = 3, data=None, extra_callback
     }
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return path
+
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def run_ddp(tmp_path, model: dict, **kwargs) -> list[dict]:
+    """fit through the real CLI with 2 CPU processes; returns what DumpRankState wrote per rank."""
+    path, env = write_config(tmp_path, model, **kwargs), ENV
     proc = subprocess.run(
         [sys.executable, "-m", "lit_gan.cli", "fit", "--config", str(path)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
