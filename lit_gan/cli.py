@@ -12,7 +12,7 @@ from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lit_gan.errors import ConfigError
+from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.callbacks import SaveConfigToLogger
 from lit_gan.objectives.base import AdversarialModule
 
@@ -97,7 +97,7 @@ class LitGanCLI(LightningCLI):
         # Bad input that only shows at setup (missing data, sizes that do not match): one line, exit 2.
         try:
             super()._run_subcommand(subcommand)
-        except ConfigError as err:
+        except (ConfigError, NonFiniteError) as err:
             self.parser.error(str(err))
 
 

@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class DatasetNotFoundError(ConfigError, FileNotFoundError):
     """Data files missing with ``download=False``, or failing their integrity check."""
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss, a gradient or a weight turned NaN or Inf during training."""

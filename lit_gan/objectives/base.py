@@ -22,7 +22,7 @@ detection, and the gradient penalty's double backward never meets DDP's hooks.
 """
 
 from functools import partial
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
@@ -32,7 +32,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
-from lit_gan.errors import ConfigError
+from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.objectives.specs import from_spec, to_spec
 
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
@@ -55,6 +55,9 @@ class AdversarialModule(LightningModule):
         n_critic: critic updates per generator update.
         g_optimizer: optimizer of the generator, called with its parameters; None: the family's default.
         d_optimizer: optimizer of the critic, called with its parameters; None: the family's default.
+        on_nonfinite: when a loss or a gradient is NaN or Inf (on any rank): ``"raise"`` stops with an
+            error naming the loss and the step; ``"skip"`` skips that update and counts it in
+            ``train/skipped_updates``; ``"off"`` does not check (one device sync per update less).
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -69,6 +72,7 @@ class AdversarialModule(LightningModule):
         n_critic: PositiveInt = 1,
         g_optimizer: Optional[OptimizerCallable] = None,
         d_optimizer: Optional[OptimizerCallable] = None,
+        on_nonfinite: Literal["raise", "skip", "off"] = "raise",
     ) -> None:
         super().__init__()
         for name, value in (("latent_dim", latent_dim), ("n_critic", n_critic)):
@@ -82,6 +86,10 @@ class AdversarialModule(LightningModule):
         self.critic = from_spec(critic)(self.img_shape)
         self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
         self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
+        if on_nonfinite not in ("raise", "skip", "off"):
+            raise ValueError(f"Expected argument `on_nonfinite` to be one of raise, skip, off, got {on_nonfinite!r}")
+        self.on_nonfinite = on_nonfinite
+        self.skipped_updates = 0
         self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
         self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
 
@@ -155,6 +163,8 @@ class AdversarialModule(LightningModule):
             g_loss = self._generator_update(g_opt, real.shape[0])
             logs = {k: v / self.n_critic for k, v in self._window.items()}
             logs["g_loss"] = g_loss
+            if self.on_nonfinite == "skip":
+                logs["skipped_updates"] = torch.tensor(float(self.skipped_updates))
             self._window = {}
             self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=False)
             self.log_dict(
@@ -166,21 +176,22 @@ class AdversarialModule(LightningModule):
     def _critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
         with torch.no_grad():
             fake = self.generator(self.sample_latent(real.shape[0]))
-        real_scores, fake_scores = self.critic(real), self.critic(fake)
+        # losses in float32 even under bf16/16-mixed autocast
+        real_scores, fake_scores = self.critic(real).float(), self.critic(fake).float()
         penalty, logs = self.critic_penalty(real, fake)
         loss = self.critic_loss(real_scores, fake_scores) + penalty
         logs = {"d_loss": loss, self.estimate_name: self.estimate(real_scores, fake_scores), **logs}
-        self._backward_and_step(opt, self.critic, loss, counted=False)
+        self._backward_and_step(opt, self.critic, loss, counted=False, name="d_loss")
         for k, v in logs.items():
             self._window[k] = self._window.get(k, 0) + v.detach()
 
     def _generator_update(self, opt: LightningOptimizer, n: int) -> Tensor:
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
-            loss = self.generator_loss(self.critic(self.generator(self.sample_latent(n))))
-            self._backward_and_step(opt, self.generator, loss, counted=True)
+            loss = self.generator_loss(self.critic(self.generator(self.sample_latent(n))).float())
+            self._backward_and_step(opt, self.generator, loss, counted=True, name="g_loss")
         return loss.detach()
 
-    def _backward_and_step(self, opt: LightningOptimizer, module: nn.Module, loss: Tensor, counted: bool) -> None:
+    def _backward_and_step(self, opt: LightningOptimizer, module: nn.Module, loss: Tensor, counted: bool, name: str) -> None:
         opt.zero_grad(set_to_none=True)
         no_sync = getattr(self.trainer.strategy, "block_backward_sync", None)
         if no_sync is None:
@@ -188,22 +199,41 @@ class AdversarialModule(LightningModule):
         else:
             with no_sync():
                 self.manual_backward(loss)
-        self._all_reduce_gradients(module)
+        if not self._sync_and_check(module, loss):
+            opt.zero_grad(set_to_none=True)
+            if self.on_nonfinite == "raise":
+                raise NonFiniteError(
+                    f"non-finite {name} ({loss.item()}) or gradient of the {type(module).__name__} at generator step"
+                    f" {self.global_step}, critic update {self.critic_steps + 1}; set `on_nonfinite: skip` to skip such updates"
+                )
+            self.skipped_updates += 1
+            return
         if counted:
             opt.step()  # counted: advances trainer.global_step
         else:
             self.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None, model=self)
 
-    def _all_reduce_gradients(self, module: nn.Module) -> None:
-        """Average the gradients of ``module`` over the ranks, in one flat buffer."""
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            return
+    def _sync_and_check(self, module: nn.Module, loss: Tensor) -> bool:
+        """Average the gradients of ``module`` over the ranks (one flat all-reduce, the loss riding
+        along) and say whether the loss and the gradients are finite on every rank, so that all
+        ranks take the same decision. With a grad scaler (16-mixed) an inf gradient is the
+        scaler's business: only the loss is checked."""
         grads = [p.grad for p in module.parameters() if p.grad is not None]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= dist.get_world_size()
-        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
-            g.copy_(part.view_as(g))
+        check = self.on_nonfinite != "off"
+        checked_grads = check and getattr(self.trainer.precision_plugin, "scaler", None) is None
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        if world > 1:
+            flat = torch.cat([g.reshape(-1) for g in grads] + [loss.detach().reshape(1).to(grads[0].dtype)])
+            dist.all_reduce(flat)
+            flat /= world
+            for g, part in zip(grads, flat[:-1].split([g.numel() for g in grads])):
+                g.copy_(part.view_as(g))
+            values = flat if checked_grads else flat[-1:]
+        elif check:
+            values = torch.stack([loss.detach().float().reshape(())] + (list(torch._foreach_norm(grads)) if checked_grads else []))
+        else:
+            return True
+        return not check or bool(torch.isfinite(values).all())
 
     # ----------------------------------------------------------------- evaluation
     def _evaluate(self, batch: Any, stage: str) -> Tensor:
@@ -227,7 +257,13 @@ class AdversarialModule(LightningModule):
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # A checkpoint with NaN/Inf weights must never replace a good one: refuse before anything is written.
+        bad = [k for k, v in checkpoint["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise NonFiniteError(f"refusing to save a checkpoint at step {self.global_step}: non-finite weights in {bad[0]}")
         checkpoint["critic_steps"] = self.critic_steps
+        checkpoint["skipped_updates"] = self.skipped_updates
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.critic_steps = int(checkpoint.get("critic_steps", 0))
+        self.skipped_updates = int(checkpoint.get("skipped_updates", 0))

@@ -1,0 +1,98 @@
+"""The non-finite guard: stop with an error naming the loss and the step, or skip and count;
+a checkpoint with non-finite weights never replaces a good one."""
+
+from functools import partial
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import ModelCheckpoint
+from torch import nn
+
+from lit_gan import WGANGP
+from lit_gan.data import RingOfGaussians
+from lit_gan.errors import NonFiniteError
+from lit_gan.networks import MLPCritic, MLPGenerator
+from tests.conftest import cpu_trainer
+
+
+class PoisonableCritic(MLPCritic):
+    """An MLP critic whose scores turn NaN while ``poisoned`` is set."""
+
+    poisoned = False
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out * float("nan") if PoisonableCritic.poisoned else out
+
+
+class PoisonAt(Callback):
+    """Poison the critic for the critic updates (batches) listed."""
+
+    def __init__(self, batches):
+        self.batches = set(batches)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        PoisonableCritic.poisoned = batch_idx in self.batches
+
+
+def model(**kwargs):
+    return WGANGP(generator=partial(MLPGenerator, hidden_dims=(16,)), critic=partial(PoisonableCritic, hidden_dims=(16,)),
+                  latent_dim=2, img_shape=(2,), n_critic=2, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def clean():
+    yield
+    PoisonableCritic.poisoned = False
+
+
+def test_raise_names_the_loss_and_the_step(tmp_path):
+    with pytest.raises(NonFiniteError, match=r"non-finite d_loss \(nan\).*generator step 2, critic update 5"):
+        cpu_trainer(tmp_path, max_steps=5, callbacks=[PoisonAt([4])]).fit(model(), RingOfGaussians(batch_size=8, n_train=256))
+
+
+def test_skip_skips_the_update_and_counts_it(tmp_path):
+    m = model(on_nonfinite="skip")
+    seen = {}
+
+    class Snapshot(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if batch_idx == 4:
+                seen["before"] = [p.detach().clone() for p in pl_module.critic.parameters()]
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if batch_idx == 4:
+                seen["after"] = [p.detach().clone() for p in pl_module.critic.parameters()]
+
+    trainer = cpu_trainer(tmp_path, max_steps=4, callbacks=[PoisonAt([4]), Snapshot()])
+    trainer.fit(m, RingOfGaussians(batch_size=8, n_train=256))
+    assert m.skipped_updates == 1 and trainer.global_step == 4
+    assert all(torch.equal(a, b) for a, b in zip(seen["before"], seen["after"]))  # the critic did not move
+    assert all(torch.isfinite(p).all() for p in m.parameters())
+    assert trainer.callback_metrics["train/skipped_updates"] == 1
+
+
+def test_a_checkpoint_with_non_finite_weights_never_replaces_a_good_one(tmp_path):
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="last", every_n_train_steps=1, save_top_k=1)
+
+    class BreakWeightsAfter(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 2 and batch_idx == 3:
+                with torch.no_grad():
+                    next(pl_module.generator.parameters()).fill_(float("inf"))
+
+    m = model()
+    with pytest.raises(NonFiniteError, match="refusing to save.*non-finite weights in generator"):
+        cpu_trainer(tmp_path, max_steps=5, enable_checkpointing=True, callbacks=[BreakWeightsAfter(), ckpt]).fit(
+            m, RingOfGaussians(batch_size=8, n_train=256)
+        )
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == 1  # step 2 was refused: the good one of step 1 is still there, intact
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+
+
+def test_off_does_not_check(tmp_path):
+    m = model(on_nonfinite="off")
+    cpu_trainer(tmp_path, max_steps=3, callbacks=[PoisonAt([2])]).fit(m, RingOfGaussians(batch_size=8, n_train=256))
+    assert not all(torch.isfinite(p).all() for p in m.critic.parameters())  # nothing stopped the NaN
