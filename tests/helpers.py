@@ -46,3 +46,14 @@ class RecordBatches(Callback):
     def on_fit_end(self, trainer, pl_module):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         torch.save(torch.cat(self.batches), self.dirpath / f"batches{trainer.global_rank}.pt")
+
+
+class FailOnRank(Callback):
+    """Raise on one rank at one batch, as a crashed process would."""
+
+    def __init__(self, rank: int = 1, at_batch: int = 3) -> None:
+        self.rank, self.at_batch = rank, at_batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_rank == self.rank and batch_idx == self.at_batch:
+            raise RuntimeError(f"rank {self.rank} fails on purpose at batch {batch_idx}")
