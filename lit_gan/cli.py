@@ -12,6 +12,7 @@ from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.callbacks import SaveConfigToLogger
 from lit_gan.objectives.base import AdversarialModule
@@ -93,9 +94,24 @@ class LitGanCLI(LightningCLI):
         except ValueError as err:
             self.parser.error(str(err))
 
+    def _parse_ckpt_path(self) -> None:
+        # Lightning reads the checkpoint here to take its hyperparameters: check it first, in one line.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        self._checkpoint = None
+        if ckpt_path and ckpt_path not in SPECIAL:
+            try:
+                self._checkpoint = read_checkpoint(ckpt_path)
+            except ConfigError as err:
+                self.parser.error(str(err))
+        super()._parse_ckpt_path()
+
     def _run_subcommand(self, subcommand: str) -> None:
         # Bad input that only shows at setup (missing data, sizes that do not match): one line, exit 2.
         try:
+            if getattr(self, "_checkpoint", None) is not None:
+                check_fits(self._checkpoint, self.config_init[subcommand].get("ckpt_path"), self.model)
+                self._checkpoint = None
             super()._run_subcommand(subcommand)
         except (ConfigError, NonFiniteError) as err:
             self.parser.error(str(err))

@@ -263,7 +263,11 @@ class AdversarialModule(LightningModule):
             raise NonFiniteError(f"refusing to save a checkpoint at step {self.global_step}: non-finite weights in {bad[0]}")
         checkpoint["critic_steps"] = self.critic_steps
         checkpoint["skipped_updates"] = self.skipped_updates
+        checkpoint["lit_gan_family"] = type(self).__qualname__
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        family = checkpoint.get("lit_gan_family")
+        if family is not None and family != type(self).__qualname__:
+            raise ConfigError(f"the checkpoint holds a {family}, not a {type(self).__qualname__}")
         self.critic_steps = int(checkpoint.get("critic_steps", 0))
         self.skipped_updates = int(checkpoint.get("skipped_updates", 0))

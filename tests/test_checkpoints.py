@@ -1,0 +1,105 @@
+"""Bad checkpoints are refused in one line, before anything is restored, and never run code."""
+
+import shutil
+
+import pytest
+import torch
+
+from lit_gan.cli import run_cli
+from tests.conftest import REPO
+
+QUICK = ["--trainer.enable_progress_bar", "false", "--data.init_args.n_train", "1280", "--data.init_args.n_val", "256"]
+
+
+@pytest.fixture(scope="module")
+def good_ckpt(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fit")
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        fit = run_cli(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.max_steps", "2", *QUICK])
+    finally:
+        os.chdir(cwd)
+    return fit.trainer.checkpoint_callback.best_model_path
+
+
+def refused(tmp_path, capsys, ckpt, *extra, config="quickstart.yaml", subcommand="validate"):
+    with pytest.raises(SystemExit) as info:
+        run_cli([subcommand, "--config", str(REPO / "configs" / config), "--ckpt_path", str(ckpt), *QUICK, *extra])
+    assert info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_the_good_checkpoint_loads(good_ckpt, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = run_cli(["validate", "--config", str(REPO / "configs" / "quickstart.yaml"), "--ckpt_path", good_ckpt, *QUICK])
+    assert "val/wasserstein" in cli.trainer.callback_metrics
+    assert torch.load(good_ckpt, weights_only=True)["lit_gan_family"] == "WGANGP"
+
+
+def test_a_crafted_pickle_is_refused_without_running_code(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"state_dict": {}, "payload": Evil()}, tmp_path / "evil.ckpt")
+    line = refused(tmp_path, capsys, tmp_path / "evil.ckpt")
+    assert "refusing to load" in line and "system" in line
+    assert not marker.exists()
+
+
+def test_a_truncated_checkpoint(good_ckpt, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = open(good_ckpt, "rb").read()
+    (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
+    assert "truncated or corrupt" in refused(tmp_path, capsys, tmp_path / "cut.ckpt")
+
+
+def test_through_the_cli_a_checkpoint_restores_its_own_family(good_ckpt, tmp_path, monkeypatch):
+    # LightningCLI builds the model from the checkpoint's hyperparameters: --model is overridden
+    monkeypatch.chdir(tmp_path)
+    cli = run_cli(["validate", "--config", str(REPO / "configs" / "quickstart.yaml"), "--ckpt_path", good_ckpt, *QUICK,
+                   "--model", "lit_gan.WGAN"])
+    assert type(cli.model).__name__ == "WGANGP"
+
+
+def test_a_checkpoint_of_another_family_or_other_networks(good_ckpt, tmp_path):
+    from functools import partial
+
+    from lit_gan import WGAN, WGANGP
+    from lit_gan.checkpoints import check_fits, read_checkpoint
+    from lit_gan.data import RingOfGaussians
+    from lit_gan.errors import ConfigError
+    from lit_gan.networks import MLPCritic, MLPGenerator
+    from tests.conftest import cpu_trainer
+
+    checkpoint = read_checkpoint(good_ckpt)
+    nets = dict(generator=partial(MLPGenerator, hidden_dims=(256,) * 3), latent_dim=2, img_shape=(2,))
+    with pytest.raises(ConfigError, match="holds a WGANGP, but the config builds a WGAN"):
+        check_fits(checkpoint, good_ckpt, WGAN(critic=partial(MLPCritic, hidden_dims=(256,) * 3), **nets))
+    with pytest.raises(ConfigError, match=r"does not fit the model: critic.net.1.weight is \(256, 2\) there, \(64, 2\) here"):
+        check_fits(checkpoint, good_ckpt, WGANGP(critic=partial(MLPCritic, hidden_dims=(64,) * 3), **nets))
+    # the Python API: Lightning restores it into the other family only over lit-gan's objection
+    model = WGAN(critic=partial(MLPCritic, hidden_dims=(256,) * 3), **nets)
+    with pytest.raises(ConfigError, match="holds a WGANGP, not a WGAN"):
+        cpu_trainer(tmp_path, max_steps=3).fit(model, RingOfGaussians(n_train=512), ckpt_path=good_ckpt)
+
+
+def test_a_missing_checkpoint(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert "does not exist" in refused(tmp_path, capsys, tmp_path / "nope.ckpt", subcommand="fit")
+
+
+def test_a_non_lightning_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
+    assert "not a Lightning checkpoint" in refused(tmp_path, capsys, tmp_path / "plain.pt", subcommand="test")
