@@ -11,6 +11,7 @@ from typing import Any, Iterator, NoReturn, Optional
 from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.errors import ConfigError, NonFiniteError
@@ -89,9 +90,10 @@ class LitGanCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         # Checks that need more than one value (e.g. an image size the network cannot produce)
         # run in the constructors: report them in one line too.
+        # Lightning's Trainer refuses devices and accelerators it cannot use: one line too.
         try:
             super().instantiate_classes()
-        except ValueError as err:
+        except (ValueError, MisconfigurationException) as err:
             self.parser.error(str(err))
 
     def _parse_ckpt_path(self) -> None:

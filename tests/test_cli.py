@@ -66,6 +66,10 @@ BAD = [
     ("quickstart", ["--model.init_args.d_optimizer.init_args.lr=-1e-4"], "model.init_args.d_optimizer.init_args.lr"),
     ("gan", ["--model.init_args.generator_loss", "hinge"], "model.init_args.generator_loss"),
     ("quickstart", ["--model", "lit_gan.NoSuchGAN"], "model"),
+    ("quickstart", ["--model.init_args.generator", "lit_gan.networks.NoSuchNet"], "model.init_args.generator"),
+    ("quickstart", ["--trainer.max_steps", "many"], "trainer.max_steps"),
+    ("quickstart", ["--data.init_args.batch_size", "0"], "data.init_args.batch_size"),
+    ("quickstart", ["--config", "no/such/config.yaml"], "config"),
 ]
 
 
@@ -79,6 +83,23 @@ def test_bad_values_are_refused_in_one_line_naming_the_key(config, args, key, ca
     assert len(err) == 1, err
     assert f'Parser key "{key}"' in err[0]
     assert not (tmp_path / "lightning_logs").exists()  # refused before anything ran or was written
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [(["--trainer.accelerator", "cuda", "--trainer.devices", "64"], "CUDAAccelerator` can not run|devices"),
+     (["--trainer.accelerator", "cpu", "--trainer.devices", "0"], "devices='0'")],
+    ids=["more-gpus-than-exist", "zero-devices"],
+)
+def test_devices_that_do_not_exist_are_one_line(args, expected, capsys, tmp_path, monkeypatch):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), *args])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and re.search(expected, err[0]), err
 
 
 def test_constraint_needing_several_values_is_one_line_too(capsys):
