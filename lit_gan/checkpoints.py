@@ -41,7 +41,7 @@ def read_checkpoint(path: str) -> dict[str, Any]:
 def check_fits(checkpoint: dict[str, Any], path: str, model: LightningModule) -> None:
     """Raise ``ConfigError`` if ``checkpoint`` is of another family or its weights do not fit ``model``."""
     family, expected = checkpoint.get(FAMILY_KEY), type(model).__qualname__
-    if family is not None and family != expected:
+    if family is not None and family not in {c.__qualname__ for c in type(model).__mro__}:
         raise ConfigError(f"`ckpt_path` {path} holds a {family}, but the config builds a {expected}")
     own = model.state_dict()
     for key, value in checkpoint["state_dict"].items():

@@ -21,9 +21,11 @@ in one flat buffer, before its optimizer steps. Ranks stay identical without unu
 detection, and the gradient penalty's double backward never meets DDP's hooks.
 """
 
+import random
 from functools import partial
 from typing import Any, Callable, Literal, Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from jsonargparse.typing import PositiveInt
@@ -37,6 +39,26 @@ from lit_gan.objectives.specs import from_spec, to_spec
 
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
 CriticFactory = Callable[[Sequence[int]], nn.Module]  # img_shape -> critic
+
+
+def rng_states() -> dict[str, Any]:
+    """The random states of torch (CPU and CUDA), numpy and python, as plain data (weights_only loads them)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    random.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in states["python"]))
 
 
 def _real(batch: Union[Tensor, Sequence[Tensor]]) -> Tensor:
@@ -151,6 +173,14 @@ class AdversarialModule(LightningModule):
         self._log_every = self.trainer.log_every_n_steps
         self.trainer.log_every_n_steps = self._log_every * self.n_critic  # counted in generator updates
 
+    def on_train_start(self) -> None:
+        # Resuming: the random streams continue where the checkpoint left them (latents, t, data order).
+        if getattr(self, "_rng_to_restore", None) is not None:
+            set_rng_states(self._rng_to_restore)
+            self._rng_to_restore = None
+            if self.global_rank > 0:  # only rank 0's streams are saved: the others branch off it
+                torch.manual_seed((torch.initial_seed() + self.global_rank) % 2**63)
+
     def on_fit_end(self) -> None:
         self.trainer.log_every_n_steps = self._log_every
 
@@ -264,10 +294,12 @@ class AdversarialModule(LightningModule):
         checkpoint["critic_steps"] = self.critic_steps
         checkpoint["skipped_updates"] = self.skipped_updates
         checkpoint["lit_gan_family"] = type(self).__qualname__
+        checkpoint["rng_states"] = rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         family = checkpoint.get("lit_gan_family")
-        if family is not None and family != type(self).__qualname__:
+        if family is not None and family not in {c.__qualname__ for c in type(self).__mro__}:  # subclasses load it
             raise ConfigError(f"the checkpoint holds a {family}, not a {type(self).__qualname__}")
+        self._rng_to_restore = checkpoint.get("rng_states")  # applied at on_train_start, after on_fit_start
         self.critic_steps = int(checkpoint.get("critic_steps", 0))
         self.skipped_updates = int(checkpoint.get("skipped_updates", 0))
