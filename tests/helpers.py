@@ -57,3 +57,14 @@ class FailOnRank(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_rank == self.rank and batch_idx == self.at_batch:
             raise RuntimeError(f"rank {self.rank} fails on purpose at batch {batch_idx}")
+
+
+class TouchAt(Callback):
+    """Write ``path`` once training reaches batch ``at_batch`` (a test waits for it to send a signal)."""
+
+    def __init__(self, path: str, at_batch: int = 10) -> None:
+        self.path, self.at_batch = Path(path), at_batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if batch_idx == self.at_batch:
+            self.path.write_text(str(trainer.global_step))
