@@ -53,11 +53,12 @@ class CriticLandscape(PeriodicImage):
         for name, value in (("n_points", n_points), ("resolution", resolution), ("levels", levels)):
             if int(value) < 2:
                 raise ValueError(f"Expected argument `{name}` to be an integer >= 2, got {value}")
-        if int(size_px) < 64:
-            raise ValueError(f"Expected argument `size_px` to be an integer >= 64, got {size_px}")
+        if int(size_px) < 200:
+            raise ValueError(f"Expected argument `size_px` to be an integer >= 200, got {size_px}")
         if extent is not None and not extent > 0:
             raise ValueError(f"Expected argument `extent` to be > 0 or None, got {extent}")
-        self.n_points, self.resolution, self.levels, self.size_px = int(n_points), int(resolution), int(levels), int(size_px)
+        self.n_points, self.resolution = int(n_points), int(resolution)
+        self.levels, self.size_px = int(levels), int(size_px)
         self.extent = None if extent is None else float(extent)
         self.tag, self.seed = tag, int(seed)
         self._z: Tensor = torch.empty(0)
@@ -73,7 +74,9 @@ class CriticLandscape(PeriodicImage):
         rng = torch.Generator().manual_seed(self.seed)
         self._z = torch.randn(self.n_points, pl_module.latent_dim, generator=rng)  # (n, latent_dim)
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         missing = self.n_points - sum(len(r) for r in self._real)
         if self._enabled and trainer.is_global_zero and missing > 0:
             self._real.append(_real(batch)[:missing].detach().float().cpu())
@@ -107,7 +110,7 @@ class CriticLandscape(PeriodicImage):
         f, fake = self.values(pl_module, extent)
         ticks = np.linspace(-extent, extent, self.resolution)
         dpi = 100
-        fig = Figure(figsize=(round(1.2 * self.size_px) / dpi, self.size_px / dpi), dpi=dpi)
+        fig = Figure(figsize=(round(1.2 * self.size_px) / dpi, self.size_px / dpi), dpi=dpi, layout="constrained")
         canvas = FigureCanvasAgg(fig)  # a Figure, not pyplot: no global state, nothing to close
         ax = fig.add_subplot()
         filled = ax.contourf(ticks, ticks, f, levels=self.levels, cmap="viridis")
@@ -117,9 +120,8 @@ class CriticLandscape(PeriodicImage):
         ax.set_xlim(-extent, extent)
         ax.set_ylim(-extent, extent)
         ax.set_aspect("equal")
-        ax.set_title(f"{type(pl_module).__name__}, step {step}", fontsize=10)
+        ax.set_title(f"{type(pl_module).__name__}, step {step}", fontsize=10, loc="left")  # clear of the bar's offset
         ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
-        fig.tight_layout()
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
 

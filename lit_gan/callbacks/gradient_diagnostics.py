@@ -67,7 +67,9 @@ class GradientDiagnostics(Callback):
         seed: seed of the private generator of z and t.
     """
 
-    def __init__(self, every_n_steps: Optional[int] = None, n_points: int = 64, input_gradients: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, every_n_steps: Optional[int] = None, n_points: int = 64, input_gradients: bool = True, seed: int = 0
+    ) -> None:
         for name, value in (("every_n_steps", every_n_steps), ("n_points", n_points)):
             if value is not None and int(value) < 1:
                 raise ValueError(f"Expected argument `{name}` to be an integer >= 1 or None, got {value}")
@@ -97,7 +99,9 @@ class GradientDiagnostics(Callback):
         self._param_ids = {id(p) for _, params in self._layers for p in params}
         self._rng = torch.Generator(device=pl_module.device).manual_seed(self.seed)
 
-    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> None:
+    def on_before_optimizer_step(
+        self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
         if not any(id(p) in self._param_ids for group in optimizer.param_groups for p in group["params"]):
             return  # the generator's optimizer
         makes_generator_update = (pl_module.critic_steps + 1) % pl_module.n_critic == 0
@@ -113,7 +117,9 @@ class GradientDiagnostics(Callback):
             if per_layer:
                 self._norms["diagnostics/critic_grad_norm/total"] = torch.stack(list(per_layer.values())).norm(2)
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if not self._norms:  # set by the critic's step of a batch that made a due generator update
             return
         logs, self._norms = self._norms, {}

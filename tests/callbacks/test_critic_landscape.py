@@ -14,7 +14,7 @@ from tests.conftest import cpu_trainer, tiny_networks
 @pytest.mark.parametrize("family", [WGANGP, GAN])
 def test_figures_are_logged_every_n_steps_as_rgb_images(tmp_path, family):
     logger = tensorboard(tmp_path)
-    landscape = CriticLandscape(every_n_steps=2, n_points=64, resolution=16, size_px=100)
+    landscape = CriticLandscape(every_n_steps=2, n_points=64, resolution=16, size_px=200)
     model = family(n_critic=3, **tiny_networks())
     cpu_trainer(tmp_path, max_steps=4, logger=logger, callbacks=[landscape]).fit(
         model, RingOfGaussians(batch_size=16, n_train=256)
@@ -23,7 +23,7 @@ def test_figures_are_logged_every_n_steps_as_rgb_images(tmp_path, family):
     assert [e.step for e in images] == [2, 4]
     for event in images:
         image = decode(event)
-        assert image.shape[:2] == (100, 120) and image.shape[2] in (3, 4)  # (size_px, 1.2 size_px, RGB)
+        assert image.shape[:2] == (200, 240) and image.shape[2] in (3, 4)  # (size_px, 1.2 size_px, RGB)
         assert len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 20  # contours and points, not blank
     assert sum(len(r) for r in landscape._real) == 64  # the first 64 real points seen in training
 
@@ -51,11 +51,15 @@ def test_switched_off_with_a_warning_on_images(tmp_path):
     model = WGANGP(generator=partial(MLPGenerator, hidden_dims=(8,)), critic=partial(MLPCritic, hidden_dims=(8,)),
                    latent_dim=2, img_shape=(1, 8, 8), n_critic=1)
     with pytest.warns(UserWarning, match="CriticLandscape is switched off"):
-        cpu_trainer(tmp_path, max_steps=2, logger=logger, callbacks=[CriticLandscape(every_n_steps=1)]).fit(model, TinyImages())
+        trainer = cpu_trainer(tmp_path, max_steps=2, logger=logger, callbacks=[CriticLandscape(every_n_steps=1)])
+        trainer.fit(model, TinyImages())
     assert "critic_landscape" not in read_events(logger).Tags()["images"]
 
 
-@pytest.mark.parametrize("kwargs", [{"every_n_steps": 0}, {"n_points": 1}, {"resolution": 1}, {"extent": 0.0}, {"size_px": 10}])
+BAD = [{"every_n_steps": 0}, {"n_points": 1}, {"resolution": 1}, {"extent": 0.0}, {"size_px": 10}]
+
+
+@pytest.mark.parametrize("kwargs", BAD)
 def test_bad_arguments_are_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         CriticLandscape(**kwargs)

@@ -90,7 +90,8 @@ def test_the_training_run_is_the_same_with_or_without_it(tmp_path):
     finals = []
     for callbacks in ([GradientDiagnostics(every_n_steps=1)], []):
         torch.manual_seed(0)
-        model = GAN(n_critic=2, **dict(networks(norm="batch"), generator=partial(MLPGenerator, hidden_dims=(16,), norm="batch")))
+        generator = partial(MLPGenerator, hidden_dims=(16,), norm="batch")
+        model = GAN(n_critic=2, **dict(networks(norm="batch"), generator=generator))
         cpu_trainer(tmp_path, max_steps=4, log_every_n_steps=1, callbacks=callbacks).fit(
             model, RingOfGaussians(batch_size=16, n_train=256)
         )

@@ -20,7 +20,8 @@ def test_quickstart_logs_its_config_landscape_and_diagnostics(tmp_path, monkeypa
         "fit", "--config", str(REPO / "configs" / "quickstart.yaml"),
         "--trainer.max_steps", "4", "--trainer.log_every_n_steps", "2", "--trainer.enable_progress_bar", "false",
         "--data.init_args.n_train", "2560", "--data.init_args.n_val", "256",
-        "--model.init_args.generator.init_args.hidden_dims", "[32]", "--model.init_args.critic.init_args.hidden_dims", "[32]",
+        "--model.init_args.generator.init_args.hidden_dims", "[32]",
+        "--model.init_args.critic.init_args.hidden_dims", "[32]",
     ])
     assert any(isinstance(cb, SaveConfigToLogger) for cb in cli.trainer.callbacks)
     assert {type(cb) for cb in cli.trainer.callbacks} >= {CriticLandscape, GradientDiagnostics}  # from the YAML
@@ -48,7 +49,10 @@ def test_quickstart_logs_its_config_landscape_and_diagnostics(tmp_path, monkeypa
     assert all([s for s, _ in points] == [2, 4] for points in diagnostics.values())
 
 
-@pytest.mark.parametrize("family,estimate", [(GAN, "jsd"), (WGAN, "wasserstein"), (WGANGP, "wasserstein"), (FGAN, "divergence")])
+ESTIMATES = [(GAN, "jsd"), (WGAN, "wasserstein"), (WGANGP, "wasserstein"), (FGAN, "divergence")]
+
+
+@pytest.mark.parametrize("family,estimate", ESTIMATES)
 def test_progress_bar_shows_the_losses_and_the_distance_estimate(tmp_path, family, estimate):
     logger = tensorboard(tmp_path)
     trainer = cpu_trainer(tmp_path, max_steps=2, logger=logger, log_every_n_steps=1)
