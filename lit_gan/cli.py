@@ -9,14 +9,13 @@ import sys
 from typing import Any, Iterator, NoReturn, Optional
 
 from jsonargparse import Namespace
-from lightning.pytorch import LightningDataModule
+from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.callbacks import SaveConfigToLogger
-from lit_gan.objectives.base import AdversarialModule
 
 
 def _learning_rates(node: Any, key: str) -> Iterator[tuple[str, Any]]:
@@ -122,7 +121,7 @@ class LitGanCLI(LightningCLI):
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
     """Parse ``args`` (default: the command line), run the subcommand, return the CLI object."""
     return LitGanCLI(
-        AdversarialModule,
+        LightningModule,  # the GAN families, and lit_gan.metrics.Classifier (a domain classifier for FID/IS)
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
