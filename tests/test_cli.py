@@ -37,6 +37,9 @@ def test_every_config_fits_with_fast_dev_run(config, mnist_root, cifar_root, cel
     # fast_dev_run counts batches: n_critic batches reach one generator update
     cli = main(["fit", "--config", str(config), "--trainer.fast_dev_run", str(n_critic), "--trainer.accelerator", "cpu"]
                + _overrides(config, roots))
+    if config.stem.startswith("classifier"):  # the domain classifier of the evaluation, not a GAN
+        assert cli.trainer.global_step == 1 and "train/loss" in cli.trainer.callback_metrics
+        return
     assert cli.trainer.global_step == 1
     assert cli.model.critic_steps == n_critic
     for key in ("train/d_loss", "train/g_loss"):

@@ -1,9 +1,20 @@
-"""Lightning callbacks of lit-gan: weight clipping, and what to watch in TensorBoard."""
+"""Lightning callbacks of lit-gan: weight clipping, what to watch in TensorBoard, evaluation, samples out."""
 
 from lit_gan.callbacks.critic_landscape import CriticLandscape
 from lit_gan.callbacks.gradient_diagnostics import GradientDiagnostics
+from lit_gan.callbacks.image_quality import ImageQuality, MixtureCoverage
 from lit_gan.callbacks.sample_grid import SampleGrid
+from lit_gan.callbacks.sample_writer import SampleWriter
 from lit_gan.callbacks.save_config import SaveConfigToLogger
 from lit_gan.callbacks.weight_clipping import WeightClipping
 
-__all__ = ["CriticLandscape", "GradientDiagnostics", "SampleGrid", "SaveConfigToLogger", "WeightClipping"]
+__all__ = [
+    "CriticLandscape",
+    "GradientDiagnostics",
+    "ImageQuality",
+    "MixtureCoverage",
+    "SampleGrid",
+    "SampleWriter",
+    "SaveConfigToLogger",
+    "WeightClipping",
+]

@@ -1,0 +1,318 @@
+"""Sample quality during training: FID, IS and KID on images, mode coverage on toy mixtures.
+
+Every ``every_n_epochs`` epochs or ``every_n_steps`` generator updates (and at the end of
+``lit-gan test``), the generator draws ``num_samples`` samples, in batches, without gradients,
+in eval mode, from latents of a fixed seed (the same at every evaluation, and the training's
+random stream is left alone). Under DDP every rank draws its contiguous share of those latents
+and takes its contiguous share of the held-out images, the metrics' states are synced by
+torchmetrics, and ``compute`` runs on every rank: calling it on rank 0 alone hangs, the other
+ranks never joining the gather (torchmetrics #2684). One process and several compute the same
+values from the same samples.
+"""
+
+from typing import Any, Iterator, Optional
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from torch import Tensor
+
+from lit_gan.errors import ConfigError
+from lit_gan.metrics.coverage import ModeCoverage
+from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
+from lit_gan.metrics.frechet import FrechetDistance
+from lit_gan.metrics.scores import InceptionScore, KernelDistance
+
+
+def shard(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    """The contiguous range [lo, hi) of n items that ``rank`` of ``world_size`` takes."""
+    return n * rank // world_size, n * (rank + 1) // world_size
+
+
+class SampleEvaluation(Callback):
+    """Base class: when to evaluate, and the sharded draw of samples and of held-out data.
+
+    Subclasses implement ``build`` (the metrics), ``update_fake``, ``compute`` and ``reset``;
+    those that compare with real data set ``needs_real`` and implement ``update_real``.
+
+    Args:
+        num_samples: generator samples per evaluation, over all ranks.
+        batch_size: samples per generator call.
+        every_n_epochs: evaluate at the end of every this many training epochs.
+        every_n_steps: evaluate every this many generator updates (``trainer.global_step``) instead.
+            With neither, every epoch.
+        seed: seed of the latents (and of the metrics' random splits).
+    """
+
+    needs_real = False
+
+    def __init__(
+        self,
+        num_samples: int,
+        batch_size: int,
+        every_n_epochs: Optional[int] = None,
+        every_n_steps: Optional[int] = None,
+        seed: int = 0,
+    ) -> None:
+        for name, value in (("num_samples", num_samples), ("batch_size", batch_size),
+                            ("every_n_epochs", every_n_epochs), ("every_n_steps", every_n_steps)):
+            if value is not None and int(value) < 1:
+                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        if every_n_epochs is not None and every_n_steps is not None:
+            raise ValueError("Expected only one of the arguments `every_n_epochs` and `every_n_steps`, got both")
+        self.num_samples, self.batch_size, self.seed = int(num_samples), int(batch_size), int(seed)
+        self.every_n_steps = None if every_n_steps is None else int(every_n_steps)
+        self.every_n_epochs = None if every_n_steps is not None else int(every_n_epochs or 1)
+        self._last_step = -1
+        self._built = False
+        self._real_done = False  # real statistics accumulated (kept across evaluations)
+        self.last_values: dict[str, Tensor] = {}  # of the last evaluation, as this rank computed them
+
+    # ----------------------------------------------------------------- what subclasses define
+    def build(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        raise NotImplementedError
+
+    def update_real(self, images: Tensor) -> None:
+        raise NotImplementedError
+
+    def update_fake(self, samples: Tensor) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def move_to(self, device: torch.device) -> None:
+        """Move the metrics (and networks) to ``device``."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- when
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if not (callable(getattr(pl_module, "sample", None)) and hasattr(pl_module, "latent_dim")):
+            raise ConfigError(
+                f"{type(self).__name__} needs a model with `sample(n, z)` and `latent_dim` (a GAN), got {type(pl_module).__name__}"
+            )
+        if self.num_samples < trainer.world_size:
+            raise ConfigError(
+                f"Expected argument `num_samples` ({self.num_samples}) to be at least the {trainer.world_size} processes"
+            )
+        if not self._built:
+            self.build(trainer, pl_module)
+            self._built = True
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._last_step = trainer.global_step  # a resumed run does not re-evaluate the step it resumes at
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # the same global step is seen on n_critic batches: evaluate once per due step
+        step = trainer.global_step
+        if self.every_n_steps and step != self._last_step and step % self.every_n_steps == 0:
+            self._last_step = step
+            self.evaluate(trainer, pl_module, "val")
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self.evaluate(trainer, pl_module, "val")
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.evaluate(trainer, pl_module, "test")
+
+    # ----------------------------------------------------------------- how
+    def evaluate(self, trainer: Trainer, pl_module: LightningModule, stage: str = "val") -> dict[str, Tensor]:
+        """``score``, then log the values as ``<stage>/<name>`` from a hook of the trainer's loops."""
+        values = self.score(trainer, pl_module)
+        # identical on every rank; sync_dist only keeps Lightning from warning about epoch-level values
+        pl_module.log_dict({f"{stage}/{k}": v.float() for k, v in values.items()}, sync_dist=True)
+        return values
+
+    def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Tensor]:
+        """Score ``num_samples`` generator samples; every rank must call it. Returns the values (float64)."""
+        if not self._built:
+            self.setup(trainer, pl_module, "score")
+        # Not in inference mode, even in test: the metrics' states live on from test to fit, and
+        # inference tensors could not be updated in place outside inference mode. The random
+        # stream of training is left as it was (a DataLoader iterator draws a seed from it).
+        with torch.random.fork_rng(devices=[]), torch.inference_mode(False), torch.no_grad():
+            self.move_to(pl_module.device)
+            if self.needs_real and not self._real_done:
+                for images in self._held_out(trainer, pl_module):
+                    self.update_real(images)
+                self._real_done = True  # the real statistics are kept (reset_real_features=False)
+            for samples in self._samples(trainer, pl_module):
+                self.update_fake(samples)
+            values = self.compute()  # on every rank: torchmetrics gathers the states from all of them
+            self.reset()
+        self.last_values = values
+        return values
+
+    def _samples(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
+        """This rank's share of ``num_samples`` generator samples, from latents of seed ``seed``."""
+        latents = torch.randn(self.num_samples, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        lo, hi = shard(self.num_samples, trainer.global_rank, trainer.world_size)
+        for start in range(lo, hi, self.batch_size):
+            z = latents[start : min(start + self.batch_size, hi)]
+            yield pl_module.sample(len(z), z=z)  # generator in eval mode, no grad
+
+    def _held_out(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
+        """This rank's share of the held-out images (the data module's ``val_dataloader``), in data space."""
+        datamodule = trainer.datamodule
+        if datamodule is None:
+            raise ConfigError(f"{type(self).__name__} compares with the data module's held-out images: fit with a data module")
+        loader = datamodule.val_dataloader()
+        n = self.real_count(len(loader.dataset))
+        if n < trainer.world_size:
+            raise ConfigError(f"{type(self).__name__}: {n} held-out images are fewer than the {trainer.world_size} processes")
+        lo, hi = shard(n, trainer.global_rank, trainer.world_size)
+        offset = 0
+        for batch in loader:
+            size = len(batch[0] if isinstance(batch, (list, tuple)) else batch)
+            if offset + size > lo:
+                # the same conversion (uint8 -> [-1, 1], resizing) as the batches the model is trained on
+                batch = pl_module._apply_batch_transfer_handler(pl_module._on_before_batch_transfer(batch))
+                images = batch[0] if isinstance(batch, (list, tuple)) else batch
+                yield images[max(lo - offset, 0) : hi - offset]
+            offset += size
+            if offset >= hi:
+                break
+
+    def real_count(self, available: int) -> int:
+        """How many of the ``available`` held-out images to compare with, over all ranks."""
+        return available
+
+
+class ImageQuality(SampleEvaluation):
+    """FID, IS and KID of generator samples against the data module's held-out images.
+
+    Logs ``val/fid``, ``val/is``, ``val/is_std``, ``val/kid``, ``val/kid_std`` during fit
+    (``test/...`` in ``lit-gan test``). One forward pass of the feature extractor per batch serves
+    all three. The real features are extracted once, at the first evaluation, and kept.
+
+    Args:
+        feature_extractor: a :class:`~lit_gan.metrics.FeatureExtractor`, e.g.
+            :class:`~lit_gan.metrics.InceptionFeatures` (``weights_path`` for nodes without internet) or
+            :class:`~lit_gan.metrics.ClassifierFeatures` (``checkpoint_path``); None: Inception from
+            torch hub's cache, downloaded if missing.
+        num_samples: generator samples per evaluation (FID needs many: 10,000 or 50,000 for published values).
+        batch_size: samples per generator call and per feature extraction.
+        every_n_epochs, every_n_steps, seed: see :class:`SampleEvaluation`.
+        num_real: held-out images to compare with; None: all of them.
+        is_splits: parts the samples are cut into for the IS mean and std.
+        kid_subsets: random subsets for the KID mean and std.
+        kid_subset_size: samples per KID subset; capped at the number of real and generated samples.
+    """
+
+    needs_real = True
+
+    def __init__(
+        self,
+        feature_extractor: Optional[FeatureExtractor] = None,
+        num_samples: int = 10000,
+        batch_size: int = 100,
+        every_n_epochs: Optional[int] = None,
+        every_n_steps: Optional[int] = None,
+        seed: int = 0,
+        num_real: Optional[int] = None,
+        is_splits: int = 10,
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+    ) -> None:
+        super().__init__(num_samples, batch_size, every_n_epochs, every_n_steps, seed)
+        for name, value in (("num_real", num_real), ("is_splits", is_splits), ("kid_subsets", kid_subsets),
+                            ("kid_subset_size", kid_subset_size)):
+            if value is not None and int(value) < 1:
+                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        if is_splits > num_samples:
+            raise ValueError(f"Expected argument `is_splits` ({is_splits}) to be at most `num_samples` ({num_samples})")
+        self.feature_extractor = feature_extractor
+        self.num_real = None if num_real is None else int(num_real)
+        self.is_splits, self.kid_subsets, self.kid_subset_size = int(is_splits), int(kid_subsets), int(kid_subset_size)
+
+    def build(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.feature_extractor is None:
+            from lit_gan.metrics.inception import InceptionFeatures
+
+            self.feature_extractor = InceptionFeatures()
+        extractor = self.feature_extractor.eval()
+        d, k = extractor.num_features, extractor.num_classes
+        self.fid = FrechetDistance(PrecomputedFeatures(d), reset_real_features=False)
+        self.kid = KernelDistance(
+            PrecomputedFeatures(d), subsets=self.kid_subsets, subset_size=min(self.kid_subset_size, self.num_samples),
+            reset_real_features=False, seed=self.seed,
+        )
+        self.inception_score = InceptionScore(PrecomputedFeatures(k), splits=self.is_splits, seed=self.seed)
+
+    def real_count(self, available: int) -> int:
+        n = min(self.num_real or available, available)
+        self.kid.subset_size = min(self.kid_subset_size, self.num_samples, n)  # KID draws subsets of both sets
+        return n
+
+    def move_to(self, device: torch.device) -> None:
+        for module in (self.feature_extractor, self.fid, self.kid, self.inception_score):
+            module.to(device)
+
+    def update_real(self, images: Tensor) -> None:
+        features, _ = self.feature_extractor.extract(images)
+        self.fid.update(features, real=True)
+        self.kid.update(features, real=True)
+
+    def update_fake(self, samples: Tensor) -> None:
+        features, logits = self.feature_extractor.extract(samples)
+        self.fid.update(features, real=False)
+        self.kid.update(features, real=False)
+        self.inception_score.update(logits)
+
+    def compute(self) -> dict[str, Tensor]:
+        is_mean, is_std = self.inception_score.compute()
+        kid_mean, kid_std = self.kid.compute()
+        return {"fid": self.fid.compute(), "is": is_mean, "is_std": is_std, "kid": kid_mean, "kid_std": kid_std}
+
+    def reset(self) -> None:
+        for metric in (self.fid, self.kid, self.inception_score):
+            metric.reset()  # FID and KID keep their real features
+
+
+class MixtureCoverage(SampleEvaluation):
+    """Mode coverage on a toy mixture (:class:`~lit_gan.data.RingOfGaussians`, :class:`~lit_gan.data.GridOfGaussians`):
+    logs ``val/modes`` (modes captured) and ``val/hq_fraction`` (samples within ``k`` std of the nearest mode).
+
+    Args:
+        num_samples: generator samples per evaluation (PacGAN: 2,500).
+        batch_size: samples per generator call.
+        every_n_epochs, every_n_steps, seed: see :class:`SampleEvaluation`.
+        k: high quality means within ``k`` standard deviations of the nearest mode's center.
+        min_samples: high-quality samples a mode needs to count as captured.
+    """
+
+    def __init__(
+        self,
+        num_samples: int = 2500,
+        batch_size: int = 2500,
+        every_n_epochs: Optional[int] = None,
+        every_n_steps: Optional[int] = None,
+        seed: int = 0,
+        k: float = 3.0,
+        min_samples: int = 1,
+    ) -> None:
+        super().__init__(num_samples, batch_size, every_n_epochs, every_n_steps, seed)
+        self.k, self.min_samples = float(k), int(min_samples)
+
+    def build(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if not (hasattr(datamodule, "centers") and hasattr(datamodule, "std")):
+            raise ConfigError(
+                f"{type(self).__name__} needs a data module with mode `centers` and `std` (a mixture of Gaussians)"
+            )
+        self.coverage = ModeCoverage(datamodule.centers, datamodule.std, k=self.k, min_samples=self.min_samples)
+
+    def move_to(self, device: torch.device) -> None:
+        self.coverage.to(device)
+
+    def update_fake(self, samples: Tensor) -> None:
+        self.coverage.update(samples)
+
+    def compute(self) -> dict[str, Tensor]:
+        return self.coverage.compute()
+
+    def reset(self) -> None:
+        self.coverage.reset()

@@ -1,0 +1,131 @@
+"""Inception v3 as torch-fidelity has it: the standard FID weights, from a local file when need be.
+
+The weights are the TensorFlow Inception of Szegedy et al. (2016) that Heusel et al. (2017) used
+for FID, converted to PyTorch by torch-fidelity: ``weights-inception-2015-12-05-6726825d.pth``,
+whose name carries the first 8 hex digits of its sha256 (torch hub's convention). Only these
+weights give FID and IS values comparable with published ones.
+
+Cluster nodes often have no internet: pass ``weights_path`` (the file, or the folder that holds
+it), or copy the file into torch hub's cache (``$TORCH_HOME/hub/checkpoints``), where a machine with
+internet downloads it on first use.
+"""
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Literal, Optional
+
+import torch
+from torch import Tensor
+from torch.hub import download_url_to_file
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
+
+from lit_gan.errors import ConfigError
+from lit_gan.metrics.features import FeatureExtractor, to_uint8
+
+WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
+WEIGHTS_URL = URL_INCEPTION_V3
+SHA256_PREFIX = "6726825d"
+
+
+class InceptionWeightsNotFoundError(ConfigError, FileNotFoundError):
+    """The Inception weights are neither where they were asked for nor downloadable."""
+
+
+def default_weights_path() -> Path:
+    """Where torch hub (and torch-fidelity) keep the downloaded weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_NAME
+
+
+def missing_weights_message(where: str) -> str:
+    return (
+        f"Inception v3 weights for FID/IS/KID not found: {where}. Expected the file {WEIGHTS_NAME}"
+        f" (sha256 starting with {SHA256_PREFIX}), from {WEIGHTS_URL}. On a machine with internet download it"
+        f" and put it at {default_weights_path()} (torch hub's cache; set TORCH_HOME to move it),"
+        " or anywhere and pass that path (or its folder) as `weights_path`."
+    )
+
+
+def resolve_weights(weights_path: Optional[str] = None, download: bool = True) -> Path:
+    """The path of the weights: ``weights_path`` (a file, or a folder holding ``WEIGHTS_NAME``), else
+    torch hub's cache, downloading into it when ``download``. Raises InceptionWeightsNotFoundError."""
+    if weights_path is not None:
+        path = Path(weights_path).expanduser()
+        path = path / WEIGHTS_NAME if path.is_dir() else path
+        if not path.is_file():
+            raise InceptionWeightsNotFoundError(missing_weights_message(f"`weights_path`={str(weights_path)!r} does not exist"))
+        return path
+    path = default_weights_path()
+    if path.is_file():
+        return path
+    if not download:
+        raise InceptionWeightsNotFoundError(missing_weights_message(f"not in {path.parent}, and `download` is false"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        download_url_to_file(WEIGHTS_URL, str(path), hash_prefix=SHA256_PREFIX, progress=False)
+    except Exception as err:  # no route, proxy, DNS, HTTP error, partial file, hash mismatch, read-only cache
+        raise InceptionWeightsNotFoundError(
+            missing_weights_message(f"not in {path.parent}, and the download failed ({type(err).__name__}: {err})")
+        ) from err
+    return path
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class InceptionFeatures(FeatureExtractor):
+    """torch-fidelity's Inception v3: its 2048 pool features (FID, KID) and 1008 unbiased logits (IS).
+
+    Images go in as uint8 in [0, 255] (float images in [-1, 1] are quantized to uint8 first) with
+    3 channels; grayscale images are repeated to 3 channels. torch-fidelity resizes them to 299 x
+    299 with TensorFlow 1.x's bilinear interpolation, as the original FID code did.
+
+    Args:
+        feature: which features: 2048 (the final pool, the standard), or 64, 192, 768 (earlier pools,
+            as torchmetrics offers; cheaper statistics, values not comparable with published FIDs).
+        weights_path: the weights file, or a folder that holds ``weights-inception-2015-12-05-6726825d.pth``;
+            None: torch hub's cache (``$TORCH_HOME/hub/checkpoints``), downloaded there if missing.
+        download: when ``weights_path`` is None and the cache lacks the file, download it.
+        check_hash: warn when the file's sha256 does not start with ``6726825d`` (other weights give
+            values that cannot be compared with published ones).
+    """
+
+    num_classes = 1008
+
+    def __init__(
+        self,
+        feature: Literal[64, 192, 768, 2048] = 2048,
+        weights_path: Optional[str] = None,
+        download: bool = True,
+        check_hash: bool = True,
+    ) -> None:
+        super().__init__()
+        if feature not in (64, 192, 768, 2048):
+            raise ValueError(f"Expected argument `feature` to be one of 64, 192, 768, 2048, got {feature}")
+        self.num_features = int(feature)
+        path = resolve_weights(weights_path, download)
+        if check_hash and not sha256(path).startswith(SHA256_PREFIX):
+            warnings.warn(
+                f"{path}: its sha256 does not start with {SHA256_PREFIX}, so these are not the standard FID weights"
+                f" ({WEIGHTS_NAME}); FID, KID and IS will not be comparable with published values",
+                stacklevel=2,
+            )
+        self.weights_path = str(path)
+        self.net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", [str(feature), "logits_unbiased"], feature_extractor_weights_path=self.weights_path
+        )
+        self.requires_grad_(False).eval()
+
+    def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        if images.ndim != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(f"Expected argument `images` to have shape (B, 1 or 3, H, W), got {tuple(images.shape)}")
+        x = to_uint8(images)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB
+        features, logits = self.net(x)  # (B, num_features), (B, 1008)
+        return features, logits

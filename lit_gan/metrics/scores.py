@@ -1,0 +1,111 @@
+"""Inception Score and Kernel Inception Distance on torchmetrics' states, made safe for DDP.
+
+torchmetrics' ``InceptionScore`` and ``KernelInceptionDistance`` keep every feature in list
+states with ``dist_reduce_fx=None``, which DDP gathers element by element: ranks that made a
+different number of ``update`` calls then wait on each other forever, and the gathered features
+come interleaved across ranks. Their ``compute`` draws splits and subsets from the global random
+generator, so every rank reports a different value. Here the states are reduced with ``"cat"``
+(one gather per state, rank 0's features first, any number of updates per rank), and the random
+splits and subsets come from a generator seeded with ``seed``: every rank computes the same value,
+and one process computes what several do on the same samples. Both keep every feature (N x d
+floats), as torchmetrics' do.
+"""
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics.image.inception import InceptionScore as _InceptionScore
+from torchmetrics.image.kid import KernelInceptionDistance, poly_mmd
+from torchmetrics.utilities.data import dim_zero_cat
+
+_KEEPS_FEATURES = "Metric .* will save all extracted features"
+
+
+class InceptionScore(_InceptionScore):
+    r"""Inception Score (Salimans et al. 2016): sharpness and diversity of the predicted classes.
+
+    .. math::
+        IS = \exp\big(\mathbb{E}_x\, KL(p(y \mid x) \,\|\, p(y))\big), \qquad p(y) = \mathbb{E}_x\, p(y \mid x)
+
+    1 when every prediction is the same (uniform, say); the number of classes when predictions are
+    one-hot and the classes balanced. The samples are shuffled (seeded) and cut into ``splits``
+    parts; returns the mean and the (population, as the original code) standard deviation over them.
+    Terms with p(y|x) = 0 count 0 (0 log 0 = 0), also for classes absent from a split. float64.
+
+    Args:
+        feature: an ``nn.Module`` mapping a batch to logits (N, K) (e.g. :class:`PrecomputedFeatures`),
+            or torchmetrics' choices ("logits_unbiased", ...).
+        splits: number of parts the samples are cut into.
+        seed: seed of the shuffle.
+        kwargs: the other arguments of torchmetrics' ``InceptionScore``.
+    """
+
+    def __init__(self, feature: Any = "logits_unbiased", splits: int = 10, seed: int = 0, **kwargs: Any) -> None:
+        if not (isinstance(splits, int) and splits > 0):
+            raise ValueError(f"Expected argument `splits` to be an integer > 0, got {splits}")
+        with warnings.catch_warnings():  # that every feature is kept is the point, and said above
+            warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)
+            super().__init__(feature=feature, splits=splits, **kwargs)
+        self.seed = int(seed)
+        self.add_state("features", [], dist_reduce_fx="cat")
+
+    def compute(self) -> tuple[Tensor, Tensor]:
+        logits = dim_zero_cat(self.features).double()  # (N, K)
+        if logits.shape[0] < self.splits:
+            raise RuntimeError(f"Expected at least `splits`={self.splits} samples for the Inception Score, got {logits.shape[0]}")
+        order = torch.randperm(logits.shape[0], generator=torch.Generator().manual_seed(self.seed))
+        log_p = logits[order.to(logits.device)].log_softmax(dim=1)  # log p(y|x), (N, K)
+        scores = []
+        for part in log_p.tensor_split(self.splits):  # parts of sizes differing by at most 1
+            p = part.exp()
+            log_marginal = p.mean(dim=0).log()  # log p(y), (K,)
+            kl = torch.where(p > 0, p * (part - log_marginal), 0.0).sum(dim=1)  # KL(p(y|x) || p(y)), (n,)
+            scores.append(kl.mean().exp())
+        scores_ = torch.stack(scores)
+        return scores_.mean(), scores_.std(unbiased=False)
+
+
+class KernelDistance(KernelInceptionDistance):
+    r"""Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2 with the cubic kernel.
+
+    .. math::
+        KID = MMD_u^2(f_r, f_g), \qquad k(x, y) = (x^\top y / d + 1)^3
+
+    averaged over ``subsets`` random subsets of ``subset_size`` real and generated features each
+    (seeded); returns the mean and standard deviation over the subsets. Unlike FID it is unbiased,
+    so it can be compared across numbers of samples. ``reset_real_features=False`` keeps the real
+    features across ``reset``.
+
+    Args:
+        feature: an ``nn.Module`` mapping a batch to features (N, d), or torchmetrics' choices.
+        subsets: number of random subsets.
+        subset_size: samples per subset; at most the number of real and of generated samples.
+        seed: seed of the subsets.
+        kwargs: the other arguments of torchmetrics' ``KernelInceptionDistance``.
+    """
+
+    def __init__(self, feature: Any = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = 0, **kwargs: Any) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)
+            super().__init__(feature=feature, subsets=subsets, subset_size=subset_size, **kwargs)
+        self.seed = int(seed)
+        self.add_state("real_features", [], dist_reduce_fx="cat")
+        self.add_state("fake_features", [], dist_reduce_fx="cat")
+
+    def compute(self) -> tuple[Tensor, Tensor]:
+        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)  # (N_r, d), (N_g, d)
+        if min(real.shape[0], fake.shape[0]) < self.subset_size:
+            raise RuntimeError(
+                f"Expected `subset_size`={self.subset_size} to be at most the number of real ({real.shape[0]}) and"
+                f" generated ({fake.shape[0]}) samples"
+            )
+        rng = torch.Generator().manual_seed(self.seed)
+        scores = []
+        for _ in range(self.subsets):
+            r = real[torch.randperm(real.shape[0], generator=rng)[: self.subset_size].to(real.device)]
+            f = fake[torch.randperm(fake.shape[0], generator=rng)[: self.subset_size].to(fake.device)]
+            scores.append(poly_mmd(r, f, self.degree, self.gamma, self.coef))
+        scores_ = torch.stack(scores)
+        return scores_.mean(), scores_.std(unbiased=False)

@@ -1,0 +1,171 @@
+"""The evaluation callbacks: in a short fit, in test, and under 2-process CPU DDP (the same values as 1 process)."""
+
+import math
+import os
+import subprocess
+import sys
+from functools import partial
+
+import pytest
+import torch
+from lightning.pytorch import seed_everything
+
+from lit_gan import GAN
+from lit_gan.callbacks.image_quality import ImageQuality, MixtureCoverage, shard
+from lit_gan.data import RingOfGaussians
+from lit_gan.metrics import ClassifierFeatures
+from lit_gan.networks import DCGANCritic, DCGANGenerator, MLPCritic
+from tests.conftest import REPO, cpu_trainer
+from tests.metrics.helpers import DigitsImages, MixtureSampler
+
+KEYS = ("fid", "is", "is_std", "kid", "kid_std")
+
+
+def digits_gan() -> GAN:
+    return GAN(generator=partial(DCGANGenerator, base_channels=8), critic=partial(DCGANCritic, base_channels=8),
+               latent_dim=8, img_shape=(1, 8, 8))
+
+
+def image_quality(checkpoint, **kwargs) -> ImageQuality:
+    args = dict(num_samples=48, batch_size=16, is_splits=2, kid_subsets=5, kid_subset_size=20)
+    return ImageQuality(ClassifierFeatures(str(checkpoint)), **{**args, **kwargs})
+
+
+def test_shards_cover_every_item_once():
+    for n, world in ((97, 2), (10, 3), (4, 4)):
+        ranges = [shard(n, r, world) for r in range(world)]
+        assert ranges[0][0] == 0 and ranges[-1][1] == n
+        assert all(a[1] == b[0] and a[1] > a[0] for a, b in zip(ranges, ranges[1:]))
+
+
+def test_image_quality_in_a_short_fit(tmp_path, digits_classifier):
+    seed_everything(0)
+    model, callback = digits_gan(), image_quality(digits_classifier, every_n_steps=2)
+    calls = []
+
+    def spy(trainer, pl_module, stage="val"):
+        values = ImageQuality.evaluate(callback, trainer, pl_module, stage)
+        calls.append((trainer.global_step, pl_module.generator.training))  # the generator is back in train mode
+        return values
+
+    callback.evaluate = spy
+    trainer = cpu_trainer(tmp_path, max_steps=4, callbacks=[callback])
+    trainer.fit(model, DigitsImages(batch_size=16))
+    assert calls == [(2, True), (4, True)]
+    metrics = trainer.callback_metrics
+    assert all(f"val/{k}" in metrics for k in KEYS)
+    assert metrics["val/fid"] > 0 and 1 <= metrics["val/is"] <= 10 and math.isfinite(metrics["val/kid"])
+    # the real features were extracted once (all 297 held-out images), and kept
+    assert int(callback.fid.real_features_num_samples) == 297 and int(callback.fid.fake_features_num_samples) == 0
+    # fixed latents and kept real statistics: scoring the same weights twice gives the same values
+    first, second = callback.score(trainer, model), callback.score(trainer, model)
+    assert all(torch.equal(first[k], second[k]) for k in KEYS)
+    assert first["fid"].dtype == torch.float64
+
+
+def test_evaluation_leaves_training_alone(tmp_path, digits_classifier):
+    # its latents come from its own generator: the weights after fit are those of a fit without it
+    weights = []
+    for callbacks in ([], [image_quality(digits_classifier, every_n_steps=1)]):
+        seed_everything(0)
+        model = digits_gan()
+        cpu_trainer(tmp_path, max_steps=3, callbacks=callbacks).fit(model, DigitsImages(batch_size=16))
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def ring_model(only_mode: int = -1) -> GAN:
+    return GAN(generator=partial(MixtureSampler, only_mode=only_mode), critic=partial(MLPCritic, hidden_dims=(8,)),
+               latent_dim=3, img_shape=(2,))
+
+
+@pytest.mark.parametrize("only_mode,modes", [(-1, 8), (3, 1)])
+def test_mixture_coverage_of_a_generator_that_samples_the_mixture(tmp_path, only_mode, modes):
+    callback = MixtureCoverage(num_samples=20000, batch_size=5000)
+    data = RingOfGaussians(n_train=256, n_val=64)
+    results = cpu_trainer(tmp_path, callbacks=[callback]).test(ring_model(only_mode), data, verbose=False)
+    assert results[0]["test/modes"] == modes
+    assert results[0]["test/hq_fraction"] == pytest.approx(1 - math.exp(-4.5), abs=0.003)  # 2D: P(chi2_2 <= 9)
+
+
+def test_mixture_coverage_every_epoch_during_fit(tmp_path):
+    callback = MixtureCoverage(num_samples=2000, every_n_epochs=1)
+    calls = []
+
+    def spy(trainer, pl_module, stage="val"):
+        calls.append(trainer.current_epoch)
+        return MixtureCoverage.evaluate(callback, trainer, pl_module, stage)
+
+    callback.evaluate = spy
+    trainer = cpu_trainer(tmp_path, max_epochs=2, limit_train_batches=2, callbacks=[callback])
+    trainer.fit(ring_model(), RingOfGaussians(n_train=256, batch_size=64))
+    assert calls == [0, 1]
+    assert trainer.callback_metrics["val/modes"] == 8 and trainer.callback_metrics["val/hq_fraction"] > 0.9
+
+
+def test_bad_arguments_and_models_are_refused(tmp_path, digits_classifier):
+    with pytest.raises(ValueError, match="only one of the arguments `every_n_epochs` and `every_n_steps`"):
+        MixtureCoverage(every_n_epochs=1, every_n_steps=10)
+    with pytest.raises(ValueError, match="Expected argument `num_samples`"):
+        MixtureCoverage(num_samples=0)
+    with pytest.raises(ValueError, match="`is_splits`"):
+        image_quality(digits_classifier, num_samples=4, is_splits=10)
+    with pytest.raises(ValueError, match="mode `centers` and `std`"):
+        cpu_trainer(tmp_path, callbacks=[MixtureCoverage()]).test(digits_gan(), DigitsImages(), verbose=False)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_gives_the_values_of_one_process(tmp_path, digits_classifier):
+    from tests.metrics.ddp_script import main
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "metrics" / "ddp_script.py"), str(tmp_path / "ddp"), "2", str(digits_classifier)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    main(str(tmp_path / "single"), 1, str(digits_classifier))  # the same script on 1 process, here
+
+    load = lambda run, stage, rank: torch.load(tmp_path / run / stage / f"rank{rank}.pt")  # noqa: E731
+    rank0, rank1, single = load("ddp", "test", 0), load("ddp", "test", 1), load("single", "test", 0)
+    assert rank0["world_size"] == 2 and single["world_size"] == 1
+    for key in KEYS:
+        # compute() ran on every rank, on the same synced states: the same float64 value, before logging
+        assert torch.equal(rank0["computed"][key], rank1["computed"][key]), key
+        assert rank0["computed"][key].item() == pytest.approx(single["computed"][key].item(), rel=1e-5, abs=1e-7), key
+        assert rank0["metrics"][f"test/{key}"] == rank1["metrics"][f"test/{key}"]
+    assert rank0["computed"]["fid"].item() == pytest.approx(single["computed"]["fid"].item(), rel=1e-6)
+    # during fit under DDP too, both ranks log the same values
+    fit0, fit1 = load("ddp", "fit", 0), load("ddp", "fit", 1)
+    assert all(torch.equal(fit0["computed"][k], fit1["computed"][k]) for k in KEYS)
+    assert all(f"val/{k}" in fit0["metrics"] for k in KEYS)
+    assert fit0["computed"]["fid"] != rank0["computed"]["fid"]  # trained weights, new samples
+
+
+def test_callbacks_from_yaml_through_the_cli(tmp_path, monkeypatch, digits_classifier):
+    import yaml
+
+    from lit_gan.cli import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    networks = {"generator": {"class_path": "lit_gan.networks.DCGANGenerator", "init_args": {"base_channels": 8}},
+                "critic": {"class_path": "lit_gan.networks.DCGANCritic", "init_args": {"base_channels": 8}}}
+    config = {
+        "seed_everything": 0,
+        "trainer": {"accelerator": "cpu", "max_steps": 2, "logger": False, "enable_checkpointing": False,
+                    "enable_progress_bar": False, "limit_val_batches": 0, "callbacks": [{
+                        "class_path": "lit_gan.callbacks.image_quality.ImageQuality",
+                        "init_args": {
+                            "feature_extractor": {"class_path": "lit_gan.metrics.ClassifierFeatures",
+                                                  "init_args": {"checkpoint_path": str(digits_classifier)}},
+                            "num_samples": 40, "batch_size": 20, "every_n_steps": 1, "is_splits": 2,
+                            "kid_subsets": 3, "kid_subset_size": 20}}]},
+        "model": {"class_path": "lit_gan.GAN", "init_args": {"latent_dim": 8, **networks}},
+        "data": {"class_path": "tests.metrics.helpers.DigitsImages", "init_args": {"batch_size": 16}},
+    }
+    path = tmp_path / "quality.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cli = run_cli(["fit", "--config", str(path)])
+    callback = next(c for c in cli.trainer.callbacks if isinstance(c, ImageQuality))
+    assert isinstance(callback.feature_extractor, ClassifierFeatures) and callback.every_n_steps == 1
+    assert all(f"val/{k}" in cli.trainer.callback_metrics for k in KEYS)

@@ -1,0 +1,134 @@
+"""FID, IS and KID through torch-fidelity's Inception v3, with a local state dict of random values;
+where the weights are looked for, and the error when they are missing."""
+
+import shutil
+import urllib.error
+
+import pytest
+import torch
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+from torchmetrics.image.fid import FrechetInceptionDistance
+
+import lit_gan.metrics.inception as inception
+from lit_gan.metrics import (
+    FrechetDistance,
+    InceptionFeatures,
+    InceptionScore,
+    InceptionWeightsNotFoundError,
+    KernelDistance,
+    PrecomputedFeatures,
+)
+
+
+@pytest.fixture(scope="module")
+def extractor(inception_weights) -> InceptionFeatures:
+    with pytest.warns(UserWarning, match="not the standard FID weights"):  # random values: another sha256
+        return InceptionFeatures(weights_path=str(inception_weights))
+
+
+@pytest.fixture(scope="module")
+def extractor64(inception_weights) -> InceptionFeatures:
+    """64 features: the whole network still runs (to the logits), the FID statistics are cheap."""
+    with pytest.warns(UserWarning, match="not the standard FID weights"):
+        return InceptionFeatures(feature=64, weights_path=str(inception_weights))
+
+
+def images(n: int, seed: int, channels: int = 1, low: int = 0, high: int = 256) -> torch.Tensor:
+    return torch.randint(low, high, (n, channels, 16, 16), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+
+
+def test_grayscale_goes_in_as_three_equal_channels_of_uint8(extractor, inception_weights):
+    gray = images(2, seed=0)
+    features, logits = extractor.extract(gray)
+    assert features.shape == (2, 2048) and logits.shape == (2, 1008)
+    reference = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                            feature_extractor_weights_path=str(inception_weights))
+    ref_features, ref_logits = reference(gray.repeat(1, 3, 1, 1))
+    torch.testing.assert_close(features, ref_features)
+    torch.testing.assert_close(logits, ref_logits)
+    # images in [-1, 1] are quantized to the same uint8 values first
+    float_features, _ = extractor.extract(gray.float() / 127.5 - 1)
+    torch.testing.assert_close(float_features, features)
+    assert features.std() > 0.1  # the random weights keep activations of order 1: the values mean something
+    assert not extractor.training and not any(p.requires_grad for p in extractor.parameters())
+    assert not extractor.train().training  # always in eval mode
+    with pytest.raises(ValueError, match="Expected argument `images`"):
+        extractor.extract(images(1, seed=1, channels=2))
+
+
+def test_fid_is_kid_through_inception(extractor64, inception_weights):
+    real, fake = images(4, seed=2, high=128), images(4, seed=3, low=128)
+    real_features, _ = extractor64.extract(real)
+    fake_features, fake_logits = extractor64.extract(fake)
+    assert real_features.shape == (4, 64) and fake_logits.shape == (4, 1008)
+
+    fid = FrechetDistance(PrecomputedFeatures(64))
+    fid.update(real_features, real=True)
+    fid.update(fake_features, real=False)
+    value = fid.compute()
+    # torchmetrics' own FID, with its own Inception (same weights, torch-fidelity's resize) on the images
+    theirs = FrechetInceptionDistance(feature=64, feature_extractor_weights_path=str(inception_weights), antialias=False)
+    theirs.update(real.repeat(1, 3, 1, 1), real=True)
+    theirs.update(fake.repeat(1, 3, 1, 1), real=False)
+    assert value.item() == pytest.approx(theirs.compute().item(), rel=1e-4)  # theirs: float32 features and result
+    assert value.item() > 1.0
+
+    # the same images on both sides: FID 0
+    same = FrechetDistance(PrecomputedFeatures(64))
+    same.update(real_features, real=True)
+    same.update(real_features, real=False)
+    assert abs(same.compute().item()) < 1e-6 * value.item()
+
+    score = InceptionScore(PrecomputedFeatures(1008), splits=2)
+    score.update(fake_logits)
+    is_mean, is_std = score.compute()
+    assert 1.0 <= is_mean.item() <= 1008 and is_std.item() >= 0
+
+    kid = KernelDistance(PrecomputedFeatures(64), subsets=3, subset_size=4)
+    kid.update(real_features, real=True)
+    kid.update(fake_features, real=False)
+    kid_mean, _ = kid.compute()
+    assert kid_mean.item() > 0
+
+
+def test_missing_weights_file_names_the_file_its_hash_and_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(ValueError, match="Expected argument `feature`"):
+        InceptionFeatures(feature=100)
+    with pytest.raises(InceptionWeightsNotFoundError) as info:
+        InceptionFeatures(weights_path=str(tmp_path / "nowhere.pth"))
+    message = str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+    assert "weights-inception-2015-12-05-6726825d.pth" in message and "sha256 starting with 6726825d" in message
+    assert "nowhere.pth" in message and str(tmp_path / "torch" / "hub" / "checkpoints") in message
+
+
+def test_failed_download_says_why_and_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    calls = []
+
+    def no_network(url, dst, hash_prefix=None, progress=True):
+        calls.append((url, dst, hash_prefix))
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(inception, "download_url_to_file", no_network)
+    with pytest.raises(InceptionWeightsNotFoundError, match="the download failed .URLError.*name resolution") as info:
+        InceptionFeatures()
+    assert calls == [(inception.WEIGHTS_URL, str(tmp_path / "torch" / "hub" / "checkpoints" / inception.WEIGHTS_NAME), "6726825d")]
+    assert "weights-inception-2015-12-05-6726825d.pth" in str(info.value) and "`weights_path`" in str(info.value)
+    with pytest.raises(InceptionWeightsNotFoundError, match="`download` is false"):
+        InceptionFeatures(download=False)
+    assert len(calls) == 1
+
+
+def test_weights_are_found_in_a_folder_and_in_torch_hubs_cache(tmp_path, monkeypatch, inception_weights):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(inception_weights, folder / inception.WEIGHTS_NAME)
+    assert inception.resolve_weights(str(folder)) == folder / inception.WEIGHTS_NAME
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    shutil.copy(inception_weights, cache / inception.WEIGHTS_NAME)
+    monkeypatch.setattr(inception, "download_url_to_file", lambda *a, **k: pytest.fail("must not download"))
+    assert inception.resolve_weights(None) == cache / inception.WEIGHTS_NAME
