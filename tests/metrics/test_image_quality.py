@@ -142,7 +142,7 @@ def test_two_process_ddp_gives_the_values_of_one_process(tmp_path, digits_classi
     assert fit0["computed"]["fid"] != rank0["computed"]["fid"]  # trained weights, new samples
 
 
-def test_callbacks_from_yaml_through_the_cli(tmp_path, monkeypatch, digits_classifier):
+def test_callbacks_from_yaml_through_the_cli(tmp_path, monkeypatch, capsys, digits_classifier):
     import yaml
 
     from lit_gan.cli import run_cli
@@ -169,3 +169,12 @@ def test_callbacks_from_yaml_through_the_cli(tmp_path, monkeypatch, digits_class
     callback = next(c for c in cli.trainer.callbacks if isinstance(c, ImageQuality))
     assert isinstance(callback.feature_extractor, ClassifierFeatures) and callback.every_n_steps == 1
     assert all(f"val/{k}" in cli.trainer.callback_metrics for k in KEYS)
+    # evaluate the checkpoint on demand: `lit-gan test --ckpt_path ...` prints the values in a table
+    config["trainer"].update(enable_checkpointing=True, default_root_dir=str(tmp_path / "run"))
+    path.write_text(yaml.safe_dump(config))
+    ckpt = run_cli(["fit", "--config", str(path)]).trainer.checkpoint_callback.best_model_path
+    capsys.readouterr()
+    test = run_cli(["test", "--config", str(path), "--ckpt_path", ckpt, "--trainer.default_root_dir", str(tmp_path / "eval")])
+    printed = capsys.readouterr().out
+    for key in KEYS:
+        assert f"test/{key}" in printed and torch.isfinite(test.trainer.callback_metrics[f"test/{key}"]), key
