@@ -5,7 +5,6 @@ unpickler that accepts only what the batches hold (dicts, lists, bytes, numpy ar
 replaced file can neither pass as CIFAR-10 nor run code.
 """
 
-import hashlib
 import io
 import pickle
 from pathlib import Path
@@ -17,6 +16,7 @@ from torchvision.datasets import CIFAR10
 
 from lit_gan.data.images import ImageDataModule
 from lit_gan.errors import DatasetNotFoundError
+from lit_gan.files import file_digest
 
 FOLDER = CIFAR10.base_folder  # "cifar-10-batches-py"
 TRAIN_FILES = [name for name, _ in CIFAR10.train_list]
@@ -37,14 +37,6 @@ class _BatchUnpickler(pickle.Unpickler):
         if (module, name) not in self._allowed:
             raise pickle.UnpicklingError(f"CIFAR-10 batch refers to {module}.{name}, which a CIFAR-10 batch never holds")
         return super().find_class(module, name)
-
-
-def md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_batches(folder: Path, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,7 +70,7 @@ class CIFAR10DataModule(ImageDataModule):
                 f" Set `download: true` on a machine with internet, or extract {CIFAR10.url} into {self.root}."
             )
         for name in TRAIN_FILES + TEST_FILES:
-            if md5(folder / name) != self.checksums[name]:
+            if file_digest(folder / name, "md5") != self.checksums[name]:
                 raise DatasetNotFoundError(
                     f"CIFAR-10 file {folder / name} is corrupted (md5 differs from {self.checksums[name]}):"
                     f" delete {folder} and download it again."

@@ -4,7 +4,6 @@ Each image is opened with PIL, converted to RGB (or L), center-cropped, resized 
 as uint8 (C, H, W); the conversion to [-1, 1] happens per batch on the device.
 """
 
-import hashlib
 import warnings
 from pathlib import Path
 from typing import Literal, Optional, Sequence
@@ -18,6 +17,7 @@ from torchvision.transforms import v2
 
 from lit_gan.data.images import ImageDataModule
 from lit_gan.errors import ConfigError, DatasetNotFoundError
+from lit_gan.files import file_digest
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -147,7 +147,7 @@ class CelebADataModule(ImageDataModule):
         partition, images = folder / "list_eval_partition.txt", folder / "img_align_celeba"
         if not (partition.is_file() and images.is_dir()):
             raise self._not_found("not found")
-        if hashlib.md5(partition.read_bytes()).hexdigest() != self.checksums["list_eval_partition.txt"]:
+        if file_digest(partition, "md5") != self.checksums["list_eval_partition.txt"]:
             raise DatasetNotFoundError(f"CelebA file {partition} is corrupted (md5 differs): download it again")
         splits: dict[int, list[Path]] = {0: [], 1: [], 2: []}
         for line in partition.read_text().split("\n"):

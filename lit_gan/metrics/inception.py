@@ -10,7 +10,6 @@ it), or copy the file into torch hub's cache (``$TORCH_HOME/hub/checkpoints``), 
 internet downloads it on first use.
 """
 
-import hashlib
 import warnings
 from pathlib import Path
 from typing import Literal, Optional
@@ -21,6 +20,7 @@ from torch.hub import download_url_to_file
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
 from lit_gan.errors import ConfigError
+from lit_gan.files import file_digest
 from lit_gan.metrics.features import FeatureExtractor, to_uint8
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
@@ -71,11 +71,7 @@ def resolve_weights(weights_path: Optional[str] = None, download: bool = True) -
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 class InceptionFeatures(FeatureExtractor):
