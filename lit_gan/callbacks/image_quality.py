@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
+from lit_gan.checks import check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
@@ -53,10 +54,9 @@ class SampleEvaluation(Callback):
         every_n_steps: Optional[int] = None,
         seed: int = 0,
     ) -> None:
-        for name, value in (("num_samples", num_samples), ("batch_size", batch_size),
-                            ("every_n_epochs", every_n_epochs), ("every_n_steps", every_n_steps)):
-            if value is not None and int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        check_positive_ints(
+            num_samples=num_samples, batch_size=batch_size, every_n_epochs=every_n_epochs, every_n_steps=every_n_steps
+        )
         if every_n_epochs is not None and every_n_steps is not None:
             raise ValueError("Expected only one of the arguments `every_n_epochs` and `every_n_steps`, got both")
         self.num_samples, self.batch_size, self.seed = int(num_samples), int(batch_size), int(seed)
@@ -218,10 +218,7 @@ class ImageQuality(SampleEvaluation):
         kid_subset_size: int = 1000,
     ) -> None:
         super().__init__(num_samples, batch_size, every_n_epochs, every_n_steps, seed)
-        for name, value in (("num_real", num_real), ("is_splits", is_splits), ("kid_subsets", kid_subsets),
-                            ("kid_subset_size", kid_subset_size)):
-            if value is not None and int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        check_positive_ints(num_real=num_real, is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size)
         if is_splits > num_samples:
             raise ValueError(f"Expected argument `is_splits` ({is_splits}) to be at most `num_samples` ({num_samples})")
         self.feature_extractor = feature_extractor

@@ -10,6 +10,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.tensorboard import SummaryWriter
 
+from lit_gan.checks import check_positive_ints
+
 
 def tensorboard_writers(trainer: Trainer) -> list[SummaryWriter]:
     """The ``SummaryWriter`` of every TensorBoardLogger of the trainer; none for other loggers."""
@@ -27,8 +29,7 @@ class PeriodicImage(Callback):
     """
 
     def __init__(self, every_n_steps: int) -> None:
-        if int(every_n_steps) < 1:
-            raise ValueError(f"Expected argument `every_n_steps` to be an integer >= 1, got {every_n_steps}")
+        check_positive_ints(every_n_steps=every_n_steps)
         self.every_n_steps = int(every_n_steps)
         self._last_step = -1
         self._enabled = True

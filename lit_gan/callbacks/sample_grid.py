@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
+from lit_gan.checks import check_positive_ints
 from lit_gan.callbacks.periodic import PeriodicImage
 
 
@@ -51,9 +52,7 @@ class SampleGrid(PeriodicImage):
         seed: int = 0,
     ) -> None:
         super().__init__(every_n_steps)
-        for name, value in (("n_samples", n_samples), ("nrow", nrow)):
-            if int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        check_positive_ints(n_samples=n_samples, nrow=nrow)
         if len(value_range) != 2 or not float(value_range[0]) < float(value_range[1]):
             raise ValueError(f"Expected argument `value_range` to be (low, high) with low < high, got {value_range}")
         if int(padding) < 0:

@@ -10,6 +10,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from PIL import Image
 from torchvision.utils import make_grid
 
+from lit_gan.checks import check_positive_ints
 from lit_gan.data.images import to_uint8
 
 
@@ -43,9 +44,7 @@ class SampleWriter(Callback):
         png_folder: bool = True,
         seed: int = 0,
     ) -> None:
-        for name, value in (("num_samples", num_samples), ("batch_size", batch_size), ("grid_size", grid_size)):
-            if int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        check_positive_ints(num_samples=num_samples, batch_size=batch_size, grid_size=grid_size)
         self.dirpath, self.num_samples, self.batch_size = Path(dirpath), int(num_samples), int(batch_size)
         self.grid_size, self.png_folder, self.seed = int(grid_size), png_folder, seed
 

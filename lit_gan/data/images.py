@@ -15,6 +15,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from lit_gan.checks import check_positive_ints
 from lit_gan.errors import ConfigError
 
 
@@ -57,11 +58,9 @@ class ImageDataModule(LightningDataModule):
         drop_last: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("batch_size", batch_size), ("image_size", image_size or 1)):
-            if int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        check_positive_ints(batch_size=batch_size, image_size=image_size)
         self.root, self.download, self.batch_size, self.drop_last = root, download, int(batch_size), drop_last
-        self.image_size = int(image_size) if image_size else self.native_size
+        self.image_size = int(image_size) if image_size is not None else self.native_size
         self.loader_kwargs = dict(
             num_workers=num_workers, pin_memory=pin_memory, persistent_workers=persistent_workers and num_workers > 0
         )

@@ -13,6 +13,8 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from lit_gan.checks import check_positive_ints
+
 
 class Toy2DDataModule(LightningDataModule):
     """Base class: ``n_train`` training and ``n_val`` held-out points drawn once from a fixed seed.
@@ -28,9 +30,7 @@ class Toy2DDataModule(LightningDataModule):
 
     def __init__(self, batch_size: PositiveInt = 256, n_train: PositiveInt = 65536, n_val: PositiveInt = 4096, seed: int = 0) -> None:
         super().__init__()
-        for name, value in (("batch_size", batch_size), ("n_train", n_train), ("n_val", n_val)):
-            if int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        check_positive_ints(batch_size=batch_size, n_train=n_train, n_val=n_val)
         self.batch_size, self.n_train, self.n_val, self.seed = int(batch_size), int(n_train), int(n_val), seed
         self._train: Optional[Tensor] = None
         self._val: Optional[Tensor] = None

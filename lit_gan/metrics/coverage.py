@@ -11,6 +11,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from lit_gan.checks import check_positive_ints
+
 
 class ModeCoverage(Metric):
     r"""Number of modes captured and fraction of high-quality samples.
@@ -61,8 +63,7 @@ class ModeCoverage(Metric):
         for name, value in (("std", std), ("k", k)):
             if not float(value) > 0:
                 raise ValueError(f"Expected argument `{name}` to be > 0, got {value}")
-        if int(min_samples) < 1:
-            raise ValueError(f"Expected argument `min_samples` to be an integer >= 1, got {min_samples}")
+        check_positive_ints(min_samples=min_samples)
         self.register_buffer("centers", centers, persistent=False)
         self.std, self.k, self.min_samples = float(std), float(k), int(min_samples)
         self.add_state("hq_per_mode", torch.zeros(len(centers), dtype=torch.long), dist_reduce_fx="sum")

@@ -9,6 +9,8 @@ features alone, so that an extractor also plugs into torchmetrics' metrics as ``
 import torch
 from torch import Tensor, nn
 
+from lit_gan.checks import check_positive_ints
+
 
 def to_uint8(images: Tensor) -> Tensor:
     """Images in [-1, 1] (float) -> uint8 in [0, 255]; uint8 images are returned as they are."""
@@ -51,8 +53,7 @@ class PrecomputedFeatures(nn.Module):
 
     def __init__(self, num_features: int) -> None:
         super().__init__()
-        if int(num_features) < 1:
-            raise ValueError(f"Expected argument `num_features` to be an integer >= 1, got {num_features}")
+        check_positive_ints(num_features=num_features)
         self.num_features = int(num_features)
 
     def forward(self, features: Tensor) -> Tensor:

@@ -34,6 +34,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
+from lit_gan.checks import check_positive_ints
 from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.objectives.specs import from_spec, to_spec
 
@@ -97,9 +98,7 @@ class AdversarialModule(LightningModule):
         on_nonfinite: Literal["raise", "skip", "off"] = "raise",
     ) -> None:
         super().__init__()
-        for name, value in (("latent_dim", latent_dim), ("n_critic", n_critic)):
-            if int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
+        check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
         self.save_hyperparameters()
         self.save_hyperparameters(to_spec(dict(self.hparams)))  # plain data: checkpoints load with weights_only
         self.automatic_optimization = False
@@ -153,11 +152,7 @@ class AdversarialModule(LightningModule):
         data_shape = getattr(self.trainer.datamodule, "img_shape", None) if self._trainer else None
         if data_shape is not None and tuple(data_shape) != self.img_shape:
             raise ConfigError(f"the data's img_shape {tuple(data_shape)} differs from the model's `img_shape` {self.img_shape}")
-        was_training = self.generator.training
-        self.generator.eval()
-        with torch.no_grad():
-            shape = tuple(self.generator(torch.zeros(2, self.latent_dim, device=self.device)).shape[1:])
-        self.generator.train(was_training)
+        shape = tuple(self.sample(2, z=torch.zeros(2, self.latent_dim)).shape[1:])  # eval mode, no grad, mode restored
         if shape != self.img_shape:
             raise ConfigError(f"`generator` produces samples of shape {shape}, but the data's img_shape is {self.img_shape}")
 

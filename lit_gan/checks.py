@@ -1,0 +1,9 @@
+"""Argument checks shared by the modules, callbacks and metrics (the CLI checks types at parse time;
+these guard the Python API)."""
+
+
+def check_positive_ints(**values: object) -> None:
+    """Raise ``ValueError`` naming the first argument that is given (not None) and below 1."""
+    for name, value in values.items():
+        if value is not None and int(value) < 1:  # type: ignore[call-overload]
+            raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
