@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch import LightningModule
-from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
@@ -78,6 +78,11 @@ class AdversarialModule(LightningModule):
         n_critic: critic updates per generator update.
         g_optimizer: optimizer of the generator, called with its parameters; None: the family's default.
         d_optimizer: optimizer of the critic, called with its parameters; None: the family's default.
+        g_scheduler: learning-rate scheduler of the generator's optimizer, called with it, e.g.
+            ``torch.optim.lr_scheduler.LinearLR`` with ``end_factor`` 0 and ``total_iters`` =
+            ``max_steps`` for a linear decay to zero; None: a constant learning rate.
+        d_scheduler: the same for the critic's optimizer. Both step once per generator update
+            (``trainer.global_step``), the critic's too, so that one ``total_iters`` fits both.
         on_nonfinite: when a loss or a gradient is NaN or Inf (on any rank): ``"raise"`` stops with an
             error naming the loss and the step; ``"skip"`` skips that update and counts it in
             ``train/skipped_updates``; ``"off"`` does not check (one device sync per update less).
@@ -95,6 +100,8 @@ class AdversarialModule(LightningModule):
         n_critic: PositiveInt = 1,
         g_optimizer: Optional[OptimizerCallable] = None,
         d_optimizer: Optional[OptimizerCallable] = None,
+        g_scheduler: Optional[LRSchedulerCallable] = None,
+        d_scheduler: Optional[LRSchedulerCallable] = None,
         on_nonfinite: Literal["raise", "skip", "off"] = "raise",
     ) -> None:
         super().__init__()
@@ -107,6 +114,7 @@ class AdversarialModule(LightningModule):
         self.critic = from_spec(critic)(self.img_shape)
         self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
         self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
+        self._schedulers = {"g_scheduler": from_spec(g_scheduler), "d_scheduler": from_spec(d_scheduler)}
         if on_nonfinite not in ("raise", "skip", "off"):
             raise ValueError(f"Expected argument `on_nonfinite` to be one of raise, skip, off, got {on_nonfinite!r}")
         self.on_nonfinite = on_nonfinite
@@ -156,9 +164,18 @@ class AdversarialModule(LightningModule):
         if shape != self.img_shape:
             raise ConfigError(f"`generator` produces samples of shape {shape}, but the data's img_shape is {self.img_shape}")
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        # Order is fixed: generator first, critic second.
-        return [self._g_optimizer(self.generator.parameters()), self._d_optimizer(self.critic.parameters())]
+    def configure_optimizers(self) -> Any:
+        # Order is fixed: generator first, critic second. Lightning saves and restores the
+        # schedulers' states; in manual optimization they are stepped here, in training_step.
+        optimizers = [self._g_optimizer(self.generator.parameters()), self._d_optimizer(self.critic.parameters())]
+        schedulers = []
+        for (name, factory), optimizer in zip(self._schedulers.items(), optimizers):
+            if factory is not None:
+                scheduler = factory(optimizer)
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    raise ConfigError(f"`{name}`: ReduceLROnPlateau needs a monitored value; use a scheduler stepped by updates")
+                schedulers.append(scheduler)
+        return (optimizers, schedulers) if schedulers else optimizers
 
     def on_fit_start(self) -> None:
         if self.trainer.world_size > 1:
@@ -185,7 +202,10 @@ class AdversarialModule(LightningModule):
         self._critic_update(d_opt, real)
         self.critic_steps += 1
         if self.critic_steps % self.n_critic == 0:
-            g_loss = self._generator_update(g_opt, real.shape[0])
+            g_loss, stepped = self._generator_update(g_opt, real.shape[0])
+            if stepped:
+                for scheduler in self.trainer.lr_scheduler_configs:
+                    scheduler.scheduler.step()
             logs = {k: v / self.n_critic for k, v in self._window.items()}
             logs["g_loss"] = g_loss
             if self.on_nonfinite == "skip":
@@ -210,13 +230,14 @@ class AdversarialModule(LightningModule):
         for k, v in logs.items():
             self._window[k] = self._window.get(k, 0) + v.detach()
 
-    def _generator_update(self, opt: LightningOptimizer, n: int) -> Tensor:
+    def _generator_update(self, opt: LightningOptimizer, n: int) -> tuple[Tensor, bool]:
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
             loss = self.generator_loss(self.critic(self.generator(self.sample_latent(n))).float())
-            self._backward_and_step(opt, self.generator, loss, counted=True, name="g_loss")
-        return loss.detach()
+            stepped = self._backward_and_step(opt, self.generator, loss, counted=True, name="g_loss")
+        return loss.detach(), stepped
 
-    def _backward_and_step(self, opt: LightningOptimizer, module: nn.Module, loss: Tensor, counted: bool, name: str) -> None:
+    def _backward_and_step(self, opt: LightningOptimizer, module: nn.Module, loss: Tensor, counted: bool, name: str) -> bool:
+        """One update of ``module``; False when it was skipped (non-finite, ``on_nonfinite: skip``)."""
         opt.zero_grad(set_to_none=True)
         no_sync = getattr(self.trainer.strategy, "block_backward_sync", None)
         if no_sync is None:
@@ -232,11 +253,12 @@ class AdversarialModule(LightningModule):
                     f" {self.global_step}, critic update {self.critic_steps + 1}; set `on_nonfinite: skip` to skip such updates"
                 )
             self.skipped_updates += 1
-            return
+            return False
         if counted:
             opt.step()  # counted: advances trainer.global_step
         else:
             self.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None, model=self)
+        return True
 
     def _sync_and_check(self, module: nn.Module, loss: Tensor) -> bool:
         """Average the gradients of ``module`` over the ranks (one flat all-reduce, the loss riding
