@@ -1,0 +1,145 @@
+"""The sample-quality callbacks' share of training time at the shipped defaults (issue 6, item 2).
+
+    python -m benchmarks.metrics_share [--quickstart-steps 2000] [--mnist-steps 30] [--eval-samples 1000]
+
+1. ``configs/quickstart.yaml`` as shipped (WGAN-GP on the ring, ``MixtureCoverage`` every 500
+   generator updates, 2,500 samples), through ``lit-gan fit``: the time spent in the callback's
+   evaluations against the whole run, both measured.
+2. ``configs/wgan_gp.yaml`` (MNIST DCGAN) with ``ImageQuality`` at its defaults: 10,000 samples
+   every epoch (937 batches of 64, so 187.4 generator updates at n_critic 5), Inception features.
+   Timing an epoch and a 10,000-sample evaluation on the CPU takes many minutes, so three rates
+   are measured in one run and combined: generator updates per second of training (between
+   updates 10 and ``--mnist-steps``), seconds per generated sample (generator, Inception features
+   and metric updates over ``--eval-samples`` samples) and seconds per ``compute`` (FID, IS and
+   KID at their default splits and subsets). share = evaluation / (evaluation + training), for
+   one epoch; the real images' features, extracted once per run, are reported apart. MNIST is
+   written in its IDX format with random pixels and Inception's weights are random values with
+   its keys (neither can be downloaded here): the work, and so the time, is the same; the metric
+   values are not used.
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+import torch
+import yaml
+from lightning.pytorch import Callback
+
+from lit_gan.callbacks import ImageQuality
+from lit_gan.callbacks.image_quality import SampleEvaluation
+from lit_gan.cli import run_cli
+from benchmarks.memory import write_mnist
+from tests.metrics.conftest import inception_state_dict
+
+
+class Timed:
+    """Patches methods of a class so that the seconds spent in each are added up."""
+
+    def __init__(self, cls: type, *names: str) -> None:
+        self.seconds = dict.fromkeys(names, 0.0)
+        self.calls = dict.fromkeys(names, 0)
+        self.patches = [mock.patch.object(cls, name, self._wrap(name, getattr(cls, name))) for name in names]
+
+    def _wrap(self, name, method):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+                self.calls[name] += 1
+
+        return timed
+
+    def __enter__(self) -> "Timed":
+        for p in self.patches:
+            p.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for p in self.patches:
+            p.stop()
+
+
+class StepRate(Callback):
+    """Generator updates per second between update ``start`` and the end of training."""
+
+    def __init__(self, start: int = 10) -> None:
+        self.start, self.t0, self.t1, self.steps = start, None, None, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.start and self.t0 is None:
+            self.t0 = time.perf_counter()
+        if self.t0 is not None:
+            self.t1, self.steps = time.perf_counter(), trainer.global_step - self.start
+
+    @property
+    def rate(self) -> float:
+        return self.steps / (self.t1 - self.t0)
+
+
+def quickstart(tmp: Path, steps: int) -> None:
+    start = time.perf_counter()
+    with Timed(SampleEvaluation, "score") as timed:
+        run_cli(["fit", "--config", "configs/quickstart.yaml", "--trainer.max_steps", str(steps),
+                 "--trainer.default_root_dir", str(tmp / "quickstart"), "--trainer.enable_progress_bar", "false"])
+    total = time.perf_counter() - start
+    evaluation = timed.seconds["score"]
+    print(f"quickstart, {steps} generator updates: {total:.1f} s in all, {timed.calls['score']} evaluations"
+          f" of MixtureCoverage take {evaluation:.2f} s: {100 * evaluation / total:.2f}% of the run")
+
+
+def mnist(tmp: Path, steps: int, eval_samples: int) -> None:
+    write_mnist(tmp / "mnist")
+    weights = tmp / "random-inception.pth"
+    torch.save(inception_state_dict(), weights)
+    # the shipped config with two callbacks more: the step-rate timer and ImageQuality at its defaults
+    # but for num_samples and num_real, evaluated once, at the last update
+    config = yaml.safe_load(open("configs/wgan_gp.yaml"))
+    config["trainer"]["callbacks"] += [
+        {"class_path": "benchmarks.metrics_share.StepRate", "init_args": {"start": 10}},
+        {"class_path": "lit_gan.callbacks.ImageQuality", "init_args": {
+            "feature_extractor": {"class_path": "lit_gan.metrics.InceptionFeatures",
+                                  "init_args": {"weights_path": str(weights), "check_hash": False}},
+            "num_samples": eval_samples, "num_real": eval_samples, "every_n_steps": steps}},
+    ]
+    (tmp / "mnist.yaml").write_text(yaml.safe_dump(config))
+    with Timed(ImageQuality, "update_real", "update_fake", "compute") as timed:
+        cli = run_cli(["fit", "--config", str(tmp / "mnist.yaml"), "--data.root", str(tmp / "mnist"), "--data.download", "false",
+                       "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.max_steps", str(steps),
+                       "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", str(tmp / "mnist_run"),
+                       "--trainer.enable_progress_bar", "false"])
+    rate = next(c for c in cli.trainer.callbacks if type(c).__name__ == "StepRate")  # imported as benchmarks.metrics_share
+    if timed.calls["update_fake"] == 0:
+        raise RuntimeError("ImageQuality did not evaluate")
+    per_sample = timed.seconds["update_fake"] / eval_samples
+    per_real = timed.seconds["update_real"] / eval_samples
+    compute = timed.seconds["compute"]
+    steps_per_epoch = 60000 // 64 / 5
+    training = steps_per_epoch / rate.rate
+    evaluation = 10000 * per_sample + compute
+    print(f"MNIST DCGAN (configs/wgan_gp.yaml): {rate.rate:.3f} generator updates/s, so {training:.0f} s per epoch"
+          f" ({steps_per_epoch:.1f} updates); ImageQuality: {1000 * per_sample:.1f} ms per generated sample,"
+          f" compute {compute:.1f} s, so {evaluation:.0f} s per 10,000-sample evaluation:"
+          f" {100 * evaluation / (evaluation + training):.1f}% of each epoch at every_n_epochs=1;"
+          f" real features once per run: {10000 * per_real:.0f} s for the 10,000 test images")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quickstart-steps", type=int, default=2000, help="0: skip")
+    parser.add_argument("--mnist-steps", type=int, default=30, help="0: skip; more than 10")
+    parser.add_argument("--eval-samples", type=int, default=1000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    if args.quickstart_steps:
+        quickstart(tmp, args.quickstart_steps)
+    if args.mnist_steps:
+        mnist(tmp, args.mnist_steps, args.eval_samples)
+
+
+if __name__ == "__main__":
+    main()
