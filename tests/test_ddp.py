@@ -19,8 +19,10 @@ FAMILIES = {
 }
 
 
-def write_config(tmp_path, model: dict, max_steps: int = 3, data=None, extra_callbacks=(), n_critic=2, max_epochs=None):
-    """A small 2-process CPU DDP config with tiny MLPs; DumpRankState writes each rank's state to tmp_path/out."""
+def write_config(
+    tmp_path, model: dict, max_steps: int = 3, data=None, extra_callbacks=(), n_critic=2, max_epochs=None, devices=2
+):
+    """A small CPU DDP config (2 processes) with tiny MLPs; DumpRankState writes each rank's state to tmp_path/out."""
     model["init_args"].update(
         latent_dim=2,
         n_critic=n_critic,
@@ -31,8 +33,8 @@ def write_config(tmp_path, model: dict, max_steps: int = 3, data=None, extra_cal
         "seed_everything": 0,
         "trainer": {
             "accelerator": "cpu",
-            "devices": 2,
-            "strategy": "ddp",
+            "devices": devices,
+            "strategy": "ddp" if devices > 1 else "auto",
             "max_steps": max_steps,
             "logger": False,
             "enable_checkpointing": False,
@@ -56,16 +58,17 @@ def write_config(tmp_path, model: dict, max_steps: int = 3, data=None, extra_cal
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
-def run_ddp(tmp_path, model: dict, **kwargs) -> list[dict]:
-    """fit through the real CLI with 2 CPU processes; returns what DumpRankState wrote per rank."""
-    path, env = write_config(tmp_path, model, **kwargs), ENV
+def run_ddp(tmp_path, model: dict, devices: int = 2, **kwargs) -> list[dict]:
+    """fit through the real CLI with 2 CPU processes (or ``devices``); returns what DumpRankState wrote per rank."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path, env = write_config(tmp_path, model, devices=devices, **kwargs), ENV
     proc = subprocess.run(
         [sys.executable, "-m", "lit_gan.cli", "fit", "--config", str(path)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "find_unused_parameters" not in proc.stderr
-    return [torch.load(tmp_path / "out" / f"rank{r}.pt") for r in (0, 1)]
+    return [torch.load(tmp_path / "out" / f"rank{r}.pt") for r in range(devices)]
 
 
 @pytest.mark.slow
@@ -81,3 +84,19 @@ def test_two_process_ddp_keeps_ranks_identical(tmp_path, family):
     assert any(k.startswith("generator.") for k in keys) and any(k.startswith("critic.") for k in keys)
     for key in keys:
         assert torch.equal(rank0["state"][key], rank1["state"][key]), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["wgan_gp", "gan"])
+def test_two_processes_of_batch_b_end_where_one_of_batch_2b_does(tmp_path, family):
+    """The same data and latents in the same places of the global batch (lit_gan.data.order,
+    AdversarialModule.draw), and DDP's gradient average over equal shares is the mean over 2B:
+    the weights agree to float tolerance (sums in another order). The penalty's t included."""
+    ring = lambda b: {"class_path": "lit_gan.data.RingOfGaussians", "init_args": {"batch_size": b, "n_train": 512}}  # noqa: E731
+    model = lambda: {**FAMILIES[family], "init_args": dict(FAMILIES[family]["init_args"])}  # noqa: E731
+    (one,) = run_ddp(tmp_path / "one", model(), devices=1, data=ring(16), max_steps=5)
+    two = run_ddp(tmp_path / "two", model(), devices=2, data=ring(8), max_steps=5)
+    assert one["world_size"] == 1 and two[0]["world_size"] == 2
+    assert torch.equal(torch.cat([two[0]["first_batch"], two[1]["first_batch"]]).sort(0).values, one["first_batch"].sort(0).values)
+    for key, value in one["state"].items():
+        torch.testing.assert_close(two[0]["state"][key], value, rtol=1e-5, atol=1e-6, msg=key)

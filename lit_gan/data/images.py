@@ -11,11 +11,11 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 from jsonargparse.typing import NonNegativeInt, PositiveInt
-from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.data.order import ResumableOrder
 from lit_gan.errors import ConfigError
 
 
@@ -29,7 +29,7 @@ def to_uint8(images: Tensor) -> Tensor:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-class ImageDataModule(LightningDataModule):
+class ImageDataModule(ResumableOrder):
     """Training split for training; a held-out split for validation, test, predict and metrics.
 
     Args:
@@ -86,7 +86,7 @@ class ImageDataModule(LightningDataModule):
             )
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=self.drop_last, **self.loader_kwargs)
+        return self.training_loader(self.train_set, drop_last=self.drop_last, **self.loader_kwargs)
 
     def _held_out_loader(self) -> DataLoader:
         return DataLoader(self.held_out_set, batch_size=self.batch_size, **self.loader_kwargs)

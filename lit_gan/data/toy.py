@@ -9,14 +9,14 @@ from typing import Optional
 
 import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
-from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.data.order import ResumableOrder
 
 
-class Toy2DDataModule(LightningDataModule):
+class Toy2DDataModule(ResumableOrder):
     """Base class: ``n_train`` training and ``n_val`` held-out points drawn once from a fixed seed.
 
     Args:
@@ -45,7 +45,7 @@ class Toy2DDataModule(LightningDataModule):
             self._train, self._val = self.sample(self.n_train, rng), self.sample(self.n_val, rng)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(TensorDataset(self._train), batch_size=self.batch_size, shuffle=True, drop_last=True)
+        return self.training_loader(TensorDataset(self._train))
 
     def _held_out(self) -> DataLoader:
         return DataLoader(TensorDataset(self._val), batch_size=self.batch_size)

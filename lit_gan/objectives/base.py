@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from jsonargparse.typing import PositiveInt
+from lightning.fabric.utilities.seed import reset_seed
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
@@ -138,8 +139,19 @@ class AdversarialModule(LightningModule):
         return real.new_zeros(()), {}
 
     # ----------------------------------------------------------------- sampling
+    def draw(self, sampler: Callable[..., Tensor], n: int, *shape: int) -> Tensor:
+        """n random rows of shape ``shape`` for this rank, e.g. ``draw(torch.randn, n, latent_dim)``.
+
+        Every rank draws the rows of all W ranks (n * W) from the same stream and takes rows
+        rank::W, the positions of its real samples in the global batch (``lit_gan.data.order``).
+        So the run does not depend on how a batch is split over processes: 2 ranks with batch B
+        draw what 1 process with batch 2B draws, and the ranks' streams stay in step.
+        """
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer is not None else (1, 0)
+        return sampler((n * world, *shape), device=self.device)[rank::world]
+
     def sample_latent(self, n: int) -> Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device)
+        return self.draw(torch.randn, n, self.latent_dim)
 
     @torch.no_grad()
     def sample(self, n: int, z: Optional[Tensor] = None) -> Tensor:
@@ -178,20 +190,19 @@ class AdversarialModule(LightningModule):
         return (optimizers, schedulers) if schedulers else optimizers
 
     def on_fit_start(self) -> None:
-        if self.trainer.world_size > 1:
-            # seed_everything gives every rank the same seed; offset it so that ranks draw
-            # different latents (the weights are already identical: DDP broadcast them from rank 0)
-            torch.manual_seed((torch.initial_seed() + self.global_rank) % 2**63)
+        # Every rank keeps the same random stream (seed_everything) and takes its own rows of each
+        # draw (``draw``): ranks get different latents, and 1 or W processes draw the same ones.
+        # Lightning's DDP re-seeds every process when it sets up; do as much with one process, so
+        # that the stream starts at the same point whatever the strategy (a resume restores it later).
+        reset_seed()
         self._log_every = self.trainer.log_every_n_steps
         self.trainer.log_every_n_steps = self._log_every * self.n_critic  # counted in generator updates
 
     def on_train_start(self) -> None:
         # Resuming: the random streams continue where the checkpoint left them (latents, t, data order).
         if getattr(self, "_rng_to_restore", None) is not None:
-            set_rng_states(self._rng_to_restore)
+            set_rng_states(self._rng_to_restore)  # rank 0's, the same on every rank (see ``draw``)
             self._rng_to_restore = None
-            if self.global_rank > 0:  # only rank 0's streams are saved: the others branch off it
-                torch.manual_seed((torch.initial_seed() + self.global_rank) % 2**63)
 
     def on_fit_end(self) -> None:
         self.trainer.log_every_n_steps = self._log_every
@@ -285,7 +296,10 @@ class AdversarialModule(LightningModule):
     # ----------------------------------------------------------------- evaluation
     def _evaluate(self, batch: Any, stage: str) -> Tensor:
         real = _real(batch)
-        fake = self.generator(self.sample_latent(real.shape[0]))
+        # the training stream is left as it was: a resumed run, which does not repeat an epoch's
+        # validation, continues it exactly
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            fake = self.generator(self.sample_latent(real.shape[0]))
         estimate = self.estimate(self.critic(real), self.critic(fake))
         self.log(f"{stage}/{self.estimate_name}", estimate, prog_bar=True, sync_dist=True)
         if self.loggers:

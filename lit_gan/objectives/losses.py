@@ -5,7 +5,7 @@ discriminator, f the Wasserstein critic. Every function returns a scalar to *min
 """
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -57,14 +57,18 @@ def wgan_generator_loss(fake_scores: Tensor) -> Tensor:
 
 
 # --- WGAN-GP (Gulrajani et al. 2017, Algorithm 1)
-def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-    """E[(||grad f(x_hat)||_2 - 1)^2] with x_hat = t x + (1 - t) G(z), t ~ U[0, 1] per sample.
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, t: Optional[Tensor] = None
+) -> tuple[Tensor, Tensor]:
+    """E[(||grad f(x_hat)||_2 - 1)^2] with x_hat = t x + (1 - t) G(z), t ~ U[0, 1] per sample
+    (``t``: shape (B,), drawn here when None).
 
     Returns the penalty (differentiable w.r.t. the critic's parameters) and the mean gradient
     norm (detached). The gradient is taken out of place with ``torch.autograd.grad``, so no
     ``.grad`` is touched and DDP's reducer hooks do not fire (pytorch #63812).
     """
-    t = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    t = torch.rand(real.shape[0], device=real.device) if t is None else t
+    t = t.to(real.dtype).view((real.shape[0],) + (1,) * (real.dim() - 1))
     x_hat = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(True)  # (B, *img_shape)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)

@@ -81,5 +81,6 @@ class WGANGP(_Wasserstein):
             )
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        penalty, grad_norm = losses.gradient_penalty(self.critic, real, fake)
+        t = self.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
+        penalty, grad_norm = losses.gradient_penalty(self.critic, real, fake, t)
         return self.gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}

@@ -1,16 +1,16 @@
 """Resuming restores the random states saved in the checkpoint (as plain data), after
-on_fit_start, so latents, t and the next data order continue from where the run stopped.
-
-Not yet covered: bit-exact equality with an uninterrupted run. On restart from a checkpoint
-taken at the end of an epoch, Lightning 2.6 re-enters that epoch with a fresh iterator and
-runs one more batch (batch index 8 of an 8-batch epoch), which shifts every later draw.
+on_fit_start, so latents, t and the next data order continue from where the run stopped; a
+resumed run ends with exactly the weights of an uninterrupted one.
 """
 
+from functools import partial
+
+import pytest
 import torch
 from lightning.pytorch import seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from lit_gan import WGANGP
+from lit_gan import FGAN, WGANGP
 from lit_gan.data import RingOfGaussians
 from tests.conftest import cpu_trainer, tiny_networks
 
@@ -55,3 +55,38 @@ def test_restore_puts_back_every_stream():
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1])
     assert random.random() == expected[2]
+
+
+def _model(n, family=WGANGP, **kwargs):
+    adam = partial(torch.optim.Adam, lr=1e-3)
+    decay = partial(torch.optim.lr_scheduler.LinearLR, start_factor=1.0, end_factor=0.1, total_iters=n)
+    return family(n_critic=2, g_optimizer=adam, d_optimizer=adam, g_scheduler=decay, **tiny_networks(), **kwargs)
+
+
+def _data():
+    return RingOfGaussians(batch_size=8, n_train=64, n_val=16)  # 8 batches, 4 generator updates per epoch
+
+
+@pytest.mark.parametrize("k", [3, 4, 5], ids=["mid-epoch", "end-of-epoch", "next-epoch"])
+@pytest.mark.parametrize("family", [WGANGP, partial(FGAN, divergence="kl")], ids=["wgan_gp", "fgan"])
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, k, family):
+    n = 7
+    kwargs = dict(limit_val_batches=2)  # validation at each epoch's end draws latents too
+    seed_everything(0)
+    uninterrupted = _model(n, family)
+    cpu_trainer(tmp_path, max_steps=n, **kwargs).fit(uninterrupted, _data())
+
+    seed_everything(0)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=k, save_top_k=-1)
+    cpu_trainer(tmp_path, max_steps=k, callbacks=[ckpt], enable_checkpointing=True, **kwargs).fit(_model(n, family), _data())
+    (path,) = (tmp_path / "ckpt").iterdir()
+
+    seed_everything(123)  # what the restore must undo
+    resumed = _model(n, family)
+    trainer = cpu_trainer(tmp_path, max_steps=n, **kwargs)
+    trainer.fit(resumed, _data(), ckpt_path=path)
+    assert trainer.global_step == n and resumed.critic_steps == uninterrupted.critic_steps == 2 * n
+    expected = uninterrupted.state_dict()
+    for key, value in resumed.state_dict().items():
+        assert torch.equal(value, expected[key]), key  # bit for bit
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1)

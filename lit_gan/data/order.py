@@ -1,0 +1,87 @@
+"""The training order: the same for any number of processes, and resumable in the middle of an epoch.
+
+Each epoch is one random permutation of the training set, seeded by ``seed + epoch`` (as
+``DistributedSampler`` does); rank r of W takes positions r, r + W, r + 2W, ... So at every step
+the batches of all ranks, taken together, are the batch that one process with W times the batch
+size would take, and DDP's gradient average over the ranks is that process's gradient (the
+objectives draw their latents the same way: rank r takes rows r::W of one global draw).
+
+A checkpoint records the epoch, the batches of it already trained on and the seed (the data
+module's ``state_dict``); resuming skips those batches, so that a resumed run trains on the data
+in the order of an uninterrupted one. Lightning keeps a ``DistributedSampler`` as it is instead of
+replacing it by its own.
+"""
+
+import os
+import warnings
+from typing import Any, Iterator, Optional
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+class ShuffledOrder(DistributedSampler):
+    """A permutation per epoch of ``seed + epoch``; rank r of W takes positions r::W; after
+    ``resume(epoch, n)``, the first ``n`` indices of that epoch's share are skipped once."""
+
+    def __init__(
+        self, dataset: Dataset, seed: int = 0, drop_last: bool = True, num_replicas: Optional[int] = None, rank: Optional[int] = None
+    ) -> None:
+        world, this_rank = _world()
+        num_replicas, rank = (world, this_rank) if num_replicas is None else (num_replicas, rank or 0)
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
+        self._skip: Optional[tuple[int, int]] = None  # (epoch, indices of this rank's share to skip)
+
+    def resume(self, epoch: int, n: int) -> None:
+        self._skip = (int(epoch), int(n))
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        if self._skip is not None and self._skip[0] == self.epoch:
+            indices = indices[self._skip[1] :]
+            self._skip = None
+        return iter(indices)
+
+
+class ResumableOrder(LightningDataModule):
+    """A data module whose training loader is in :class:`ShuffledOrder`, saved in checkpoints.
+
+    The seed is that of ``seed_everything`` (``PL_GLOBAL_SEED``, 0 without it), kept in the
+    checkpoint so that a resumed run continues the same sequence of permutations.
+    """
+
+    batch_size: int
+
+    def training_loader(self, dataset: Dataset, drop_last: bool = True, **loader_kwargs: Any) -> DataLoader:
+        """Batches of ``batch_size`` in :class:`ShuffledOrder`, continuing a restored order."""
+        state = getattr(self, "_order_to_restore", None) or {}
+        seed = int(state.get("seed", os.environ.get("PL_GLOBAL_SEED", 0)))
+        self._order = ShuffledOrder(dataset, seed=seed, drop_last=drop_last)
+        if state:
+            self._order.resume(state["epoch"], state["batches"] * self.batch_size)
+            self._order_to_restore = None
+        # A generator of its own: each new iterator draws a seed for its workers from the loader's
+        # generator, which would otherwise advance the global stream between epochs, and not on
+        # a run resumed at an epoch's end (its iterator is made before the states are restored).
+        generator = torch.Generator().manual_seed(seed)
+        return DataLoader(dataset, self.batch_size, sampler=self._order, drop_last=drop_last, generator=generator, **loader_kwargs)
+
+    def state_dict(self) -> dict[str, Any]:
+        order = getattr(self, "_order", None)
+        if order is None or getattr(self, "trainer", None) is None:
+            return {}
+        batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # training steps run this epoch
+        return {"order": {"seed": order.seed, "epoch": self.trainer.current_epoch, "batches": batches}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._order_to_restore = state_dict.get("order")
+        # Lightning warns that a plain DataLoader cannot resume mid-epoch: this one does
+        warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
