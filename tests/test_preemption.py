@@ -1,10 +1,11 @@
-"""Preemption: SIGTERM during training saves a checkpoint and exits; `--ckpt_path last` resumes.
+"""Preemption: SIGTERM or SIGINT (Ctrl+C) during training saves a checkpoint and exits; `--ckpt_path last` resumes.
 
-SIGINT (Ctrl+C) goes through Lightning's graceful shutdown and saved the checkpoint in repeated
-runs alone, but once, inside the full suite, it exited without one: it is not tested here until
-that is understood (issue 7).
+SIGINT is turned into a SIGTERM by lit_gan.interrupt, so that both stop between two batches.
+The child starts with SIGINT at its default: a background job of a non-interactive shell
+inherits it ignored, and then lit-gan leaves it ignored.
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,8 +13,13 @@ import time
 
 import pytest
 import torch
+from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from tests.conftest import REPO
+from lit_gan import WGANGP
+from lit_gan.data import RingOfGaussians
+from tests.conftest import REPO, cpu_trainer, tiny_networks
 from tests.test_ddp import ENV
 
 CKPT = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.dirpath=ckpt", "--trainer.callbacks.save_last=true",
@@ -23,14 +29,15 @@ SMALL = ["--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.enabl
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM], ids=["SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_saves_a_checkpoint_and_last_resumes(tmp_path, sig):
     started = tmp_path / "started"
     touch = ["--trainer.callbacks+=tests.helpers.TouchAt", f"--trainer.callbacks.path={started}",
              "--trainer.callbacks.at_batch=5"]
     log = open(tmp_path / "log.txt", "w")
     proc = subprocess.Popen([sys.executable, "-m", "lit_gan.cli", "fit", *SMALL, *CKPT, *touch,
-                             "--trainer.max_steps", "100000"], cwd=tmp_path, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+                             "--trainer.max_steps", "100000"], cwd=tmp_path, env=ENV, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -54,3 +61,39 @@ def test_a_signal_saves_a_checkpoint_and_last_resumes(tmp_path, sig):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"Restoring states from the checkpoint path at {last}" in resumed.stderr + resumed.stdout
     assert torch.load(last, weights_only=True)["global_step"] == step + 2
+
+
+class InterruptAt(Callback):
+    """Sends this process SIGINT as a training batch begins, as Ctrl+C would."""
+
+    def __init__(self, at_batch: int) -> None:
+        self.at_batch, self.finished = at_batch, []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == self.at_batch:
+            os.kill(os.getpid(), signal.SIGINT)  # delivered at once, between two bytecodes of this hook
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.finished.append(batch_idx)
+
+
+def test_ctrl_c_stops_after_the_current_batch_as_sigterm_does(tmp_path):
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupt = InterruptAt(at_batch=3)
+        ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, save_on_exception=True)
+        model = WGANGP(n_critic=2, **tiny_networks())
+        trainer = cpu_trainer(tmp_path, max_steps=100, callbacks=[interrupt, ckpt], enable_checkpointing=True)
+        with pytest.raises(SIGTERMException):  # not a KeyboardInterrupt in the middle of the backward pass
+            trainer.fit(model, RingOfGaussians(batch_size=8, n_train=256))
+        assert interrupt.finished == [0, 1, 2, 3]  # the interrupted batch ran to its end, and no other began
+        assert model.critic_steps == 4
+        saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+        assert saved["critic_steps"] == 4 and saved["global_step"] == 2
+        assert signal.getsignal(signal.SIGINT) is model._interrupt  # until the next Ctrl+C, which is a plain one:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
 from lit_gan.errors import ConfigError, NonFiniteError
+from lit_gan.interrupt import InterruptAsPreemption
 from lit_gan.objectives.specs import from_spec, to_spec
 
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
@@ -122,6 +123,7 @@ class AdversarialModule(LightningModule):
         self.skipped_updates = 0
         self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
         self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
+        self._interrupt = InterruptAsPreemption(self)
 
     # ----------------------------------------------------------------- hooks of the families
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -195,6 +197,7 @@ class AdversarialModule(LightningModule):
         # Lightning's DDP re-seeds every process when it sets up; do as much with one process, so
         # that the stream starts at the same point whatever the strategy (a resume restores it later).
         reset_seed()
+        self._interrupt.install()  # Ctrl+C: stop after this batch, as on SIGTERM
         self._log_every = self.trainer.log_every_n_steps
         self.trainer.log_every_n_steps = self._log_every * self.n_critic  # counted in generator updates
 
@@ -206,6 +209,7 @@ class AdversarialModule(LightningModule):
 
     def on_fit_end(self) -> None:
         self.trainer.log_every_n_steps = self._log_every
+        self._interrupt.uninstall()
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()

@@ -1,0 +1,54 @@
+"""Ctrl+C during training stops like a preemption: at the end of the current batch, through
+Lightning's SIGTERM path, so that ``ModelCheckpoint(save_on_exception=True)`` saves the state
+between two updates and ``--ckpt_path last`` resumes from it.
+
+Lightning's own handling of KeyboardInterrupt raises it wherever the process happens to be (inside
+a backward pass, a data loader or a checkpoint save), and its shutdown saves nothing. Here the
+first SIGINT during ``fit`` is turned into a SIGTERM to this process; a second one, or one outside
+``fit``, interrupts at once as usual.
+"""
+
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any, Optional
+
+from lightning.pytorch.trainer.states import TrainerStatus
+
+
+class InterruptAsPreemption:
+    """Installed for the duration of ``fit`` (``install`` / ``uninstall``, on the main thread only)."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module  # a LightningModule: its trainer, while attached
+        self.previous: Optional[Any] = None
+        self.fired = False
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        current = signal.getsignal(signal.SIGINT)
+        if current is signal.SIG_IGN:  # e.g. a background job of a script: Ctrl+C is not meant for it
+            return
+        if current is not self:
+            self.previous = current
+            signal.signal(signal.SIGINT, self)
+        self.fired = False
+
+    def uninstall(self) -> None:
+        if self.previous is not None and threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is self:
+                signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def __call__(self, signum: int, frame: Optional[FrameType]) -> None:
+        trainer = self.module._trainer
+        fitting = trainer is not None and trainer.state.status == TrainerStatus.RUNNING and trainer.training
+        if fitting and not self.fired:
+            self.fired = True
+            print("Interrupted: stopping after this batch (Ctrl+C again to stop at once)", flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        self.uninstall()
+        raise KeyboardInterrupt
