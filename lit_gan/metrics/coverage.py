@@ -36,8 +36,8 @@ class ModeCoverage(Metric):
         centers: mode centers (K, D).
         std: standard deviation of each mode (the same in every direction).
         k: a sample within ``k * std`` of its nearest center is of high quality.
-        min_samples: high-quality samples a mode needs to count as captured (VEEGAN: 1; PacGAN's
-            2D grid: 20 of 2,500 samples).
+        min_samples: high-quality samples a mode needs to count as captured (1 in VEEGAN and in
+            PacGAN's code).
     """
 
     is_differentiable = False

@@ -1,0 +1,66 @@
+"""Each benchmark of benchmarks/ runs, at tiny settings, and prints what BENCHMARKS.md reports.
+
+No timing is asserted: these check that the commands in BENCHMARKS.md work and that their
+outputs are consistent (agreement of the implementations, sane counts), not how fast anything is.
+"""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_ddp import ENV
+
+
+def bench(name: str, *args: str, timeout: int = 300) -> str:
+    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *args], cwd=REPO, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_frechet_implementations_agree():
+    out = bench("frechet", "--dim", "64", "--samples", "256", "--repeats", "1", "--threads", "1")
+    differences = [float(x) for x in re.findall(r"\| ([0-9.]+e[-+][0-9]+) \|$", out, re.M)]
+    assert len(differences) == 3 and max(differences) < 1e-8, out
+
+
+def test_data_loading_measures_both_paths():
+    out = bench("data_loading", "--batches", "3", "--repeats", "1")
+    ratios = re.findall(r"^(MNIST|CIFAR-10) .* ratio +([0-9.]+)x$", out, re.M)
+    assert [name for name, _ in ratios] == ["MNIST", "CIFAR-10"] and all(float(r) > 0 for _, r in ratios), out
+
+
+def test_overhead_runs_both_loops():
+    out = bench("overhead", "--steps", "2", "--repeats", "1", "--channels", "8")
+    assert re.search(r"^ratio lit-gan / plain: [0-9.]+$", out, re.M), out
+
+
+@pytest.mark.slow
+def test_memory_of_a_training_run_exceeds_that_of_the_imports():
+    out = bench("memory", "--steps", "1", "--repeats", "1", "--val-batches", "1")
+    training, imports = map(int, re.search(r"training run (\d+) MiB; imports only (\d+) MiB", out).groups())
+    assert training > imports > 100, out  # the data (47 MB of uint8 images) and the networks come on top
+
+
+@pytest.mark.slow
+def test_metrics_share_of_both_configs():
+    out = bench("metrics_share", "--quickstart-steps", "500", "--mnist-steps", "11", "--eval-samples", "10", timeout=600)
+    evaluations = re.search(r"quickstart, 500 generator updates: .* (\d+) evaluations of MixtureCoverage", out)
+    assert evaluations and evaluations.group(1) == "1", out  # every 500 updates
+    share = re.search(r"MNIST DCGAN .*: ([0-9.]+)% of each epoch at every_n_epochs=1", out)
+    assert share and 0 < float(share.group(1)) < 100, out
+
+
+def test_quality_reports_modes_and_high_quality_fraction(tmp_path):
+    out = bench("quality", "--steps", "2", "--seeds", "0", "--objectives", "WGAN-GP", "f-GAN kl",
+                "--workers", "1", "--width", "16", "--out", str(tmp_path / "q.jsonl"))
+    runs = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert sorted((r["objective"], r["toy"]) for r in runs) == [
+        ("WGAN-GP", "grid"), ("WGAN-GP", "ring"), ("f-GAN kl", "grid"), ("f-GAN kl", "ring")]
+    for r in runs:
+        assert 0 <= r["modes"] <= (8 if r["toy"] == "ring" else 25) and 0 <= r["hq_fraction"] <= 1
+    assert "| WGAN-GP |" in out and "| f-GAN kl |" in out
