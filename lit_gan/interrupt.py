@@ -14,7 +14,7 @@ import threading
 from types import FrameType
 from typing import Any, Optional
 
-from lightning.pytorch.trainer.states import TrainerStatus
+from lightning.pytorch.trainer.states import TrainerFn, TrainerStatus
 
 
 class InterruptAsPreemption:
@@ -44,7 +44,7 @@ class InterruptAsPreemption:
 
     def __call__(self, signum: int, frame: Optional[FrameType]) -> None:
         trainer = self.module._trainer
-        fitting = trainer is not None and trainer.state.status == TrainerStatus.RUNNING and trainer.training
+        fitting = trainer is not None and trainer.state.status == TrainerStatus.RUNNING and trainer.state.fn == TrainerFn.FITTING
         if fitting and not self.fired:
             self.fired = True
             print("Interrupted: stopping after this batch (Ctrl+C again to stop at once)", flush=True)
