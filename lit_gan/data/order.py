@@ -6,9 +6,10 @@ the batches of all ranks, taken together, are the batch that one process with W 
 size would take, and DDP's gradient average over the ranks is that process's gradient (the
 objectives draw their latents the same way: rank r takes rows r::W of one global draw).
 
-A checkpoint records the epoch, the batches of it already trained on and the seed (the data
-module's ``state_dict``); resuming skips those batches, so that a resumed run trains on the data
-in the order of an uninterrupted one. Lightning keeps a ``DistributedSampler`` as it is instead of
+A checkpoint records the seed, the epoch and how many samples of it all ranks together trained
+on (the data module's ``state_dict``); resuming skips those, so that a resumed run trains on the
+data in the order of an uninterrupted one, also with another number of processes (the permutation
+does not depend on it) when that number divides the samples trained on. Lightning keeps a ``DistributedSampler`` as it is instead of
 replacing it by its own.
 """
 
@@ -65,8 +66,8 @@ class ResumableOrder(LightningDataModule):
         state = getattr(self, "_order_to_restore", None) or {}
         seed = int(state.get("seed", os.environ.get("PL_GLOBAL_SEED", 0)))
         self._order = ShuffledOrder(dataset, seed=seed, drop_last=drop_last)
-        if state:
-            self._order.resume(state["epoch"], state["batches"] * self.batch_size)
+        if state:  # skip this rank's share of the samples all ranks trained on (any number of ranks before)
+            self._order.resume(state["epoch"], state["samples"] // self._order.num_replicas)
             self._order_to_restore = None
         # A generator of its own: each new iterator draws a seed for its workers from the loader's
         # generator, which would otherwise advance the global stream between epochs, and not on
@@ -79,7 +80,8 @@ class ResumableOrder(LightningDataModule):
         if order is None or getattr(self, "trainer", None) is None:
             return {}
         batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # training steps run this epoch
-        return {"order": {"seed": order.seed, "epoch": self.trainer.current_epoch, "batches": batches}}
+        samples = batches * self.batch_size * order.num_replicas  # positions of the epoch's permutation used
+        return {"order": {"seed": order.seed, "epoch": self.trainer.current_epoch, "samples": samples}}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._order_to_restore = state_dict.get("order")
