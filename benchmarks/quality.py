@@ -15,12 +15,15 @@ clipping, as its paper asks) decayed linearly to zero over the run (``g_schedule
 samples from the generator are scored as in both papers (``ModeCoverage``): a sample is of high
 quality within 3 std of its nearest mode, and a mode is captured with at least one such sample.
 Runs go to ``--workers`` processes of one torch thread each; every finished run is appended to
-``--out`` as a JSON line, and the table of means and spreads (min-max) over seeds is printed.
+``--out`` as a JSON line (runs already there are not run again), and the table of means and spreads
+(min-max) over seeds is printed. A run whose loss or gradient overflows (``NonFiniteError``) is
+reported as diverged.
 """
 
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import time
 from functools import partial
@@ -44,6 +47,7 @@ def run(objective: str, toy: str, seed: int, steps: int, width: int) -> dict:
     from lightning.pytorch import Trainer, seed_everything
 
     import lit_gan
+    from lit_gan.errors import NonFiniteError
     from lit_gan.data import GridOfGaussians, RingOfGaussians
     from lit_gan.metrics import ModeCoverage
     from lit_gan.networks import MLPCritic, MLPGenerator
@@ -63,7 +67,11 @@ def run(objective: str, toy: str, seed: int, steps: int, width: int) -> dict:
     trainer = Trainer(accelerator="cpu", devices=1, max_steps=steps, logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
     start = time.perf_counter()
-    trainer.fit(model, data)
+    try:
+        trainer.fit(model, data)
+    except NonFiniteError:  # a loss or gradient overflowed: the run is reported as diverged
+        return {"objective": objective, "toy": toy, "seed": seed, "steps": steps, "modes": None, "hq_fraction": None,
+                "seconds": time.perf_counter() - start, "diverged_at": trainer.global_step}
     seconds = time.perf_counter() - start
     coverage = ModeCoverage(data.centers, data.std)
     coverage.update(model.sample(2500, z=torch.randn(2500, 2, generator=torch.Generator().manual_seed(10_000 + seed))))
@@ -85,11 +93,13 @@ def summary(results: list[dict]) -> str:
         for toy in TOYS:
             rows = [r for r in results if r["objective"] == objective and r["toy"] == toy]
             seconds += [r["seconds"] for r in rows]
-            if not rows:
-                cells += ["", ""]
+            done = [r for r in rows if r["modes"] is not None]
+            diverged = f"; {len(rows) - len(done)} of {len(rows)} diverged" if len(done) < len(rows) else ""
+            if not done:
+                cells += ["", "diverged" if rows else ""]
                 continue
-            cells.append(spread([r["modes"] for r in rows], lambda x: f"{x:.1f}" if x % 1 else f"{x:.0f}"))
-            cells.append(spread([r["hq_fraction"] for r in rows], lambda x: f"{100 * x:.1f}%"))
+            cells.append(spread([r["modes"] for r in done], lambda x: f"{x:.1f}" if x % 1 else f"{x:.0f}"))
+            cells.append(spread([r["hq_fraction"] for r in done], lambda x: f"{100 * x:.1f}%") + diverged)
         if seconds:
             lines.append(f"| {objective} | " + " | ".join(cells) + f" | {statistics.mean(seconds):.0f} |")
     return "\n".join(lines)
@@ -108,6 +118,10 @@ def main() -> None:
     jobs = [(o, t, s, args.steps, args.width) for o in args.objectives for t in args.toys for s in args.seeds]
     jobs.sort(key=lambda j: OBJECTIVES[j[0]][1].get("n_critic", 1), reverse=True)  # longest first
     results = []
+    if args.out and os.path.exists(args.out):  # continue an interrupted benchmark: runs already in --out count
+        key = lambda r: (r["objective"], r["toy"], r["seed"], r["steps"])  # noqa: E731
+        results = [r for r in map(json.loads, open(args.out)) if key(r) in {j[:4] for j in jobs}]
+        jobs = [j for j in jobs if j[:4] not in {key(r) for r in results}]
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         for result in pool.imap_unordered(_run, jobs):
             results.append(result)
