@@ -58,12 +58,13 @@ def write_config(
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
-def run_ddp(tmp_path, model: dict, devices: int = 2, **kwargs) -> list[dict]:
-    """fit through the real CLI with 2 CPU processes (or ``devices``); returns what DumpRankState wrote per rank."""
+def run_ddp(tmp_path, model: dict, devices: int = 2, args=(), **kwargs) -> list[dict]:
+    """fit through the real CLI with 2 CPU processes (or ``devices``), with ``args`` added to the
+    command line; returns what DumpRankState wrote per rank."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     path, env = write_config(tmp_path, model, devices=devices, **kwargs), ENV
     proc = subprocess.run(
-        [sys.executable, "-m", "lit_gan.cli", "fit", "--config", str(path)],
+        [sys.executable, "-m", "lit_gan.cli", "fit", "--config", str(path), *args],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -100,3 +101,23 @@ def test_two_processes_of_batch_b_end_where_one_of_batch_2b_does(tmp_path, famil
     assert torch.equal(torch.cat([two[0]["first_batch"], two[1]["first_batch"]]).sort(0).values, one["first_batch"].sort(0).values)
     for key, value in one["state"].items():
         torch.testing.assert_close(two[0]["state"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
+@pytest.mark.slow
+def test_a_run_of_two_processes_resumes_on_one_with_the_same_global_batch(tmp_path):
+    """Checkpoint at step 3 of 2 processes of batch 8, resumed on 1 process of batch 16 to step 6:
+    the weights of 1 process of batch 16 from the start (data order, latents, optimizer states)."""
+    ring = lambda b: {"class_path": "lit_gan.data.RingOfGaussians", "init_args": {"batch_size": b, "n_train": 512}}  # noqa: E731
+    model = lambda: {**FAMILIES["wgan_gp"], "init_args": dict(FAMILIES["wgan_gp"]["init_args"])}  # noqa: E731
+    ckpt = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"dirpath": str(tmp_path / "ckpt"), "every_n_train_steps": 3, "save_top_k": -1}}
+    (uninterrupted,) = run_ddp(tmp_path / "one", model(), devices=1, data=ring(16), max_steps=6)
+    run_ddp(tmp_path / "two", model(), devices=2, data=ring(8), max_steps=3, extra_callbacks=[ckpt],
+            args=["--trainer.enable_checkpointing", "true"])
+    (resumed,) = run_ddp(tmp_path / "resumed", model(), devices=1, data=ring(16), max_steps=6,
+                         args=["--ckpt_path", str(tmp_path / "ckpt" / "epoch=0-step=3.ckpt")])
+    assert resumed["global_step"] == 6 and resumed["critic_steps"] == uninterrupted["critic_steps"] == 12
+    # it did resume: its first batch is the 7th of the order (3 steps x n_critic 2 were consumed), not the 1st
+    assert not torch.equal(resumed["first_batch"], uninterrupted["first_batch"])
+    for key, value in uninterrupted["state"].items():
+        torch.testing.assert_close(resumed["state"][key], value, rtol=1e-5, atol=1e-6, msg=key)
