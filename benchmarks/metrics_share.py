@@ -16,6 +16,8 @@
    written in its IDX format with random pixels and Inception's weights are random values with
    its keys (neither can be downloaded here): the work, and so the time, is the same; the metric
    values are not used.
+3. The same with the features of the MNIST classifier of ``configs/classifier_mnist.yaml``
+   (``ClassifierFeatures``, the "Fréchet Classifier Distance"), from a checkpoint of one update.
 """
 
 import argparse
@@ -92,25 +94,28 @@ def quickstart(tmp: Path, steps: int) -> None:
           f" of MixtureCoverage take {evaluation:.2f} s: {100 * evaluation / total:.2f}% of the run")
 
 
-def mnist(tmp: Path, steps: int, eval_samples: int) -> None:
-    write_mnist(tmp / "mnist")
-    weights = tmp / "random-inception.pth"
-    torch.save(inception_state_dict(), weights)
+def classifier_checkpoint(tmp: Path) -> Path:
+    """A Classifier checkpoint of ``configs/classifier_mnist.yaml`` (one update: its cost is that of a trained one)."""
+    run_cli(["fit", "--config", "configs/classifier_mnist.yaml", "--data.root", str(tmp / "mnist"), "--data.download", "false",
+             "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.max_steps", "1", "--trainer.limit_val_batches", "0",
+             "--trainer.default_root_dir", str(tmp / "classifier"), "--trainer.enable_progress_bar", "false"])
+    return next((tmp / "classifier").rglob("last.ckpt"))
+
+
+def mnist(tmp: Path, steps: int, eval_samples: int, name: str, feature_extractor: dict) -> None:
     # the shipped config with two callbacks more: the step-rate timer and ImageQuality at its defaults
     # but for num_samples and num_real, evaluated once, at the last update
     config = yaml.safe_load(open("configs/wgan_gp.yaml"))
     config["trainer"]["callbacks"] += [
         {"class_path": "benchmarks.metrics_share.StepRate", "init_args": {"start": 10}},
         {"class_path": "lit_gan.callbacks.ImageQuality", "init_args": {
-            "feature_extractor": {"class_path": "lit_gan.metrics.InceptionFeatures",
-                                  "init_args": {"weights_path": str(weights), "check_hash": False}},
-            "num_samples": eval_samples, "num_real": eval_samples, "every_n_steps": steps}},
+            "feature_extractor": feature_extractor, "num_samples": eval_samples, "num_real": eval_samples, "every_n_steps": steps}},
     ]
-    (tmp / "mnist.yaml").write_text(yaml.safe_dump(config))
+    (tmp / f"mnist_{name}.yaml").write_text(yaml.safe_dump(config))
     with Timed(ImageQuality, "update_real", "update_fake", "compute") as timed:
-        cli = run_cli(["fit", "--config", str(tmp / "mnist.yaml"), "--data.root", str(tmp / "mnist"), "--data.download", "false",
+        cli = run_cli(["fit", "--config", str(tmp / f"mnist_{name}.yaml"), "--data.root", str(tmp / "mnist"), "--data.download", "false",
                        "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.max_steps", str(steps),
-                       "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", str(tmp / "mnist_run"),
+                       "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", str(tmp / f"mnist_{name}_run"),
                        "--trainer.enable_progress_bar", "false"])
     rate = next(c for c in cli.trainer.callbacks if type(c).__name__ == "StepRate")  # imported as benchmarks.metrics_share
     if timed.calls["update_fake"] == 0:
@@ -121,11 +126,22 @@ def mnist(tmp: Path, steps: int, eval_samples: int) -> None:
     steps_per_epoch = 60000 // 64 / 5
     training = steps_per_epoch / rate.rate
     evaluation = 10000 * per_sample + compute
-    print(f"MNIST DCGAN (configs/wgan_gp.yaml): {rate.rate:.3f} generator updates/s, so {training:.0f} s per epoch"
-          f" ({steps_per_epoch:.1f} updates); ImageQuality: {1000 * per_sample:.1f} ms per generated sample,"
+    print(f"MNIST DCGAN (configs/wgan_gp.yaml), {name} features: {rate.rate:.3f} generator updates/s, so {training:.0f} s"
+          f" per epoch ({steps_per_epoch:.1f} updates); ImageQuality: {1000 * per_sample:.2f} ms per generated sample,"
           f" compute {compute:.1f} s, so {evaluation:.0f} s per 10,000-sample evaluation:"
           f" {100 * evaluation / (evaluation + training):.1f}% of each epoch at every_n_epochs=1;"
           f" real features once per run: {10000 * per_real:.0f} s for the 10,000 test images")
+
+
+def mnist_both(tmp: Path, steps: int, eval_samples: int) -> None:
+    """Inception's features (random weights with its keys), then the MNIST classifier's."""
+    write_mnist(tmp / "mnist")
+    weights = tmp / "random-inception.pth"
+    torch.save(inception_state_dict(), weights)
+    mnist(tmp, steps, eval_samples, "inception", {"class_path": "lit_gan.metrics.InceptionFeatures",
+                                                  "init_args": {"weights_path": str(weights), "check_hash": False}})
+    mnist(tmp, steps, eval_samples, "classifier", {"class_path": "lit_gan.metrics.ClassifierFeatures",
+                                                   "init_args": {"checkpoint_path": str(classifier_checkpoint(tmp))}})
 
 
 def main() -> None:
@@ -138,7 +154,7 @@ def main() -> None:
     if args.quickstart_steps:
         quickstart(tmp, args.quickstart_steps)
     if args.mnist_steps:
-        mnist(tmp, args.mnist_steps, args.eval_samples)
+        mnist_both(tmp, args.mnist_steps, args.eval_samples)
 
 
 if __name__ == "__main__":

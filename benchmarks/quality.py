@@ -11,7 +11,8 @@ unscaled grid far more slowly), for
 batch 256 and optimizer: Adam (lr 1e-3, betas (0.5, 0.9); RMSprop lr 1e-3 for WGAN with weight
 clipping, as its paper asks) decayed linearly to zero over the run (``g_scheduler``,
 ``d_scheduler``). Each family keeps its own defaults otherwise (n_critic 5 for WGAN and WGAN-GP,
-1 for the others; clip 0.01; gp_lambda 0.1, the WGAN-GP paper's value for its toys; f-GAN's saddle-point generator loss). Then 2,500
+1 for the others; clip 0.01; gp_lambda 0.1, the WGAN-GP paper's value for its toys; f-GAN with
+its saddle-point generator loss, and again with the paper's alternative one). Then 2,500
 samples from the generator are scored as in both papers (``ModeCoverage``): a sample is of high
 quality within 3 std of its nearest mode, and a mode is captured with at least one such sample.
 Runs go to ``--workers`` processes of one torch thread each; every finished run is appended to
@@ -30,13 +31,14 @@ from functools import partial
 
 import torch
 
+DIVERGENCES = ("kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan", "total_variation")
 OBJECTIVES = {
     "GAN (minimax)": ("GAN", {"generator_loss": "minimax"}),
     "NS-GAN": ("GAN", {"generator_loss": "non_saturating"}),
     "WGAN (clipping)": ("WGAN", {"n_critic": 5}),
     "WGAN-GP": ("WGANGP", {"n_critic": 5, "gp_lambda": 0.1}),
-    **{f"f-GAN {d}": ("FGAN", {"divergence": d}) for d in
-       ("kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan", "total_variation")},
+    **{f"f-GAN {d}": ("FGAN", {"divergence": d}) for d in DIVERGENCES},
+    **{f"f-GAN {d} (alternative)": ("FGAN", {"divergence": d, "generator_loss": "alternative"}) for d in DIVERGENCES},
 }
 TOYS = ("ring", "grid")
 

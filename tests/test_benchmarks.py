@@ -51,8 +51,9 @@ def test_metrics_share_of_both_configs():
     out = bench("metrics_share", "--quickstart-steps", "500", "--mnist-steps", "11", "--eval-samples", "10", timeout=600)
     evaluations = re.search(r"quickstart, 500 generator updates: .* (\d+) evaluations of MixtureCoverage", out)
     assert evaluations and evaluations.group(1) == "1", out  # every 500 updates
-    share = re.search(r"MNIST DCGAN .*: ([0-9.]+)% of each epoch at every_n_epochs=1", out)
-    assert share and 0 < float(share.group(1)) < 100, out
+    shares = dict(re.findall(r"MNIST DCGAN .*, (\w+) features: .*: ([0-9.]+)% of each epoch at every_n_epochs=1", out))
+    assert shares.keys() == {"inception", "classifier"}, out
+    assert all(0 < float(share) < 100 for share in shares.values()), out
 
 
 def test_quality_reports_modes_and_high_quality_fraction(tmp_path):
