@@ -94,11 +94,17 @@ def quickstart(tmp: Path, steps: int) -> None:
           f" of MixtureCoverage take {evaluation:.2f} s: {100 * evaluation / total:.2f}% of the run")
 
 
+def fit_on_mnist(tmp: Path, config: str, steps: int, root_dir: Path):
+    """``lit-gan fit`` of ``config`` on the MNIST files under ``tmp``, on the CPU, without validation."""
+    return run_cli(["fit", "--config", config, "--data.root", str(tmp / "mnist"), "--data.download", "false",
+                    "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.max_steps", str(steps),
+                    "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", str(root_dir),
+                    "--trainer.enable_progress_bar", "false"])
+
+
 def classifier_checkpoint(tmp: Path) -> Path:
     """A Classifier checkpoint of ``configs/classifier_mnist.yaml`` (one update: its cost is that of a trained one)."""
-    run_cli(["fit", "--config", "configs/classifier_mnist.yaml", "--data.root", str(tmp / "mnist"), "--data.download", "false",
-             "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.max_steps", "1", "--trainer.limit_val_batches", "0",
-             "--trainer.default_root_dir", str(tmp / "classifier"), "--trainer.enable_progress_bar", "false"])
+    fit_on_mnist(tmp, "configs/classifier_mnist.yaml", 1, tmp / "classifier")
     return next((tmp / "classifier").rglob("last.ckpt"))
 
 
@@ -113,10 +119,7 @@ def mnist(tmp: Path, steps: int, eval_samples: int, name: str, feature_extractor
     ]
     (tmp / f"mnist_{name}.yaml").write_text(yaml.safe_dump(config))
     with Timed(ImageQuality, "update_real", "update_fake", "compute") as timed:
-        cli = run_cli(["fit", "--config", str(tmp / f"mnist_{name}.yaml"), "--data.root", str(tmp / "mnist"), "--data.download", "false",
-                       "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.max_steps", str(steps),
-                       "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", str(tmp / f"mnist_{name}_run"),
-                       "--trainer.enable_progress_bar", "false"])
+        cli = fit_on_mnist(tmp, str(tmp / f"mnist_{name}.yaml"), steps, tmp / f"mnist_{name}_run")
     rate = next(c for c in cli.trainer.callbacks if type(c).__name__ == "StepRate")  # imported as benchmarks.metrics_share
     if timed.calls["update_fake"] == 0:
         raise RuntimeError("ImageQuality did not evaluate")

@@ -31,7 +31,8 @@ from functools import partial
 
 import torch
 
-DIVERGENCES = ("kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan", "total_variation")
+from lit_gan.objectives.fdivergences import DIVERGENCES
+
 OBJECTIVES = {
     "GAN (minimax)": ("GAN", {"generator_loss": "minimax"}),
     "NS-GAN": ("GAN", {"generator_loss": "non_saturating"}),
