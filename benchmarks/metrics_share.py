@@ -2,6 +2,8 @@
 
     python -m benchmarks.metrics_share [--quickstart-steps 2000] [--mnist-steps 30] [--eval-samples 1000]
 
+(``--quickstart-every`` and ``--mnist-start`` change the schedule, for a quick check of the command.)
+
 1. ``configs/quickstart.yaml`` as shipped (WGAN-GP on the ring, ``MixtureCoverage`` every 500
    generator updates, 2,500 samples), through ``lit-gan fit``: the time spent in the callback's
    evaluations against the whole run, both measured.
@@ -9,9 +11,9 @@
    every epoch (937 batches of 64, so 187.4 generator updates at n_critic 5), Inception features.
    Timing an epoch and a 10,000-sample evaluation on the CPU takes many minutes, so three rates
    are measured in one run and combined: generator updates per second of training (between
-   updates 10 and ``--mnist-steps``), seconds per generated sample (generator, Inception features
-   and metric updates over ``--eval-samples`` samples) and seconds per ``compute`` (FID, IS and
-   KID at their default splits and subsets). share = evaluation / (evaluation + training), for
+   updates ``--mnist-start`` (10) and ``--mnist-steps``), seconds per generated sample (generator,
+   Inception features and metric updates over ``--eval-samples`` samples) and seconds per
+   ``compute`` (FID, IS and KID at their default splits and subsets). share = evaluation / (evaluation + training), for
    one epoch; the real images' features, extracted once per run, are reported apart. MNIST is
    written in its IDX format with random pixels and Inception's weights are random values with
    its keys (neither can be downloaded here): the work, and so the time, is the same; the metric
@@ -24,6 +26,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 from unittest import mock
 
 import torch
@@ -83,10 +86,16 @@ class StepRate(Callback):
         return self.steps / (self.t1 - self.t0)
 
 
-def quickstart(tmp: Path, steps: int) -> None:
+def quickstart(tmp: Path, steps: int, every: Optional[int] = None) -> None:
+    """``configs/quickstart.yaml`` for ``steps`` updates; ``every``: MixtureCoverage's every_n_steps if given."""
+    config = yaml.safe_load(open("configs/quickstart.yaml"))
+    if every is not None:
+        coverage = next(c for c in config["trainer"]["callbacks"] if c["class_path"].endswith(".MixtureCoverage"))
+        coverage["init_args"]["every_n_steps"] = every
+    (tmp / "quickstart.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
     with Timed(SampleEvaluation, "score") as timed:
-        run_cli(["fit", "--config", "configs/quickstart.yaml", "--trainer.max_steps", str(steps),
+        run_cli(["fit", "--config", str(tmp / "quickstart.yaml"), "--trainer.max_steps", str(steps),
                  "--trainer.default_root_dir", str(tmp / "quickstart"), "--trainer.enable_progress_bar", "false"])
     total = time.perf_counter() - start
     evaluation = timed.seconds["score"]
@@ -108,12 +117,12 @@ def classifier_checkpoint(tmp: Path) -> Path:
     return next((tmp / "classifier").rglob("last.ckpt"))
 
 
-def mnist(tmp: Path, steps: int, eval_samples: int, name: str, feature_extractor: dict) -> None:
+def mnist(tmp: Path, steps: int, start: int, eval_samples: int, name: str, feature_extractor: dict) -> None:
     # the shipped config with two callbacks more: the step-rate timer and ImageQuality at its defaults
     # but for num_samples and num_real, evaluated once, at the last update
     config = yaml.safe_load(open("configs/wgan_gp.yaml"))
     config["trainer"]["callbacks"] += [
-        {"class_path": "benchmarks.metrics_share.StepRate", "init_args": {"start": 10}},
+        {"class_path": "benchmarks.metrics_share.StepRate", "init_args": {"start": start}},
         {"class_path": "lit_gan.callbacks.ImageQuality", "init_args": {
             "feature_extractor": feature_extractor, "num_samples": eval_samples, "num_real": eval_samples, "every_n_steps": steps}},
     ]
@@ -136,28 +145,36 @@ def mnist(tmp: Path, steps: int, eval_samples: int, name: str, feature_extractor
           f" real features once per run: {10000 * per_real:.0f} s for the 10,000 test images")
 
 
-def mnist_both(tmp: Path, steps: int, eval_samples: int) -> None:
+def mnist_both(tmp: Path, steps: int, start: int, eval_samples: int) -> None:
     """Inception's features (random weights with its keys), then the MNIST classifier's."""
     write_mnist(tmp / "mnist")
     weights = tmp / "random-inception.pth"
     torch.save(inception_state_dict(), weights)
-    mnist(tmp, steps, eval_samples, "inception", {"class_path": "lit_gan.metrics.InceptionFeatures",
-                                                  "init_args": {"weights_path": str(weights), "check_hash": False}})
-    mnist(tmp, steps, eval_samples, "classifier", {"class_path": "lit_gan.metrics.ClassifierFeatures",
-                                                   "init_args": {"checkpoint_path": str(classifier_checkpoint(tmp))}})
+    inception = {"class_path": "lit_gan.metrics.InceptionFeatures",
+                 "init_args": {"weights_path": str(weights), "check_hash": False}}
+    mnist(tmp, steps, start, eval_samples, "inception", inception)
+    classifier = {"class_path": "lit_gan.metrics.ClassifierFeatures",
+                  "init_args": {"checkpoint_path": str(classifier_checkpoint(tmp))}}
+    mnist(tmp, steps, start, eval_samples, "classifier", classifier)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quickstart-steps", type=int, default=2000, help="0: skip")
-    parser.add_argument("--mnist-steps", type=int, default=30, help="0: skip; more than 10")
+    parser.add_argument("--quickstart-every", type=int, default=None,
+                        help="MixtureCoverage's every_n_steps; default: as shipped")
+    parser.add_argument("--mnist-steps", type=int, default=30, help="0: skip; more than --mnist-start")
+    parser.add_argument("--mnist-start", type=int, default=10, help="the update from which the training rate is timed")
     parser.add_argument("--eval-samples", type=int, default=1000)
     args = parser.parse_args()
+    if args.mnist_steps and args.mnist_steps <= args.mnist_start:
+        parser.error(f"Expected argument --mnist-steps ({args.mnist_steps}) to be 0"
+                     f" or more than --mnist-start ({args.mnist_start})")
     tmp = Path(tempfile.mkdtemp())
     if args.quickstart_steps:
-        quickstart(tmp, args.quickstart_steps)
+        quickstart(tmp, args.quickstart_steps, args.quickstart_every)
     if args.mnist_steps:
-        mnist_both(tmp, args.mnist_steps, args.eval_samples)
+        mnist_both(tmp, args.mnist_steps, args.mnist_start, args.eval_samples)
 
 
 if __name__ == "__main__":

@@ -48,9 +48,10 @@ def test_memory_of_a_training_run_exceeds_that_of_the_imports():
 
 @pytest.mark.slow
 def test_metrics_share_of_both_configs():
-    out = bench("metrics_share", "--quickstart-steps", "500", "--mnist-steps", "11", "--eval-samples", "10", timeout=600)
-    evaluations = re.search(r"quickstart, 500 generator updates: .* (\d+) evaluations of MixtureCoverage", out)
-    assert evaluations and evaluations.group(1) == "1", out  # every 500 updates
+    out = bench("metrics_share", "--quickstart-steps", "20", "--quickstart-every", "10", "--mnist-steps", "3",
+                "--mnist-start", "1", "--eval-samples", "10", timeout=600)
+    evaluations = re.search(r"quickstart, 20 generator updates: .* (\d+) evaluations of MixtureCoverage", out)
+    assert evaluations and evaluations.group(1) == "2", out  # every 10 updates
     shares = dict(re.findall(r"MNIST DCGAN .*, (\w+) features: .*: ([0-9.]+)% of each epoch at every_n_epochs=1", out))
     assert shares.keys() == {"inception", "classifier"}, out
     assert all(0 < float(share) < 100 for share in shares.values()), out
