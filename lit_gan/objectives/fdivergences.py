@@ -61,7 +61,7 @@ DIVERGENCES: dict[str, FDivergence] = {
         conj_of_act=torch.expm1,  # (1 - e^-v) / e^-v = e^v - 1
         dom=(-math.inf, 1.0),
     ),
-    "jensen_shannon": FDivergence(
+    "jensen_shannon": FDivergence(  # this f (the paper's) gives D_f = 2 JSD, not the 1/2 (...) printed beside it
         f=lambda u: -(u + 1) * torch.log((1 + u) / 2) + _xlogx(u),
         conj=lambda t: -torch.log(2 - torch.exp(t)),
         act=lambda v: LOG2 - F.softplus(-v),

@@ -26,7 +26,8 @@ class FGAN(AdversarialModule):
             ``divergence: gan`` it is the non-saturating GAN loss).
         **kwargs: the arguments of :class:`~lit_gan.objectives.base.AdversarialModule`.
 
-    Logs ``train/divergence``: the variational lower bound E_pi T(x) - E_p f*(T(G(z))).
+    Logs ``train/divergence``: the variational lower bound E_pi T(x) - E_p f*(T(G(z))) of D_f
+    (for ``jensen_shannon``, D_f is twice the JSD: see the README).
     """
 
     estimate_name = "divergence"

@@ -75,3 +75,20 @@ def test_variational_bound_is_tight_at_the_optimal_critic():
     assert bound.item() == pytest.approx(0.5, abs=0.01)
     # and a worse critic gives a lower bound
     assert variational_bound(DIVERGENCES["kl"], 0.5 * t_star(real), 0.5 * t_star(fake)).item() < bound.item()
+
+
+def test_jensen_shannon_row_estimates_twice_the_jsd():
+    # The table's f for Jensen-Shannon gives D_f = KL(pi || m) + KL(p || m), m = (pi + p) / 2: twice the
+    # JSD, not the 1/2 (...) printed beside it (Nowozin et al. 2016, Table 1; the lecture). At the optimal
+    # critic V* = log(pi / p) (g_f(V*) = f'(pi / p) = log(2 pi / (pi + p))) the bound reaches 2 JSD.
+    div = DIVERGENCES["jensen_shannon"]
+    pi = torch.tensor([0.5, 0.3, 0.15, 0.05], dtype=torch.float64)
+    p = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    m = (pi + p) / 2
+    jsd = 0.5 * (pi * (pi / m).log()).sum() + 0.5 * (p * (p / m).log()).sum()
+    d_f = (p * div.f(pi / p)).sum()
+    assert d_f.item() == pytest.approx(2 * jsd.item(), rel=1e-12)
+    v_star = (pi / p).log()
+    assert torch.allclose(div.act(v_star), (2 * pi / (pi + p)).log(), rtol=1e-12)
+    bound = (pi * div.act(v_star)).sum() - (p * div.conj_of_act(v_star)).sum()
+    assert bound.item() == pytest.approx(2 * jsd.item(), rel=1e-12)
