@@ -11,3 +11,8 @@ class DatasetNotFoundError(ConfigError, FileNotFoundError):
 
 class NonFiniteError(FloatingPointError):
     """A loss, a gradient or a weight turned NaN or Inf during training."""
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (torchvision's download errors span several)."""
+    return " ".join(str(err).split())

@@ -15,7 +15,7 @@ from torch.utils.data import TensorDataset
 from torchvision.datasets import CIFAR10
 
 from lit_gan.data.images import ImageDataModule
-from lit_gan.errors import DatasetNotFoundError
+from lit_gan.errors import DatasetNotFoundError, one_line
 from lit_gan.files import file_digest
 
 FOLDER = CIFAR10.base_folder  # "cifar-10-batches-py"
@@ -60,7 +60,13 @@ class CIFAR10DataModule(ImageDataModule):
 
     def prepare_data(self) -> None:
         if self.download and not (Path(self.root) / FOLDER).is_dir():
-            CIFAR10(self.root, train=True, download=True)  # downloads, extracts and verifies
+            try:
+                CIFAR10(self.root, train=True, download=True)  # downloads, extracts and verifies
+            except Exception as err:  # no internet, a corrupted archive, a root that is a file
+                raise DatasetNotFoundError(
+                    f"CIFAR-10 could not be downloaded into `root`={self.root!r} ({one_line(err)})."
+                    f" On a machine without internet, extract {CIFAR10.url} there and set `download: false`."
+                ) from err
 
     def _verify(self, folder: Path) -> None:
         missing = [n for n in TRAIN_FILES + TEST_FILES if not (folder / n).is_file()]

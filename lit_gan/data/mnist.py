@@ -6,7 +6,7 @@ from torch.utils.data import TensorDataset
 from torchvision.datasets import MNIST
 
 from lit_gan.data.images import ImageDataModule
-from lit_gan.errors import DatasetNotFoundError
+from lit_gan.errors import DatasetNotFoundError, one_line
 
 
 class MNISTDataModule(ImageDataModule):
@@ -21,8 +21,14 @@ class MNISTDataModule(ImageDataModule):
 
     def prepare_data(self) -> None:
         if self.download:
-            for train in (True, False):
-                MNIST(self.root, train=train, download=True)
+            try:
+                for train in (True, False):
+                    MNIST(self.root, train=train, download=True)
+            except Exception as err:  # no internet, a mirror down, a corrupted file: all end the same way
+                raise DatasetNotFoundError(
+                    f"MNIST could not be downloaded into `root`={self.root!r} ({one_line(err)})."
+                    " On a machine without internet, copy its raw files there and set `download: false`."
+                ) from err
 
     def _split(self, train: bool) -> TensorDataset:
         try:

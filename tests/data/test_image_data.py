@@ -140,6 +140,22 @@ def test_missing_data_says_which_files_where(tmp_path, make, expected):
     assert str(tmp_path / "empty") in str(info.value)
 
 
+@pytest.mark.parametrize("make,module", [(MNISTDataModule, "mnist"), (CIFAR10DataModule, "cifar")], ids=["mnist", "cifar10"])
+def test_a_failed_download_is_one_error_that_names_root_and_download(tmp_path, monkeypatch, make, module):
+    import urllib.error
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    # torchvision's own download code runs (MNIST tries each mirror, then gives up); only the fetch fails
+    monkeypatch.setattr(f"torchvision.datasets.{module}.download_and_extract_archive", offline)
+    root = str(tmp_path / "data")
+    with pytest.raises(DatasetNotFoundError, match="could not be downloaded.*Name or service not known") as info:
+        make(root=root, download=True).prepare_data()
+    message = str(info.value)
+    assert root in message and "`download: false`" in message and "\n" not in message
+
+
 def test_batch_larger_than_the_data_with_drop_last(mnist_root):
     with pytest.raises(ConfigError, match="batch_size.*96 training images"):
         MNISTDataModule(root=str(mnist_root), download=False, batch_size=128).setup()
