@@ -9,7 +9,6 @@ trained with; ``check_fits`` guards the other paths (Python API, hand-made check
 """
 
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     except pickle.UnpicklingError as err:
         why = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line or "global" in line), "not plain data")
         raise ConfigError(f"refusing to load `ckpt_path` {path}: it holds more than tensors and plain data ({why})") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
-        raise ConfigError(f"`ckpt_path` {path} is not a readable checkpoint (truncated or corrupt): {str(err).splitlines()[0]}") from err
+    except Exception as err:  # truncated, corrupt, or another kind of file (YAML, empty): torch says it many ways
+        why = next(iter(str(err).splitlines()), "") or type(err).__name__
+        raise ConfigError(f"`ckpt_path` {path} is not a readable checkpoint (truncated, corrupt or another kind of file): {why}") from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"`ckpt_path` {path} is not a Lightning checkpoint (no state_dict)")
     return checkpoint

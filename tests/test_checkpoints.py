@@ -61,7 +61,15 @@ def test_a_truncated_checkpoint(good_ckpt, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = open(good_ckpt, "rb").read()
     (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
-    assert "truncated or corrupt" in refused(tmp_path, capsys, tmp_path / "cut.ckpt")
+    assert "truncated, corrupt" in refused(tmp_path, capsys, tmp_path / "cut.ckpt")
+
+
+@pytest.mark.parametrize("content", [b"", b"seed_everything: 0\ntrainer:\n  max_steps: 2\n"], ids=["empty", "yaml"])
+def test_a_file_of_another_kind(tmp_path, capsys, monkeypatch, content):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.ckpt").write_bytes(content)
+    line = refused(tmp_path, capsys, tmp_path / "other.ckpt", subcommand="fit")
+    assert "`ckpt_path`" in line and "not a readable checkpoint" in line
 
 
 def test_through_the_cli_a_checkpoint_restores_its_own_family(good_ckpt, tmp_path, monkeypatch):
