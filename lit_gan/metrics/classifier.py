@@ -20,7 +20,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lit_gan.errors import ConfigError
+from lit_gan.errors import ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor, to_unit_range
 from lit_gan.networks.classifier import ConvClassifier
 from lit_gan.objectives.specs import from_spec, to_spec
@@ -114,7 +114,13 @@ class ClassifierFeatures(FeatureExtractor):
                 " with `lit-gan fit --config configs/classifier_mnist.yaml` (or a copy for your data set) and pass"
                 " lightning_logs/version_N/checkpoints/<name>.ckpt"
             )
-        classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+        try:
+            classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # another kind of file, a GAN's checkpoint, a truncated one
+            raise ConfigError(
+                f"`checkpoint_path`={checkpoint_path!r} is not a checkpoint of a lit_gan Classifier"
+                f" ({type(err).__name__}: {one_line(err) or 'no message'})"
+            ) from err
         self.checkpoint_path = str(path)
         self.img_shape = classifier.img_shape
         self.network = classifier.network

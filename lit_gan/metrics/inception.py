@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.hub import download_url_to_file
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
-from lit_gan.errors import ConfigError
+from lit_gan.errors import ConfigError, one_line
 from lit_gan.files import file_digest
 from lit_gan.metrics.features import FeatureExtractor, to_uint8
 
@@ -112,9 +112,15 @@ class InceptionFeatures(FeatureExtractor):
                 stacklevel=2,
             )
         self.weights_path = str(path)
-        self.net = FeatureExtractorInceptionV3(
-            "inception-v3-compat", [str(feature), "logits_unbiased"], feature_extractor_weights_path=self.weights_path
-        )
+        try:
+            self.net = FeatureExtractorInceptionV3(
+                "inception-v3-compat", [str(feature), "logits_unbiased"], feature_extractor_weights_path=self.weights_path
+            )
+        except Exception as err:  # another kind of file, or a state dict without Inception's keys
+            raise ConfigError(
+                f"`weights_path` {path} could not be loaded as Inception v3 weights"
+                f" ({type(err).__name__}: {one_line(err)[:300] or 'no message'}); expected {WEIGHTS_NAME} from {WEIGHTS_URL}"
+            ) from err
         self.requires_grad_(False).eval()
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:

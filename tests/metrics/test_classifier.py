@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from lit_gan.cli import run_cli
+from lit_gan.errors import ConfigError
 from lit_gan.metrics import Classifier, ClassifierFeatures, FrechetDistance, InceptionScore, PrecomputedFeatures
 from lit_gan.metrics.classifier import ClassifierCheckpointNotFoundError
 from lit_gan.networks.classifier import ConvClassifier
@@ -55,6 +56,9 @@ def test_missing_checkpoint_and_wrong_shape_are_refused(tmp_path, digits_classif
         ClassifierFeatures(str(tmp_path / "none.ckpt"))
     with pytest.raises(ValueError, match=r"shape \(B, 1, 8, 8\)"):
         ClassifierFeatures(str(digits_classifier)).extract(torch.zeros(2, 1, 28, 28))
+    (tmp_path / "config.yaml").write_text("trainer: {}\n")  # a file of another kind given by mistake
+    with pytest.raises(ConfigError, match="`checkpoint_path`=.*config.yaml.* is not a checkpoint of a lit_gan Classifier"):
+        ClassifierFeatures(str(tmp_path / "config.yaml"))
 
 
 def test_classifier_needs_labels_and_a_network_with_features_and_head():
