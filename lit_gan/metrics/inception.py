@@ -114,12 +114,14 @@ class InceptionFeatures(FeatureExtractor):
         self.weights_path = str(path)
         try:
             self.net = FeatureExtractorInceptionV3(
-                "inception-v3-compat", [str(feature), "logits_unbiased"], feature_extractor_weights_path=self.weights_path
+                "inception-v3-compat", [str(feature), "logits_unbiased"],
+                feature_extractor_weights_path=self.weights_path,
             )
         except Exception as err:  # another kind of file, or a state dict without Inception's keys
+            why = one_line(err)[:300] or "no message"
             raise ConfigError(
-                f"`weights_path` {path} could not be loaded as Inception v3 weights"
-                f" ({type(err).__name__}: {one_line(err)[:300] or 'no message'}); expected {WEIGHTS_NAME} from {WEIGHTS_URL}"
+                f"`weights_path` {path} could not be loaded as Inception v3 weights ({type(err).__name__}: {why});"
+                f" expected {WEIGHTS_NAME} from {WEIGHTS_URL}"
             ) from err
         self.requires_grad_(False).eval()
 

@@ -122,12 +122,14 @@ def test_failed_download_says_why_and_where_to_put_the_file(tmp_path, monkeypatc
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("write", [lambda p: p.write_text("trainer: {}\n"), lambda p: torch.save({"fc.weight": torch.zeros(2)}, p)],
-                         ids=["yaml", "other-keys"])
+@pytest.mark.parametrize(
+    "write", [lambda p: p.write_text("trainer: {}\n"), lambda p: torch.save({"fc.weight": torch.zeros(2)}, p)],
+    ids=["yaml", "other-keys"],
+)
 def test_a_file_that_is_not_inception_weights_is_one_error_naming_weights_path(tmp_path, write):
     path = tmp_path / "not-inception.pth"
     write(path)
-    with pytest.raises(ConfigError, match="`weights_path` .*not-inception.pth could not be loaded as Inception v3 weights") as info:
+    with pytest.raises(ConfigError, match="`weights_path` .*not-inception.pth could not be loaded as Inception") as info:
         InceptionFeatures(weights_path=str(path), check_hash=False)
     assert "\n" not in str(info.value) and inception.WEIGHTS_NAME in str(info.value)
 
