@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lit_gan.checks import check_positive_ints
 from lit_gan.data.order import ResumableOrder
+from lit_gan.errors import ConfigError
 
 
 class Toy2DDataModule(ResumableOrder):
@@ -31,6 +32,11 @@ class Toy2DDataModule(ResumableOrder):
     def __init__(self, batch_size: PositiveInt = 256, n_train: PositiveInt = 65536, n_val: PositiveInt = 4096, seed: int = 0) -> None:
         super().__init__()
         check_positive_ints(batch_size=batch_size, n_train=n_train, n_val=n_val)
+        if batch_size > n_train:
+            raise ConfigError(
+                f"Expected argument `batch_size` ({batch_size}) to be at most `n_train` ({n_train}):"
+                " training batches are full, so not one would be left"
+            )
         self.batch_size, self.n_train, self.n_val, self.seed = int(batch_size), int(n_train), int(n_val), seed
         self._train: Optional[Tensor] = None
         self._val: Optional[Tensor] = None

@@ -30,7 +30,7 @@ def test_ring_and_grid_geometry():
 
 
 def test_same_seed_same_points_and_held_out_differs():
-    a, b = RingOfGaussians(seed=3, n_train=100), RingOfGaussians(seed=3, n_train=100)
+    a, b = (RingOfGaussians(seed=3, n_train=100, batch_size=50) for _ in range(2))
     a.setup(), b.setup()
     assert torch.equal(a._train, b._train) and not torch.equal(a._train[:50], a._val[:50])
 
@@ -49,7 +49,11 @@ def test_fast_dev_run_on_every_toy(tmp_path, make):
     assert trainer.global_step == 1
 
 
-@pytest.mark.parametrize("kwargs,name", [(dict(batch_size=0), "batch_size"), (dict(std=0.0), "std")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [(dict(batch_size=0), "batch_size"), (dict(std=0.0), "std"),
+     (dict(batch_size=256, n_train=100), r"`batch_size` \(256\).*`n_train` \(100\)")],
+)
 def test_bad_toy_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         RingOfGaussians(**kwargs)
