@@ -292,6 +292,9 @@ class MixtureCoverage(SampleEvaluation):
         min_samples: int = 1,
     ) -> None:
         super().__init__(num_samples, batch_size, every_n_epochs, every_n_steps, seed)
+        check_positive_ints(min_samples=min_samples)
+        if not float(k) > 0:  # checked here too, so that a bad value stops the run before training
+            raise ValueError(f"Expected argument `k` to be > 0, got {k}")
         self.k, self.min_samples = float(k), int(min_samples)
 
     def build(self, trainer: Trainer, pl_module: LightningModule) -> None:

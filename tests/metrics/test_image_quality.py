@@ -108,6 +108,10 @@ def test_bad_arguments_and_models_are_refused(tmp_path, digits_classifier):
         MixtureCoverage(every_n_epochs=1, every_n_steps=10)
     with pytest.raises(ValueError, match="Expected argument `num_samples`"):
         MixtureCoverage(num_samples=0)
+    with pytest.raises(ValueError, match="Expected argument `k` to be > 0, got -1"):
+        MixtureCoverage(k=-1)
+    with pytest.raises(ValueError, match="Expected argument `min_samples`"):
+        MixtureCoverage(min_samples=0)
     with pytest.raises(ValueError, match="`is_splits`"):
         image_quality(digits_classifier, num_samples=4, is_splits=10)
     with pytest.raises(ValueError, match="mode `centers` and `std`"):
