@@ -108,13 +108,14 @@ class LitGanCLI(LightningCLI):
         super()._parse_ckpt_path()
 
     def _run_subcommand(self, subcommand: str) -> None:
-        # Bad input that only shows at setup (missing data, sizes that do not match): one line, exit 2.
+        # Bad input that only shows at setup (missing data, sizes that do not match, trainer flags that
+        # manual optimization cannot honour, such as gradient_clip_val): one line, exit 2.
         try:
             if getattr(self, "_checkpoint", None) is not None:
                 check_fits(self._checkpoint, self.config_init[subcommand].get("ckpt_path"), self.model)
                 self._checkpoint = None
             super()._run_subcommand(subcommand)
-        except (ConfigError, NonFiniteError) as err:
+        except (ConfigError, NonFiniteError, MisconfigurationException) as err:
             self.parser.error(str(err))
 
 

@@ -168,3 +168,27 @@ def test_data_errors_are_one_line_at_setup(config, args, expected, tmp_path, mon
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and re.search(expected, err[0]), err
     assert not list(tmp_path.glob("lightning_logs/*/checkpoints/*"))  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--model.init_args.g_optimizer.init_args.betas", "[0.5,1.5]"], "`g_optimizer`: Invalid beta parameter at index 1: 1.5"),
+        (["--model.init_args.d_optimizer.init_args.weight_decay", "-1"], "`d_optimizer`: Invalid weight_decay value: -1.0"),
+        (["--model.init_args.g_scheduler", "torch.optim.lr_scheduler.LinearLR",
+          "--model.init_args.g_scheduler.init_args.start_factor", "0"], "`g_scheduler`: Starting multiplicative factor"),
+        (["--trainer.gradient_clip_val", "1.0"], "gradient clipping .*manual optimization.*gradient_clip_val=1.0"),
+        (["--trainer.accumulate_grad_batches", "4"], "accumulation .*manual optimization.*accumulate_grad_batches=4"),
+    ],
+    ids=["betas", "weight-decay", "scheduler", "gradient-clip", "accumulate"],
+)
+def test_optimizer_and_trainer_values_torch_refuses_are_one_line(args, expected, tmp_path, monkeypatch, capsys):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.max_steps", "2",
+              "--trainer.enable_progress_bar", "false", *args])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and re.search(expected, err[0]), err

@@ -36,7 +36,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
-from lit_gan.errors import ConfigError, NonFiniteError
+from lit_gan.errors import ConfigError, NonFiniteError, one_line
 from lit_gan.interrupt import InterruptAsPreemption
 from lit_gan.objectives.specs import from_spec, to_spec
 
@@ -66,6 +66,14 @@ def set_rng_states(states: dict[str, Any]) -> None:
 
 def _real(batch: Union[Tensor, Sequence[Tensor]]) -> Tensor:
     return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def build(name: str, factory: Callable[[Any], Any], arg: Any) -> Any:
+    """``factory(arg)``; torch refusing a hyperparameter (``betas``, ``lr``, ...) is one line naming ``name``."""
+    try:
+        return factory(arg)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"`{name}`: {one_line(err)}") from err
 
 
 class AdversarialModule(LightningModule):
@@ -181,11 +189,14 @@ class AdversarialModule(LightningModule):
     def configure_optimizers(self) -> Any:
         # Order is fixed: generator first, critic second. Lightning saves and restores the
         # schedulers' states; in manual optimization they are stepped here, in training_step.
-        optimizers = [self._g_optimizer(self.generator.parameters()), self._d_optimizer(self.critic.parameters())]
+        optimizers = [
+            build("g_optimizer", self._g_optimizer, self.generator.parameters()),
+            build("d_optimizer", self._d_optimizer, self.critic.parameters()),
+        ]
         schedulers = []
         for (name, factory), optimizer in zip(self._schedulers.items(), optimizers):
             if factory is not None:
-                scheduler = factory(optimizer)
+                scheduler = build(name, factory, optimizer)
                 if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     raise ConfigError(f"`{name}`: ReduceLROnPlateau needs a monitored value; use a scheduler stepped by updates")
                 schedulers.append(scheduler)
