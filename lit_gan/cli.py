@@ -11,6 +11,7 @@ from typing import Any, Iterator, NoReturn, Optional
 from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
@@ -105,7 +106,20 @@ class LitGanCLI(LightningCLI):
                 self._checkpoint = read_checkpoint(ckpt_path)
             except ConfigError as err:
                 self.parser.error(str(err))
+        before = self._model_values(subcommand)
         super()._parse_ckpt_path()
+        # LightningCLI builds the model from the checkpoint's hyperparameters, over the config and the
+        # command line: say which values given here it replaced, rather than train silently without them.
+        after = self._model_values(subcommand)
+        replaced = [f"model.{key}={before[key]!r} (checkpoint: {after[key]!r})" for key in before
+                    if before[key] is not None and key in after and after[key] != before[key]]
+        if replaced:
+            rank_zero_warn(f"`ckpt_path` {ckpt_path}: the model is built from the checkpoint's hyperparameters,"
+                           f" so these values of the config are not used: {', '.join(replaced)}")
+
+    def _model_values(self, subcommand: Optional[str]) -> dict[str, Any]:
+        model = self.config[subcommand].get("model") if subcommand else None
+        return dict(model.clone().items()) if isinstance(model, Namespace) else {}
 
     def _run_subcommand(self, subcommand: str) -> None:
         # Bad input that only shows at setup (missing data, sizes that do not match, trainer flags that

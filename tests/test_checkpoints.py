@@ -80,6 +80,20 @@ def test_through_the_cli_a_checkpoint_restores_its_own_family(good_ckpt, tmp_pat
     assert type(cli.model).__name__ == "WGANGP"
 
 
+def test_values_the_checkpoint_replaces_are_named_in_a_warning(good_ckpt, tmp_path, monkeypatch):
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    args = ["validate", "--config", str(REPO / "configs" / "quickstart.yaml"), "--ckpt_path", good_ckpt, *QUICK]
+    with pytest.warns(UserWarning, match=r"not used: model.init_args.gp_lambda=1.0 \(checkpoint: 10.0\)$"):
+        cli = run_cli([*args, "--model.init_args.gp_lambda", "1.0"])
+    assert cli.model.gp_lambda == 10.0  # the checkpoint's, as the warning says
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_cli(args)  # the config the checkpoint was trained with: nothing replaced, nothing said
+    assert not [w for w in caught if "not used" in str(w.message)]
+
+
 def test_a_checkpoint_of_another_family_or_other_networks(good_ckpt, tmp_path):
     from functools import partial
 
