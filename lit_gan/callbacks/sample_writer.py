@@ -1,6 +1,7 @@
 """Samples out of a trained generator: ``lit-gan predict --config ... --ckpt_path ...``."""
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ from torchvision.utils import make_grid
 
 from lit_gan.checks import check_positive_ints
 from lit_gan.data.images import to_uint8
+from lit_gan.errors import ConfigError
+
+PNG_NAME = re.compile(r"\d{6,}\.png")  # what _write_images names them: 000000.png, ...
 
 
 class SampleWriter(Callback):
@@ -33,6 +37,8 @@ class SampleWriter(Callback):
         grid_size: samples in grid.png.
         png_folder: write the folder of PNGs (images only).
         seed: seed of the latents.
+        overwrite: replace the samples of an earlier run in ``dirpath`` (its PNGs included, so that
+            ``png/`` never mixes two runs); without it such a ``dirpath`` is refused before drawing.
     """
 
     def __init__(
@@ -43,10 +49,29 @@ class SampleWriter(Callback):
         grid_size: PositiveInt = 64,
         png_folder: bool = True,
         seed: int = 0,
+        overwrite: bool = False,
     ) -> None:
         check_positive_ints(num_samples=num_samples, batch_size=batch_size, grid_size=grid_size)
         self.dirpath, self.num_samples, self.batch_size = Path(dirpath), int(num_samples), int(batch_size)
-        self.grid_size, self.png_folder, self.seed = int(grid_size), png_folder, seed
+        self.grid_size, self.png_folder, self.seed, self.overwrite = int(grid_size), png_folder, seed, overwrite
+
+    def earlier_files(self) -> list[Path]:
+        """What an earlier run wrote in ``dirpath``: samples.npz, grid.png and png/NNNNNN.png."""
+        files = [self.dirpath / name for name in ("samples.npz", "grid.png")]
+        pngs = sorted(f for f in (self.dirpath / "png").glob("*.png") if PNG_NAME.fullmatch(f.name))
+        return [f for f in files if f.is_file()] + pngs
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage != "predict":
+            return
+        if self.dirpath.exists() and not self.dirpath.is_dir():
+            raise ConfigError(f"Expected argument `dirpath` ({self.dirpath}) to be a folder, but it is a file")
+        earlier = self.earlier_files()
+        if earlier and not self.overwrite:
+            raise ConfigError(
+                f"`dirpath` {self.dirpath} holds the samples of an earlier run ({len(earlier)} files, e.g."
+                f" {earlier[0].name}): choose another `dirpath`, or set `overwrite: true` to replace them"
+            )
 
     def draw(self, pl_module: LightningModule) -> torch.Tensor:
         rng = torch.Generator().manual_seed(self.seed)
@@ -60,6 +85,8 @@ class SampleWriter(Callback):
         if not trainer.is_global_zero:
             return
         samples = self.draw(pl_module)
+        for path in self.earlier_files():  # only with overwrite (see setup): none of them is kept
+            path.unlink()
         self.dirpath.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(self.dirpath / "samples.npz", samples=samples.numpy())
         if samples.dim() == 4:

@@ -55,3 +55,26 @@ def test_bad_counts(name):
 
     with pytest.raises(ValueError, match=name):
         SampleWriter(**{name: 0})
+
+
+def test_a_dirpath_of_an_earlier_run_is_refused_or_replaced_whole(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _, out = fit_and_predict(tmp_path, "digits_wgan_gp.yaml", [], num_samples=20)
+    (out / "png" / "notes.png").write_bytes(b"the user's own file")
+    ckpt = next(tmp_path.glob("lightning_logs/version_0/checkpoints/*.ckpt"))
+    predict = ["predict", "--config", str(REPO / "configs" / "digits_wgan_gp.yaml"), "--ckpt_path", str(ckpt),
+               "--trainer.callbacks+=lit_gan.callbacks.SampleWriter", f"--trainer.callbacks.dirpath={out}",
+               "--trainer.callbacks.num_samples=10", "--trainer.callbacks.seed=1"]
+    with pytest.raises(SystemExit) as info:
+        run_cli(predict)
+    assert info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "holds the samples of an earlier run (22 files" in err[0] and "overwrite: true" in err[0], err
+    assert len(list((out / "png").glob("0*.png"))) == 20  # nothing touched
+    run_cli([*predict, "--trainer.callbacks.overwrite=true"])
+    assert sorted(p.name for p in (out / "png").iterdir()) == [f"{i:06d}.png" for i in range(10)] + ["notes.png"]
+    assert np.load(out / "samples.npz")["samples"].shape == (10, 1, 8, 8)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit):
+        run_cli([*predict[:-3], f"--trainer.callbacks.dirpath={tmp_path / 'afile'}"])
+    assert "`dirpath`" in capsys.readouterr().err and (tmp_path / "afile").read_text() == ""
