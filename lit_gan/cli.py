@@ -48,11 +48,12 @@ def one_line(message: str) -> str:
     for line in (line.strip() for line in message.splitlines()):
         if not line or line.lstrip("- ").startswith(_NOISE):
             continue
-        key = re.match(r'Parser key "([^"]+)":\s*(.*)$', line)
+        # an optimizer's argument: '- Type ... expects a function or a callable class: Parser key "lr":'
+        key = re.match(r'(- Type .* expects a function or a callable class: )?Parser key "([^"]+)":\s*(.*)$', line)
         problem = re.match(r"- Problem with given class_path '([^']+)':\s*$", line)
         if key:
-            keys += ["init_args", key.group(1)] if class_path else [key.group(1)]
-            rest = key.group(2)
+            callable_arg, name, rest = key.groups()
+            keys += ["init_args", name] if class_path or callable_arg else [name]
             reason, class_path = (None if not rest or rest.startswith(_NOISE) else rest), None
         elif problem:
             class_path = problem.group(1)
