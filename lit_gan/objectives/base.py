@@ -274,9 +274,13 @@ class AdversarialModule(LightningModule):
         if not self._sync_and_check(module, loss):
             opt.zero_grad(set_to_none=True)
             if self.on_nonfinite == "raise":
+                precision = str(self.trainer.precision)
+                hint = (f"; the weights are in {precision}, where GAN losses overflow: train with"
+                        " `precision: 16-mixed` or `bf16-mixed` (float32 weights)") if precision.endswith("-true") else ""
                 raise NonFiniteError(
                     f"non-finite {name} ({loss.item()}) or gradient of the {type(module).__name__} at generator step"
                     f" {self.global_step}, critic update {self.critic_steps + 1}; set `on_nonfinite: skip` to skip such updates"
+                    + hint
                 )
             self.skipped_updates += 1
             return False

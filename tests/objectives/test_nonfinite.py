@@ -52,6 +52,12 @@ def test_raise_names_the_loss_and_the_step(tmp_path):
         cpu_trainer(tmp_path, max_steps=5, callbacks=[PoisonAt([4])]).fit(model(), RingOfGaussians(batch_size=8, n_train=256))
 
 
+def test_in_half_precision_weights_the_error_points_to_mixed_precision(tmp_path):
+    with pytest.raises(NonFiniteError, match=r"generator step 0, critic update 1;.*weights are in 16-true.*16-mixed"):
+        trainer = cpu_trainer(tmp_path, max_steps=2, precision="16-true", callbacks=[PoisonAt([0])])
+        trainer.fit(model(), RingOfGaussians(batch_size=8, n_train=256))
+
+
 def test_skip_skips_the_update_and_counts_it(tmp_path):
     m = model(on_nonfinite="skip")
     seen = {}
