@@ -120,7 +120,9 @@ class LitGanCLI(LightningCLI):
 
     def _model_values(self, subcommand: Optional[str]) -> dict[str, Any]:
         model = self.config[subcommand].get("model") if subcommand else None
-        return dict(model.clone().items()) if isinstance(model, Namespace) else {}
+        values = dict(model.clone().items()) if isinstance(model, Namespace) else {}
+        values.pop("init_args.img_shape", None)  # set from the data at instantiation (the link above), not given
+        return values
 
     def _run_subcommand(self, subcommand: str) -> None:
         # Bad input that only shows at setup (missing data, sizes that do not match, trainer flags that

@@ -1,5 +1,8 @@
 """Errors for bad input found at setup time; the CLI reports them in one line."""
 
+import pickle
+import zipfile
+
 
 class ConfigError(ValueError):
     """A value that parses but cannot work (sizes that do not match, a batch larger than the data, ...)."""
@@ -16,3 +19,8 @@ class NonFiniteError(FloatingPointError):
 def one_line(err: BaseException) -> str:
     """An exception's message on one line (torchvision's download errors span several)."""
     return " ".join(str(err).split())
+
+
+# What torch.load and load_state_dict raise on a file of another kind, a truncated one or other keys
+# (an ImportError or AttributeError is a bug or a broken install, not a bad file: not in the list).
+UNREADABLE = (pickle.UnpicklingError, RuntimeError, ValueError, KeyError, IndexError, EOFError, OSError, zipfile.BadZipFile)

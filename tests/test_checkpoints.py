@@ -94,6 +94,19 @@ def test_values_the_checkpoint_replaces_are_named_in_a_warning(good_ckpt, tmp_pa
     assert not [w for w in caught if "not used" in str(w.message)]
 
 
+def test_an_image_config_and_its_own_checkpoint_give_no_warning(tmp_path, monkeypatch):
+    # img_shape comes from the data (a link applied at instantiation): not a value the checkpoint replaces
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    config = ["--config", str(REPO / "configs" / "digits_wgan_gp.yaml"), "--trainer.enable_progress_bar", "false"]
+    fit = run_cli(["fit", *config, "--trainer.max_steps", "1", "--trainer.limit_val_batches", "0"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_cli(["validate", *config, "--ckpt_path", fit.trainer.checkpoint_callback.best_model_path])
+    assert not [str(w.message) for w in caught if "not used" in str(w.message)]
+
+
 def test_a_checkpoint_of_another_family_or_other_networks(good_ckpt, tmp_path):
     from functools import partial
 

@@ -20,7 +20,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lit_gan.errors import ConfigError, one_line
+from lit_gan.errors import UNREADABLE, ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor, to_unit_range
 from lit_gan.networks.classifier import ConvClassifier
 from lit_gan.objectives.specs import from_spec, to_spec
@@ -116,7 +116,7 @@ class ClassifierFeatures(FeatureExtractor):
             )
         try:
             classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # another kind of file, a GAN's checkpoint, a truncated one
+        except (*UNREADABLE, TypeError) as err:  # another kind of file, a truncated one, a GAN's checkpoint
             raise ConfigError(
                 f"`checkpoint_path`={checkpoint_path!r} is not a checkpoint of a lit_gan Classifier"
                 f" ({type(err).__name__}: {one_line(err) or 'no message'})"

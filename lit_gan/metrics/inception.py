@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.hub import download_url_to_file
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
-from lit_gan.errors import ConfigError, one_line
+from lit_gan.errors import UNREADABLE, ConfigError, one_line
 from lit_gan.files import file_digest
 from lit_gan.metrics.features import FeatureExtractor, to_uint8
 
@@ -117,7 +117,7 @@ class InceptionFeatures(FeatureExtractor):
                 "inception-v3-compat", [str(feature), "logits_unbiased"],
                 feature_extractor_weights_path=self.weights_path,
             )
-        except Exception as err:  # another kind of file, or a state dict without Inception's keys
+        except UNREADABLE as err:  # another kind of file, or a state dict without Inception's keys
             why = one_line(err)[:300] or "no message"
             raise ConfigError(
                 f"`weights_path` {path} could not be loaded as Inception v3 weights ({type(err).__name__}: {why});"

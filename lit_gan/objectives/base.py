@@ -275,8 +275,8 @@ class AdversarialModule(LightningModule):
             opt.zero_grad(set_to_none=True)
             if self.on_nonfinite == "raise":
                 precision = str(self.trainer.precision)
-                hint = (f"; the weights are in {precision}, where GAN losses overflow: train with"
-                        " `precision: 16-mixed` or `bf16-mixed` (float32 weights)") if precision.endswith("-true") else ""
+                hint = (f"; the weights are in {precision}, where GAN losses overflow: train with `precision:"
+                        " 16-mixed` or `bf16-mixed` (float32 weights)") if precision in ("16-true", "bf16-true") else ""
                 raise NonFiniteError(
                     f"non-finite {name} ({loss.item()}) or gradient of the {type(module).__name__} at generator step"
                     f" {self.global_step}, critic update {self.critic_steps + 1}; set `on_nonfinite: skip` to skip such updates"
