@@ -48,8 +48,8 @@ def one_line(message: str) -> str:
     for line in (line.strip() for line in message.splitlines()):
         if not line or line.lstrip("- ").startswith(_NOISE):
             continue
-        # an optimizer's argument: '- Type ... expects a function or a callable class: Parser key "lr":'
-        key = re.match(r'(- Type .* expects a function or a callable class: )?Parser key "([^"]+)":\s*(.*)$', line)
+        # an optimizer's or a network's argument: '[- ]Type ... expects a function or a callable class: Parser key "lr":'
+        key = re.match(r'((?:- )?Type .* expects a function or a callable class: )?Parser key "([^"]+)":\s*(.*)$', line)
         problem = re.match(r"- Problem with given class_path '([^']+)':\s*$", line)
         if key:
             callable_arg, name, rest = key.groups()

@@ -68,6 +68,7 @@ BAD = [
     ("quickstart", ["--model.init_args.g_optimizer.init_args.lr", "0"], "model.init_args.g_optimizer.init_args.lr"),
     ("quickstart", ["--model.init_args.d_optimizer.init_args.lr=-1e-4"], "model.init_args.d_optimizer.init_args.lr"),
     ("quickstart", ["--model.init_args.g_optimizer.init_args.lr", "1e-4x"], "model.init_args.g_optimizer.init_args.lr"),
+    ("quickstart", ["--model.init_args.generator.init_args.hidden_dims", "x"], "model.init_args.generator.init_args.hidden_dims"),
     ("gan", ["--model.init_args.generator_loss", "hinge"], "model.init_args.generator_loss"),
     ("quickstart", ["--model", "lit_gan.NoSuchGAN"], "model"),
     ("quickstart", ["--model.init_args.generator", "lit_gan.networks.NoSuchNet"], "model.init_args.generator"),
