@@ -13,10 +13,11 @@
    are measured in one run and combined: generator updates per second of training (between
    updates ``--mnist-start`` (10) and ``--mnist-steps``), seconds per generated sample (generator,
    Inception features and metric updates over ``--eval-samples`` samples) and seconds per
-   ``compute`` (FID, IS and KID at their default splits and subsets). share = evaluation / (evaluation + training), for
-   one epoch; the real images' features, extracted once per run, are reported apart. MNIST is
-   written in its IDX format with random pixels and Inception's weights are random values with
-   its keys (neither can be downloaded here): the work, and so the time, is the same; the metric
+   ``compute`` (FID, IS and KID at their default splits and subsets). share = evaluation /
+   (evaluation + training), for one epoch; the real images' features, extracted once per run, are
+   reported apart. MNIST is written in its IDX format with random pixels and Inception's weights
+   are random values with its keys (neither can be downloaded here): the work, and so the time, is
+   the same; the metric
    values are not used.
 3. The same with the features of the MNIST classifier of ``configs/classifier_mnist.yaml``
    (``ClassifierFeatures``, the "Fréchet Classifier Distance"), from a checkpoint of one update.

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningModule
 
-from lit_gan.errors import ConfigError
+from lit_gan.errors import UNREADABLE, ConfigError
 
 FAMILY_KEY = "lit_gan_family"
 SPECIAL = {"last", "best", "hpc", "registry"}  # ckpt_path values that Lightning resolves itself
@@ -30,7 +30,7 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     except pickle.UnpicklingError as err:
         why = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line or "global" in line), "not plain data")
         raise ConfigError(f"refusing to load `ckpt_path` {path}: it holds more than tensors and plain data ({why})") from err
-    except Exception as err:  # truncated, corrupt, or another kind of file (YAML, empty): torch says it many ways
+    except UNREADABLE as err:  # truncated, corrupt, or another kind of file (YAML, empty): torch says it many ways
         why = next(iter(str(err).splitlines()), "") or type(err).__name__
         raise ConfigError(f"`ckpt_path` {path} is not a readable checkpoint (truncated, corrupt or another kind of file): {why}") from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:

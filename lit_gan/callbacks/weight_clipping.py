@@ -6,6 +6,8 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch.utils.hooks import RemovableHandle
 
+from lit_gan.checks import check_positive_floats
+
 
 class WeightClipping(Callback):
     """Clamp every parameter of ``pl_module.critic`` to [-clip_value, clip_value] right after
@@ -16,8 +18,7 @@ class WeightClipping(Callback):
     """
 
     def __init__(self, clip_value: float = 0.01) -> None:
-        if not clip_value > 0:
-            raise ValueError(f"Expected argument `clip_value` to be > 0, got {clip_value}")
+        check_positive_floats(clip_value=clip_value)
         self.clip_value = float(clip_value)
         self._handle: Optional[RemovableHandle] = None
 

@@ -12,7 +12,7 @@ from jsonargparse.typing import PositiveFloat, PositiveInt
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import check_positive_floats, check_positive_ints
 from lit_gan.data.order import ResumableOrder
 from lit_gan.errors import ConfigError
 
@@ -62,8 +62,7 @@ class Toy2DDataModule(ResumableOrder):
 class _Mixture(Toy2DDataModule):
     def __init__(self, std: PositiveFloat, **kwargs) -> None:
         super().__init__(**kwargs)
-        if not std > 0:
-            raise ValueError(f"Expected argument `std` to be > 0, got {std}")
+        check_positive_floats(std=std)
         self.std = float(std)
 
     @property

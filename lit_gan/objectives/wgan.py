@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor, nn
 
 from lit_gan.callbacks.weight_clipping import WeightClipping
+from lit_gan.checks import check_positive_floats
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
 
@@ -43,8 +44,7 @@ class WGAN(_Wasserstein):
     default_optimizer = partial(torch.optim.RMSprop, lr=5e-5)
 
     def __init__(self, clip_value: PositiveFloat = 0.01, **kwargs: Any) -> None:
-        if not clip_value > 0:
-            raise ValueError(f"Expected argument `clip_value` to be > 0, got {clip_value}")
+        check_positive_floats(clip_value=clip_value)
         super().__init__(**kwargs)
         self.clip_value = float(clip_value)
 
