@@ -17,8 +17,7 @@
    (evaluation + training), for one epoch; the real images' features, extracted once per run, are
    reported apart. MNIST is written in its IDX format with random pixels and Inception's weights
    are random values with its keys (neither can be downloaded here): the work, and so the time, is
-   the same; the metric
-   values are not used.
+   the same; the metric values are not used.
 3. The same with the features of the MNIST classifier of ``configs/classifier_mnist.yaml``
    (``ClassifierFeatures``, the "Fréchet Classifier Distance"), from a checkpoint of one update.
 """
