@@ -23,6 +23,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from lit_gan.errors import UNREADABLE, ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor, to_unit_range
 from lit_gan.networks.classifier import ConvClassifier
+from lit_gan.objectives.base import build
 from lit_gan.objectives.specs import from_spec, to_spec
 
 NetworkFactory = Callable[[Sequence[int], int], nn.Module]  # (img_shape, num_classes) -> network
@@ -66,7 +67,7 @@ class Classifier(LightningModule):
         return self.network(images)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self._optimizer(self.parameters())
+        return build("optimizer", self._optimizer, self.parameters())
 
     def _step(self, batch: Any, stage: str) -> Tensor:
         if not (isinstance(batch, (list, tuple)) and len(batch) >= 2):

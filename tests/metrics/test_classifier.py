@@ -1,5 +1,7 @@
 """The domain classifier: trained on the 8x8 digits, reloaded as a feature extractor for FID and IS."""
 
+from functools import partial
+
 import pytest
 import torch
 
@@ -70,6 +72,9 @@ def test_classifier_needs_labels_and_a_network_with_features_and_head():
         Classifier(network=lambda img_shape, num_classes: torch.nn.Linear(1, 1), img_shape=(1, 8, 8))
     with pytest.raises(ValueError, match="Expected argument `img_shape`"):
         ConvClassifier((1, 3, 3))
+    bad_betas = Classifier(img_shape=(1, 8, 8), optimizer=partial(torch.optim.Adam, betas=(0.5, 1.5)))
+    with pytest.raises(ConfigError, match="`optimizer`: Invalid beta parameter at index 1: 1.5"):
+        bad_betas.configure_optimizers()
 
 
 def test_config_fits_through_the_cli(mnist_root, tmp_path, monkeypatch):
