@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningModule
 
-from lit_gan.errors import UNREADABLE, ConfigError
+from lit_gan.errors import UNREADABLE, ConfigError, unsafe_pickle_reason
 
 FAMILY_KEY = "lit_gan_family"
 SPECIAL = {"last", "best", "hpc", "registry"}  # ckpt_path values that Lightning resolves itself
@@ -28,7 +28,7 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        why = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line or "global" in line), "not plain data")
+        why = unsafe_pickle_reason(err)
         raise ConfigError(f"refusing to load `ckpt_path` {path}: it holds more than tensors and plain data ({why})") from err
     except UNREADABLE as err:  # truncated, corrupt, or another kind of file (YAML, empty): torch says it many ways
         why = next(iter(str(err).splitlines()), "") or type(err).__name__

@@ -21,6 +21,12 @@ def one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
+def unsafe_pickle_reason(err: pickle.UnpicklingError) -> str:
+    """What ``torch.load(weights_only=True)`` refused to unpickle ("Trying to load unsupported GLOBAL posix.system
+    ..."), without its advice to retry with ``weights_only=False``, which would run the file's code."""
+    return next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line or "global" in line), "not plain data")
+
+
 # What torch.load and load_state_dict raise on a file of another kind, a truncated one or other keys
 # (an ImportError or AttributeError is a bug or a broken install, not a bad file: not in the list).
 UNREADABLE = (pickle.UnpicklingError, RuntimeError, ValueError, KeyError, IndexError, EOFError, OSError, zipfile.BadZipFile)

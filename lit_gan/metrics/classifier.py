@@ -8,6 +8,7 @@ Distance") and KID, its class probabilities for Inception's in IS, on MNIST, the
 other small data sets where Inception features mean little.
 """
 
+import pickle
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -20,7 +21,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lit_gan.errors import UNREADABLE, ConfigError, one_line
+from lit_gan.errors import UNREADABLE, ConfigError, one_line, unsafe_pickle_reason
 from lit_gan.metrics.features import FeatureExtractor, to_unit_range
 from lit_gan.networks.classifier import ConvClassifier
 from lit_gan.objectives.base import build
@@ -117,6 +118,11 @@ class ClassifierFeatures(FeatureExtractor):
             )
         try:
             classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:  # a crafted pickle: weights_only refused it, its code never ran
+            raise ConfigError(
+                f"refusing to load `checkpoint_path`={checkpoint_path!r}: it holds more than tensors and plain data"
+                f" ({unsafe_pickle_reason(err)})"
+            ) from err
         except (*UNREADABLE, TypeError) as err:  # another kind of file, a truncated one, a GAN's checkpoint
             raise ConfigError(
                 f"`checkpoint_path`={checkpoint_path!r} is not a checkpoint of a lit_gan Classifier"

@@ -8,8 +8,14 @@ weights give FID and IS values comparable with published ones.
 Cluster nodes often have no internet: pass ``weights_path`` (the file, or the folder that holds
 it), or copy the file into torch hub's cache (``$TORCH_HOME/hub/checkpoints``), where a machine with
 internet downloads it on first use.
+
+The file is loaded here with ``torch.load(weights_only=True)`` and must be a plain state dict:
+torch-fidelity's own loader uses ``weights_only=False``, which runs whatever code a crafted pickle
+holds, so its network is built without it (``_InceptionV3``) and given the weights afterwards.
 """
 
+import io
+import pickle
 import warnings
 from pathlib import Path
 from typing import Literal, Optional
@@ -19,7 +25,7 @@ from torch import Tensor
 from torch.hub import download_url_to_file
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
-from lit_gan.errors import UNREADABLE, ConfigError, one_line
+from lit_gan.errors import UNREADABLE, ConfigError, one_line, unsafe_pickle_reason
 from lit_gan.files import file_digest
 from lit_gan.metrics.features import FeatureExtractor, to_uint8
 
@@ -74,6 +80,54 @@ def sha256(path: Path) -> str:
     return file_digest(path, "sha256")
 
 
+def load_state_dict(path: Path) -> dict[str, Tensor]:
+    """The weights file as a plain state dict (names to tensors), loaded with ``weights_only=True``:
+    a pickle that would run code, or any other content, is refused with a ConfigError naming `weights_path`."""
+    expected = f"expected {WEIGHTS_NAME} from {WEIGHTS_URL}"
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ConfigError(
+            f"refusing to load `weights_path` {path}: it holds more than tensors and plain data ({unsafe_pickle_reason(err)});"
+            f" {expected}"
+        ) from err
+    except UNREADABLE as err:  # another kind of file, a truncated one
+        raise ConfigError(
+            f"`weights_path` {path} could not be loaded as Inception v3 weights ({type(err).__name__}:"
+            f" {one_line(err)[:300] or 'no message'}); {expected}"
+        ) from err
+    if not isinstance(state_dict, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state_dict.items()):
+        raise ConfigError(
+            f"`weights_path` {path} could not be loaded as Inception v3 weights (a {type(state_dict).__name__},"
+            f" not a state dict of names to tensors); {expected}"
+        )
+    return state_dict
+
+
+class _InceptionV3(FeatureExtractorInceptionV3):
+    """torch-fidelity's network and forward pass, with weights loaded by ``load_state_dict`` above.
+
+    torch-fidelity's constructor builds the layers, then loads its weights file with
+    ``torch.load(weights_only=False)``: here that load reads an empty state dict that this module
+    wrote itself, which is not applied, and the checked weights are loaded into the layers after.
+    The layers and their values are then those of torch-fidelity's own load: the same features.
+    """
+
+    def __init__(self, features_list: list[str], state_dict: dict[str, Tensor]) -> None:
+        empty = io.BytesIO()
+        torch.save({}, empty)
+        empty.seek(0)
+        object.__setattr__(self, "_building", True)  # before nn.Module's __init__: a plain attribute
+        super().__init__("inception-v3-compat", features_list, feature_extractor_weights_path=empty)
+        self._building = False
+        self.load_state_dict(state_dict)  # strict: every key of Inception v3, and no other
+
+    def load_state_dict(self, state_dict, *args, **kwargs):  # type: ignore[override]
+        if self._building:  # torch-fidelity's own load, of the empty placeholder
+            return None
+        return super().load_state_dict(state_dict, *args, **kwargs)
+
+
 class InceptionFeatures(FeatureExtractor):
     """torch-fidelity's Inception v3: its 2048 pool features (FID, KID) and 1008 unbiased logits (IS).
 
@@ -89,6 +143,9 @@ class InceptionFeatures(FeatureExtractor):
         download: when ``weights_path`` is None and the cache lacks the file, download it.
         check_hash: warn when the file's sha256 does not start with ``6726825d`` (other weights give
             values that cannot be compared with published ones).
+
+    The file must be a plain state dict: it is loaded with ``weights_only=True``, and a pickle that
+    holds anything else (code to run) is refused, its code never run.
     """
 
     num_classes = 1008
@@ -112,12 +169,10 @@ class InceptionFeatures(FeatureExtractor):
                 stacklevel=2,
             )
         self.weights_path = str(path)
+        state_dict = load_state_dict(path)
         try:
-            self.net = FeatureExtractorInceptionV3(
-                "inception-v3-compat", [str(feature), "logits_unbiased"],
-                feature_extractor_weights_path=self.weights_path,
-            )
-        except UNREADABLE as err:  # another kind of file, or a state dict without Inception's keys
+            self.net = _InceptionV3([str(feature), "logits_unbiased"], state_dict)
+        except UNREADABLE as err:  # a state dict without Inception's keys, or of other shapes
             why = one_line(err)[:300] or "no message"
             raise ConfigError(
                 f"`weights_path` {path} could not be loaded as Inception v3 weights ({type(err).__name__}: {why});"

@@ -63,6 +63,18 @@ def test_missing_checkpoint_and_wrong_shape_are_refused(tmp_path, digits_classif
         ClassifierFeatures(str(tmp_path / "config.yaml"))
 
 
+def test_a_crafted_pickle_as_checkpoint_path_is_refused_and_its_code_never_runs(tmp_path, digits_classifier):
+    from tests.metrics.test_inception import RunsCode
+
+    marker = tmp_path / "pwned"
+    checkpoint = torch.load(digits_classifier, weights_only=True)
+    torch.save({**checkpoint, "payload": RunsCode(marker)}, tmp_path / "evil.ckpt")
+    with pytest.raises(ConfigError, match="refusing to load `checkpoint_path`=.*evil.ckpt.*: it holds more than tensors") as info:
+        ClassifierFeatures(str(tmp_path / "evil.ckpt"))
+    assert not marker.exists()
+    assert "\n" not in str(info.value) and "GLOBAL posix.system" in str(info.value) and "weights_only" not in str(info.value)
+
+
 def test_classifier_needs_labels_and_a_network_with_features_and_head():
     model = Classifier(img_shape=(1, 8, 8))
     assert isinstance(model.network, ConvClassifier)

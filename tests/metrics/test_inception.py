@@ -1,6 +1,7 @@
 """FID, IS and KID through torch-fidelity's Inception v3, with a local state dict of random values;
 where the weights are looked for, and the error when they are missing."""
 
+import os
 import shutil
 import urllib.error
 
@@ -45,8 +46,7 @@ def test_grayscale_goes_in_as_three_equal_channels_of_uint8(extractor, inception
     reference = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                             feature_extractor_weights_path=str(inception_weights))
     ref_features, ref_logits = reference(gray.repeat(1, 3, 1, 1))
-    torch.testing.assert_close(features, ref_features)
-    torch.testing.assert_close(logits, ref_logits)
+    assert torch.equal(features, ref_features) and torch.equal(logits, ref_logits)  # bit-identical to torch-fidelity's
     # images in [-1, 1] are quantized to the same uint8 values first
     float_features, _ = extractor.extract(gray.float() / 127.5 - 1)
     torch.testing.assert_close(float_features, features)
@@ -145,3 +145,34 @@ def test_weights_are_found_in_a_folder_and_in_torch_hubs_cache(tmp_path, monkeyp
     shutil.copy(inception_weights, cache / inception.WEIGHTS_NAME)
     monkeypatch.setattr(inception, "download_url_to_file", lambda *a, **k: pytest.fail("must not download"))
     assert inception.resolve_weights(None) == cache / inception.WEIGHTS_NAME
+
+
+class RunsCode:
+    """A pickle that runs ``touch marker`` when loaded with weights_only=False."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_as_weights_path_is_refused_and_its_code_never_runs(tmp_path, inception_weights):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    torch.save({**torch.load(inception_weights, weights_only=True), "payload": RunsCode(marker)}, path)
+    with pytest.warns(UserWarning, match="not the standard FID weights"):  # the hash check still warns first
+        with pytest.raises(ConfigError, match="refusing to load `weights_path` .*evil.pth: it holds more than tensors") as info:
+            InceptionFeatures(weights_path=str(path))
+    assert not marker.exists()
+    assert "\n" not in str(info.value) and "GLOBAL posix.system" in str(info.value)
+    assert "weights_only=False" not in str(info.value) and "`weights_only`" not in str(info.value)
+
+
+@pytest.mark.parametrize("content", [[torch.zeros(2)], {"state_dict": {"fc.weight": torch.zeros(2)}}], ids=["list", "nested"])
+def test_weights_that_are_not_a_plain_state_dict_are_refused_naming_weights_path(tmp_path, content):
+    path = tmp_path / "not-a-state-dict.pth"
+    torch.save(content, path)
+    with pytest.raises(ConfigError, match="`weights_path` .*not-a-state-dict.pth could not be loaded .*not a state dict") as info:
+        InceptionFeatures(weights_path=str(path), check_hash=False)
+    assert "\n" not in str(info.value)
