@@ -7,9 +7,11 @@ from functools import partial
 from typing import Any, Literal
 
 import torch
-from torch import Tensor
+from jsonargparse.typing import NonNegativeFloat
+from torch import Tensor, nn
 
 from lit_gan.objectives import fdivergences as fd
+from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
 
 _GENERATOR_LOSSES = {"saddle": fd.fgan_generator_loss_saddle, "alternative": fd.fgan_generator_loss_alternative}
@@ -24,6 +26,12 @@ class FGAN(AdversarialModule):
         generator_loss: ``"saddle"``, minimize -E_p f*(T(G(z))) (the saddle point objective), or
             ``"alternative"``, maximize E_p T(G(z)) (the paper's Section 3.2 heuristic; with
             ``divergence: gan`` it is the non-saturating GAN loss).
+        gp_lambda: opt-in stabilizer, 0 (off) by default: WGAN-GP's penalty on the critic's output V,
+            gp_lambda * E[(||grad_x V(x_hat)||_2 - 1)^2], x_hat = t x + (1 - t) G(z), t ~ U[0, 1] per
+            sample (:func:`~lit_gan.objectives.losses.gradient_penalty`), added to the critic's loss.
+            It keeps V from growing steep between the data and the samples, where a bounded g_f
+            (total variation's tanh(v) / 2) saturates and an exponential f* (KL's exp(v - 1))
+            overflows. The critic must then have no BatchNorm (the penalty is per sample).
         **kwargs: the arguments of :class:`~lit_gan.objectives.base.AdversarialModule`.
 
     Logs ``train/divergence``: the variational lower bound E_pi T(x) - E_p f*(T(G(z))) of D_f
@@ -37,6 +45,7 @@ class FGAN(AdversarialModule):
         self,
         divergence: fd.DivergenceName = "gan",
         generator_loss: Literal["saddle", "alternative"] = "saddle",
+        gp_lambda: NonNegativeFloat = 0.0,
         **kwargs: Any,
     ) -> None:
         for name, value, allowed in (
@@ -45,9 +54,18 @@ class FGAN(AdversarialModule):
         ):
             if value not in allowed:
                 raise ValueError(f"Expected argument `{name}` to be one of {list(allowed)}, got {value!r}")
+        if not gp_lambda >= 0:
+            raise ValueError(f"Expected argument `gp_lambda` to be >= 0, got {gp_lambda}")
         super().__init__(**kwargs)
         self.divergence = fd.DIVERGENCES[divergence]
         self._generator_loss = _GENERATOR_LOSSES[generator_loss]
+        self.gp_lambda = float(gp_lambda)
+        batch_norms = [name for name, m in self.critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if self.gp_lambda > 0 and batch_norms:
+            raise ValueError(
+                f"Expected argument `critic` to have no BatchNorm with `gp_lambda` > 0 (the penalty is per sample),"
+                f" found {batch_norms[0]!r}: use norm: layer or none"
+            )
 
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return -fd.variational_bound(self.divergence, real_scores, fake_scores)
@@ -57,3 +75,10 @@ class FGAN(AdversarialModule):
 
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return fd.variational_bound(self.divergence, real_scores, fake_scores)
+
+    def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        if self.gp_lambda == 0:  # off: no interpolates, no double backward
+            return super().critic_penalty(real, fake)
+        t = self.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
+        penalty, grad_norm = losses.gradient_penalty(self.critic, real, fake, t)
+        return self.gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}
