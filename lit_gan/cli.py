@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
+from lit_gan.cli_checks import check_arguments, check_checkpoint_kind, check_config_file, check_instantiated, given_img_shape
 from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.callbacks import SaveConfigToLogger
 
@@ -75,12 +76,30 @@ class LitGanParser(LightningArgumentParser):
         sys.stderr.write(f"{prog}: error: {one_line(message)} (see: {prog} --help)\n")
         self.exit(2)
 
+    def parse_path(self, path: Any, *args: Any, **kwargs: Any) -> Namespace:
+        # a --config file: a binary file, a YAML error, an empty file or a key given twice, named with its line
+        try:
+            check_config_file(str(path))
+        except ConfigError as err:
+            self.error(f'Parser key "config": {err}')
+        return super().parse_path(path, *args, **kwargs)
+
 
 class LitGanCLI(LightningCLI):
     """Links the data's ``img_shape`` into the model and checks what types cannot."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand:  # before Lightning reads a checkpoint (_parse_ckpt_path) or anything is built
+            try:
+                check_arguments(self.config[subcommand], subcommand)
+            except ConfigError as err:
+                parser.error(str(err))
+            self._img_shape_given = given_img_shape(self.config[subcommand])  # before a checkpoint's replaces it
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -94,6 +113,8 @@ class LitGanCLI(LightningCLI):
         # Lightning's Trainer refuses devices and accelerators it cannot use: one line too.
         try:
             super().instantiate_classes()
+            if self.subcommand:
+                check_instantiated(self.trainer, self.datamodule, getattr(self, "_img_shape_given", None), self.subcommand)
         except (ValueError, MisconfigurationException) as err:
             self.parser.error(str(err))
 
@@ -105,6 +126,7 @@ class LitGanCLI(LightningCLI):
         if ckpt_path and ckpt_path not in SPECIAL:
             try:
                 self._checkpoint = read_checkpoint(ckpt_path)
+                check_checkpoint_kind(self._checkpoint, ckpt_path, self.config[subcommand])
             except ConfigError as err:
                 self.parser.error(str(err))
         before = self._model_values(subcommand)

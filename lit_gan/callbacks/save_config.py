@@ -6,13 +6,16 @@ hyperparameters from the CLI": ``trainer.logger.log_hyperparams``). Lightning it
 the model's ``__init__`` arguments; the trainer, the data, the callbacks and the seed would be missing.
 """
 
+import os
 from typing import Any
 
 import yaml
+from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import SaveConfigCallback
 
 from lit_gan.callbacks.periodic import tensorboard_writers
+from lit_gan.errors import ConfigError
 
 
 class SaveConfigToLogger(SaveConfigCallback):
@@ -24,7 +27,26 @@ class SaveConfigToLogger(SaveConfigCallback):
     tab shows the first set a run logged, so it shows the whole config. Runs on global rank 0
     (``save_config`` is only called there). Passed by ``lit_gan.cli.run_cli`` as
     ``save_config_callback``; it takes the arguments of ``SaveConfigCallback``.
+
+    A ``config.yaml`` already in the log dir (the same command run twice with ``--trainer.logger
+    false``, which writes into ``default_root_dir`` itself) is refused in one line that says what to
+    give on the command line; Lightning's own error names ``LightningCLI(...)`` arguments only.
     """
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # Refused, not written elsewhere: the earlier run's checkpoints/ are in the same folder and this
+        # run's would mix with them, so a config.yaml moved out of the way would hide a real collision.
+        if not self.already_saved and self.save_to_log_dir and not self.overwrite:
+            log_dir = trainer.log_dir  # broadcast from rank 0
+            path = os.path.join(str(log_dir), self.config_filename)
+            exists = trainer.strategy.broadcast(trainer.is_global_zero and get_filesystem(path).isfile(path))
+            if exists:
+                raise ConfigError(
+                    f"{path} exists: an earlier run wrote its config (and checkpoints) into {log_dir}, which"
+                    f" {'`--trainer.logger false` makes' if trainer.logger is None else 'is'} this run's log dir too:"
+                    " give this run its own folder with `--trainer.default_root_dir DIR`, or delete that run's files"
+                )
+        super().setup(trainer, pl_module, stage)
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         text = self.parser.dump(self.config, skip_none=False)  # the YAML that config.yaml holds

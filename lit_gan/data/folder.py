@@ -4,6 +4,7 @@ Each image is opened with PIL, converted to RGB (or L), center-cropped, resized 
 as uint8 (C, H, W); the conversion to [-1, 1] happens per batch on the device.
 """
 
+import os
 import warnings
 from pathlib import Path
 from typing import Literal, Optional, Sequence
@@ -49,6 +50,22 @@ def readable(path: Path) -> bool:
         return True
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return False
+
+
+def image_paths(root: Path) -> list[Path]:
+    """Every image file under ``root``, sorted; a folder that cannot be listed is named (``Path.rglob``
+    skips it silently, so a root without read permission would look like an empty one)."""
+
+    def refuse(err: OSError) -> None:
+        raise ConfigError(f"cannot list the folder {err.filename} under `root`={str(root)!r} ({err.strerror}):"
+                          " give read access to it, or choose another `root`") from err
+
+    return sorted(
+        Path(folder) / name
+        for folder, _, names in os.walk(root, onerror=refuse, followlinks=True)
+        for name in names
+        if Path(name).suffix.lower() in EXTENSIONS
+    )
 
 
 def check_files(paths: list[Path], skip_corrupt: bool) -> list[Path]:
@@ -99,7 +116,7 @@ class ImageFolderDataModule(ImageDataModule):
 
     def load(self) -> tuple[ImageFiles, ImageFiles]:
         root = Path(self.root)
-        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS) if root.is_dir() else []
+        paths = image_paths(root) if root.is_dir() else []
         if not paths:
             raise DatasetNotFoundError(f"no images ({', '.join(EXTENSIONS)}) found under `root`={self.root!r}")
         if self.verify:

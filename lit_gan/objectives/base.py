@@ -96,6 +96,9 @@ class AdversarialModule(LightningModule):
         on_nonfinite: when a loss or a gradient is NaN or Inf (on any rank): ``"raise"`` stops with an
             error naming the loss and the step; ``"skip"`` skips that update and counts it in
             ``train/skipped_updates``; ``"off"`` does not check (one device sync per update less).
+        max_consecutive_skips: with ``"skip"``, stop with an error naming the loss after this many
+            updates in a row were skipped (a run whose every update is non-finite would otherwise
+            run on at its step, printing nothing).
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -113,9 +116,10 @@ class AdversarialModule(LightningModule):
         g_scheduler: Optional[LRSchedulerCallable] = None,
         d_scheduler: Optional[LRSchedulerCallable] = None,
         on_nonfinite: Literal["raise", "skip", "off"] = "raise",
+        max_consecutive_skips: PositiveInt = 100,
     ) -> None:
         super().__init__()
-        check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
+        check_positive_ints(latent_dim=latent_dim, n_critic=n_critic, max_consecutive_skips=max_consecutive_skips)
         self.save_hyperparameters()
         self.save_hyperparameters(to_spec(dict(self.hparams)))  # plain data: checkpoints load with weights_only
         self.automatic_optimization = False
@@ -129,6 +133,7 @@ class AdversarialModule(LightningModule):
             raise ValueError(f"Expected argument `on_nonfinite` to be one of raise, skip, off, got {on_nonfinite!r}")
         self.on_nonfinite = on_nonfinite
         self.skipped_updates = 0
+        self.max_consecutive_skips, self._consecutive_skips = int(max_consecutive_skips), 0
         self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
         self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
         self._interrupt = InterruptAsPreemption(self)
@@ -283,7 +288,16 @@ class AdversarialModule(LightningModule):
                     + hint
                 )
             self.skipped_updates += 1
+            self._consecutive_skips += 1
+            if self._consecutive_skips >= self.max_consecutive_skips:  # the same on every rank (decision synced)
+                raise NonFiniteError(
+                    f"{self._consecutive_skips} updates in a row skipped (`on_nonfinite: skip`), the last for a non-finite"
+                    f" {name} ({loss.item()}) or gradient of the {type(module).__name__} at generator step"
+                    f" {self.global_step}: training is not progressing; lower the learning rates, or raise"
+                    " `max_consecutive_skips`"
+                )
             return False
+        self._consecutive_skips = 0
         if counted:
             opt.step()  # counted: advances trainer.global_step
         else:

@@ -103,3 +103,14 @@ def test_off_does_not_check(tmp_path):
     m = model(on_nonfinite="off")
     cpu_trainer(tmp_path, max_steps=3, callbacks=[PoisonAt([2])]).fit(m, RingOfGaussians(batch_size=8, n_train=256))
     assert not all(torch.isfinite(p).all() for p in m.critic.parameters())  # nothing stopped the NaN
+
+
+def test_skip_stops_after_max_consecutive_skips_naming_the_loss(tmp_path):
+    # every update non-finite: without a bound the run stays at global_step 0 until max_epochs, printing nothing
+    m = model(on_nonfinite="skip", max_consecutive_skips=7)
+    with pytest.raises(NonFiniteError, match=r"^7 updates in a row skipped \(`on_nonfinite: skip`\), the last for a"
+                                             r" non-finite d_loss \(nan\) .* at generator step 0: training is not progressing"):
+        cpu_trainer(tmp_path, max_steps=5, callbacks=[PoisonAt(range(10_000))]).fit(m, RingOfGaussians(batch_size=8, n_train=256))
+    assert m.skipped_updates == 7
+    with pytest.raises(ValueError, match="`max_consecutive_skips` to be an integer >= 1, got 0"):
+        model(max_consecutive_skips=0)

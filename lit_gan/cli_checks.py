@@ -1,0 +1,173 @@
+"""Checks of what ``lit-gan`` is given that types cannot express; each raises ``ConfigError`` with one
+line naming the argument (the file and line for a config), which the CLI reports with exit code 2.
+
+They run before anything is written: the config file when it is read, the other values right after
+parsing (before Lightning reads a checkpoint), and what needs built objects right after instantiation.
+"""
+
+import inspect
+import os
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from jsonargparse import Namespace
+from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint, Timer
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
+
+from lit_gan.errors import ConfigError
+from lit_gan.objectives import AdversarialModule
+
+_KINDS = {yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}
+
+
+def check_config_file(path: str) -> None:
+    """A ``--config`` file: UTF-8 text, valid YAML, a non-empty mapping, no key twice in one mapping.
+
+    jsonargparse reads it with PyYAML, where a repeated key silently keeps the last value; the file is
+    composed here (nodes only, so no value is interpreted differently from jsonargparse's loader).
+    """
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not a text file (not UTF-8: byte {err.object[err.start]:#04x} at position"
+                          f" {err.start}); expected a YAML config") from err
+    except OSError:
+        return  # missing or unreadable: jsonargparse names the file itself
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        context = f" ({err.context} at line {err.context_mark.line + 1})" if err.context and err.context_mark else ""
+        raise ConfigError(f"{path}{where}: {err.problem}{context}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: {' '.join(str(err).split())}") from err
+    if node is None:
+        raise ConfigError(f"{path} is empty; expected a YAML mapping with keys such as trainer, model, data")
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path} holds {_KINDS.get(type(node), 'no mapping')}, not a mapping with keys such as"
+                          " trainer, model, data")
+    _check_no_repeated_key(node, path)
+
+
+def _check_no_repeated_key(node: yaml.Node, path: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":  # "<<": a merge, not a key
+                line = key.start_mark.line + 1
+                if key.value in first_line:
+                    raise ConfigError(f"{path}: key {key.value!r} is given twice in one mapping (lines"
+                                      f" {first_line[key.value]} and {line}; the last would win silently): keep one")
+                first_line[key.value] = line
+            _check_no_repeated_key(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_no_repeated_key(item, path)
+
+
+def check_arguments(config: Namespace, subcommand: str) -> None:
+    """Values that parse but cannot work, checked before Lightning reads a checkpoint or builds anything."""
+    ckpt_path, trainer = config.get("ckpt_path"), config.get("trainer") or Namespace()
+    if subcommand == "predict" and not ckpt_path:
+        raise ConfigError("`lit-gan predict` needs `--ckpt_path` (a checkpoint written by `lit-gan fit`):"
+                          " without one it would sample from untrained weights")
+    if ckpt_path == "best":
+        # Lightning's "best" is the best checkpoint of an earlier fit *in the same Python process*; a new
+        # lit-gan process has none, whatever its ModelCheckpoint monitors.
+        raise ConfigError("`ckpt_path` best means the best checkpoint of an earlier fit in the same Python"
+                          " process, which a new `lit-gan` command has not: give the checkpoint file, e.g."
+                          " lightning_logs/version_0/checkpoints/epoch=...-step=....ckpt")
+    if ckpt_path and Path(ckpt_path).is_dir():
+        found = sorted(Path(ckpt_path).rglob("*.ckpt"))
+        example = f", e.g. {found[-1]}" if found else ""
+        raise ConfigError(f"`ckpt_path` {ckpt_path} is a folder, not a checkpoint file: give one of its .ckpt files{example}")
+    interval = trainer.get("val_check_interval")
+    if isinstance(interval, (int, float)) and not isinstance(interval, bool) and not interval > 0:
+        raise ConfigError(f'Parser key "trainer.val_check_interval": Expected an int >= 1 (training batches) or a'
+                          f" float in (0.0, 1.0] (a fraction of an epoch). Got value: {interval}")
+    max_time = trainer.get("max_time")
+    if max_time is not None:
+        try:
+            Timer(duration=max_time.as_dict() if isinstance(max_time, Namespace) else max_time)
+        except (MisconfigurationException, TypeError, ValueError):
+            raise ConfigError(f'Parser key "trainer.max_time": Expected DD:HH:MM:SS (e.g. 00:12:00:00) or a mapping'
+                              f" such as {{hours: 12}}. Got value: {max_time}") from None
+    root = trainer.get("default_root_dir")
+    if root is not None or subcommand == "fit":  # fit writes logs and checkpoints under it (default: here)
+        check_writable_folder(str(root) if root is not None else os.getcwd(), 'Parser key "trainer.default_root_dir":')
+
+
+def _model_class(config: Namespace) -> Optional[type]:
+    """The class of ``config.model`` (its ``class_path``), or None if it does not import."""
+    model = config.get("model")
+    class_path = model.get("class_path") if isinstance(model, Namespace) else None
+    if not isinstance(class_path, str):
+        return None
+    module, _, name = class_path.rpartition(".")
+    try:
+        return getattr(import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def given_img_shape(config: Namespace) -> Optional[tuple[int, ...]]:
+    """The model's ``img_shape`` if it is not its class's default, i.e. given in the config or the command
+    line (it is replaced by the data's at instantiation: a value given here would be ignored)."""
+    cls, model = _model_class(config), config.get("model")
+    shape = model.get("init_args.img_shape") if cls is not None else None
+    if shape is None:
+        return None
+    defaults = (inspect.signature(k.__init__).parameters.get("img_shape") for k in cls.__mro__ if "__init__" in vars(k))
+    default = next((p.default for p in defaults if p is not None and p.default is not inspect.Parameter.empty), None)
+    return None if default is not None and tuple(shape) == tuple(default) else tuple(shape)
+
+
+def check_instantiated(trainer: Trainer, datamodule: Optional[LightningDataModule], img_shape: Optional[tuple],
+                       subcommand: str) -> None:
+    """What needs the built trainer and data: a given ``img_shape`` the data overrides, checkpoint folders."""
+    data_shape = getattr(datamodule, "img_shape", None)
+    if img_shape is not None and data_shape is not None and tuple(img_shape) != tuple(data_shape):
+        raise ConfigError(f'Parser key "model.init_args.img_shape": {list(img_shape)} is given, but the image shape'
+                          f" comes from the data (its img_shape is {tuple(data_shape)}): remove it, or change the data"
+                          " (image_size, channels)")
+    if subcommand == "fit":
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is not None:
+                check_writable_folder(str(callback.dirpath), "ModelCheckpoint's `dirpath`")
+
+
+def check_writable_folder(path: str, name: str) -> None:
+    """``path`` is a folder that can be written, or can be created in one; nothing is created here."""
+    existing = Path(path).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == Path(path).absolute() else f"is under {existing}, which is"
+        raise ConfigError(f"{name} {path} {what} a file, not a folder: give a folder (it is created if missing)")
+    if not os.access(existing, os.W_OK):
+        why = "on a read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "not writable"
+        raise ConfigError(f"{name} {path} cannot be written ({existing} is {why}): give a writable folder")
+
+
+def check_checkpoint_kind(checkpoint: dict[str, Any], path: str, config: Namespace) -> None:
+    """A checkpoint of a ``lit_gan.metrics.Classifier`` where the config builds a GAN family, or the other
+    way round: LightningCLI would fail on its hyperparameters with an unrelated message ("Option
+    'network' is not accepted"), or silently build and train the other kind of model from them."""
+    cls = _model_class(config)
+    keys = list(checkpoint.get("state_dict", {}))
+    if cls is None or not keys:
+        return
+    holds_gan = any(k.startswith("generator.") for k in keys)
+    if issubclass(cls, AdversarialModule) != holds_gan:
+        holds = checkpoint.get("hyper_parameters", {}).get("_class_path") or checkpoint.get("lit_gan_family")
+        holds = f"a {holds}" if holds else None
+        if not holds:  # a checkpoint written through the Python API: tell by its weights
+            classifier = any(k.startswith("network.") for k in keys)
+            holds = "a GAN" if holds_gan else "a lit_gan.metrics.Classifier" if classifier else "no generator"
+        want = "a GAN fit" if issubclass(cls, AdversarialModule) else f"a {cls.__name__} fit"
+        raise ConfigError(f"`ckpt_path` {path} holds {holds}, but the config builds a {config.model.class_path}:"
+                          f" give a checkpoint of {want}")
