@@ -1,6 +1,7 @@
 """Lightning callbacks of lit-gan: weight clipping, what to watch in TensorBoard, evaluation, samples out."""
 
 from lit_gan.callbacks.critic_landscape import CriticLandscape
+from lit_gan.callbacks.fit_summary import FitSummary
 from lit_gan.callbacks.gradient_diagnostics import GradientDiagnostics
 from lit_gan.callbacks.image_quality import ImageQuality, MixtureCoverage
 from lit_gan.callbacks.sample_grid import SampleGrid
@@ -10,6 +11,7 @@ from lit_gan.callbacks.weight_clipping import WeightClipping
 
 __all__ = [
     "CriticLandscape",
+    "FitSummary",
     "GradientDiagnostics",
     "ImageQuality",
     "MixtureCoverage",

@@ -66,6 +66,7 @@ class SampleEvaluation(Callback):
         self._built = False
         self._real_done = False  # real statistics accumulated (kept across evaluations)
         self.last_values: dict[str, Tensor] = {}  # of the last evaluation, as this rank computed them
+        self.last_step: Optional[int] = None  # the generator step of the last evaluation
 
     # ----------------------------------------------------------------- what subclasses define
     def build(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -143,7 +144,7 @@ class SampleEvaluation(Callback):
                 self.update_fake(samples)
             values = self.compute()  # on every rank: torchmetrics gathers the states from all of them
             self.reset()
-        self.last_values = values
+        self.last_values, self.last_step = values, trainer.global_step
         return values
 
     def _samples(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
