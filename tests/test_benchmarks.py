@@ -57,12 +57,17 @@ def test_metrics_share_of_both_configs():
     assert all(0 < float(share) < 100 for share in shares.values()), out
 
 
-def test_quality_reports_modes_and_high_quality_fraction(tmp_path):
-    out = bench("quality", "--steps", "2", "--seeds", "0", "--objectives", "WGAN-GP", "f-GAN kl",
-                "--workers", "1", "--width", "16", "--out", str(tmp_path / "q.jsonl"))
+def test_quality_trains_the_toy_configs_and_reports_modes_and_high_quality_fraction(tmp_path):
+    small = ["trainer.max_steps=2", "model.init_args.generator.init_args.hidden_dims=[16]",
+             "model.init_args.critic.init_args.hidden_dims=[16]"]
+    args = ["--seeds", "0", "--configs", "wgan_gp", "fgan_kl", "--grid", "--out", str(tmp_path / "q.jsonl"), "--set", *small]
+    out = bench("quality", *args)
     runs = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
-    assert sorted((r["objective"], r["toy"]) for r in runs) == [
-        ("WGAN-GP", "grid"), ("WGAN-GP", "ring"), ("f-GAN kl", "grid"), ("f-GAN kl", "ring")]
+    assert sorted((r["config"], r["toy"]) for r in runs) == [
+        ("fgan_kl", "grid"), ("fgan_kl", "ring"), ("wgan_gp", "grid"), ("wgan_gp", "ring")]
     for r in runs:
+        assert r["steps"] == 2 and r["overrides"] == small
         assert 0 <= r["modes"] <= (8 if r["toy"] == "ring" else 25) and 0 <= r["hq_fraction"] <= 1
-    assert "| WGAN-GP |" in out and "| f-GAN kl |" in out
+    assert re.search(r"^\| `wgan_gp` trainer.max_steps=2 .*\| [0-9]+ \| [0-9]+ \|$", out, re.M), out
+    again = bench("quality", *args)  # every run is in --out: nothing runs again
+    assert len((tmp_path / "q.jsonl").read_text().splitlines()) == 4 and "| `fgan_kl` trainer.max_steps=2" in again
