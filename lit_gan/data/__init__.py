@@ -5,6 +5,7 @@ from lit_gan.data.digits import DigitsDataModule
 from lit_gan.data.folder import CelebADataModule, ImageFolderDataModule
 from lit_gan.data.images import ImageDataModule
 from lit_gan.data.mnist import MNISTDataModule
+from lit_gan.data.mnist5k import MNIST5k
 from lit_gan.data.toy import GridOfGaussians, RingOfGaussians, SwissRoll, Toy2DDataModule
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "GridOfGaussians",
     "ImageDataModule",
     "ImageFolderDataModule",
+    "MNIST5k",
     "MNISTDataModule",
     "RingOfGaussians",
     "SwissRoll",
