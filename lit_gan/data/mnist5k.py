@@ -8,6 +8,7 @@ more, which lit-gan does not).
 
 import gzip
 import importlib.util
+import warnings
 import zlib
 from pathlib import Path
 from typing import Optional
@@ -49,7 +50,8 @@ def read_csv(path: Path) -> tuple[Tensor, Tensor]:
         raise DatasetNotFoundError(f"MNIST5k: `path` {str(path)!r} {what}")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt") as f:
+        with opener(path, "rt") as f, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="loadtxt: input contained no data")  # "has no rows" below
             rows = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:  # not gzip, truncated, not text
         raise ConfigError(f"MNIST5k: `path` {str(path)!r} cannot be read as a gzipped CSV ({one_line(err)})") from err
