@@ -5,7 +5,9 @@ run code; these checks turn its multi-line errors, and the silent ones (a WGAN c
 into an f-GAN: same parameter names), into one line that says what is wrong. Note that
 ``LightningCLI`` builds the model from the checkpoint's own hyperparameters when it has them (its
 ``_parse_ckpt_path``), so through ``lit-gan`` a checkpoint restores the family and networks it was
-trained with; ``check_fits`` guards the other paths (Python API, hand-made checkpoints).
+trained with; ``check_fits`` guards the other paths (Python API, hand-made checkpoints). A checkpoint
+that Lightning finds itself (``--ckpt_path last``) gets the same checks when it is loaded, through
+``lit_gan.checkpoint_io.AtomicCheckpointIO``.
 """
 
 import pickle
@@ -27,12 +29,25 @@ def read_checkpoint(path: str) -> dict[str, Any]:
         raise ConfigError(f"`ckpt_path` {path} does not exist")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
+    except UNREADABLE as err:
+        raise load_error(path, err) from err
+    return check_loaded(checkpoint, path)
+
+
+def load_error(path: str, err: BaseException) -> ConfigError:
+    """The one-line ConfigError for a checkpoint that ``torch.load`` (``weights_only=True``) could not load."""
+    if isinstance(err, FileNotFoundError):
+        return ConfigError(f"`ckpt_path` {path} does not exist")
+    if isinstance(err, pickle.UnpicklingError):
         why = unsafe_pickle_reason(err)
-        raise ConfigError(f"refusing to load `ckpt_path` {path}: it holds more than tensors and plain data ({why})") from err
-    except UNREADABLE as err:  # truncated, corrupt, or another kind of file (YAML, empty): torch says it many ways
-        why = next(iter(str(err).splitlines()), "") or type(err).__name__
-        raise ConfigError(f"`ckpt_path` {path} is not a readable checkpoint (truncated, corrupt or another kind of file): {why}") from err
+        return ConfigError(f"refusing to load `ckpt_path` {path}: it holds more than tensors and plain data ({why})")
+    # truncated, corrupt, or another kind of file (YAML, empty): torch says it many ways
+    why = next(iter(str(err).splitlines()), "") or type(err).__name__
+    return ConfigError(f"`ckpt_path` {path} is not a readable checkpoint (truncated, corrupt or another kind of file): {why}")
+
+
+def check_loaded(checkpoint: Any, path: str) -> dict[str, Any]:
+    """``checkpoint`` (as loaded from ``path``) if it is a Lightning checkpoint, else a ConfigError."""
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"`ckpt_path` {path} is not a Lightning checkpoint (no state_dict)")
     return checkpoint

@@ -9,11 +9,12 @@ import sys
 from typing import Any, Iterator, NoReturn, Optional
 
 from jsonargparse import Namespace
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.cli_checks import check_arguments, check_checkpoint_kind, check_config_file, check_instantiated, given_img_shape
 from lit_gan.errors import ConfigError, NonFiniteError
@@ -118,6 +119,12 @@ class LitGanCLI(LightningCLI):
         except (ValueError, MisconfigurationException) as err:
             self.parser.error(str(err))
 
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        # checkpoints replace the old file only when whole, on any filesystem (lit_gan/checkpoint_io.py)
+        trainer = super().instantiate_trainer(**kwargs)
+        use_atomic_checkpoints(trainer)
+        return trainer
+
     def _parse_ckpt_path(self) -> None:
         # Lightning reads the checkpoint here to take its hyperparameters: check it first, in one line.
         subcommand = self.config.get("subcommand")
@@ -156,6 +163,8 @@ class LitGanCLI(LightningCLI):
             super()._run_subcommand(subcommand)
         except (ConfigError, NonFiniteError, MisconfigurationException) as err:
             self.parser.error(str(err))
+        except CheckpointSaveError as err:  # a full disk: one line, about the first save that failed
+            self.parser.error(str(first_save_error(err)))
 
 
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:

@@ -138,3 +138,35 @@ def test_a_non_lightning_file(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
     assert "not a Lightning checkpoint" in refused(tmp_path, capsys, tmp_path / "plain.pt", subcommand="test")
+
+
+LAST = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.dirpath=ckpt", "--trainer.callbacks.save_last=true",
+        "--trainer.callbacks.save_on_exception=true"]
+
+
+@pytest.mark.parametrize("kind", ["truncated", "crafted"])
+def test_ckpt_path_last_on_a_bad_last_ckpt_is_one_line(good_ckpt, tmp_path, capsys, monkeypatch, kind):
+    # Lightning finds last.ckpt itself: lit-gan's CheckpointIO checks it as it loads it, as read_checkpoint does a path
+    monkeypatch.chdir(tmp_path)
+    last = tmp_path / "ckpt" / "last.ckpt"
+    last.parent.mkdir()
+    marker = tmp_path / "pwned"
+    if kind == "truncated":  # a kill or a full disk during a copy, before lit-gan saved atomically
+        data = open(good_ckpt, "rb").read()
+        last.write_bytes(data[: len(data) // 2])
+    else:
+        class Evil:
+            def __reduce__(self):
+                import os
+
+                return (os.system, (f"touch {marker}",))
+
+        torch.save({**torch.load(good_ckpt, weights_only=True), "payload": Evil()}, last)
+    before = last.read_bytes()
+    line = refused(tmp_path, capsys, "last", *LAST, subcommand="fit")
+    if kind == "truncated":
+        assert f"`ckpt_path` {last} is not a readable checkpoint (truncated, corrupt" in line
+    else:
+        assert f"refusing to load `ckpt_path` {last}: it holds more than tensors" in line and "GLOBAL posix.system" in line
+        assert "weights_only" not in line and not marker.exists()
+    assert last.read_bytes() == before and sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]  # untouched
