@@ -12,12 +12,13 @@ from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_warn
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.cli_checks import check_arguments, check_checkpoint_kind, check_config_file, check_instantiated, given_img_shape
 from lit_gan.errors import ConfigError, NonFiniteError
+from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import SaveConfigToLogger
 
 
@@ -165,6 +166,12 @@ class LitGanCLI(LightningCLI):
             self.parser.error(str(err))
         except CheckpointSaveError as err:  # a full disk: one line, about the first save that failed
             self.parser.error(str(first_save_error(err)))
+        except SIGTERMException:  # stopped by SIGTERM or Ctrl+C, after saving: not a finished run (docs/cluster.md)
+            raise SystemExit(stop_status(self.model)) from None
+        except SystemExit as err:
+            if isinstance(err.__context__, KeyboardInterrupt):  # Lightning's exit after a second Ctrl+C
+                raise SystemExit(SIGINT_STATUS) from None
+            raise
 
 
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:

@@ -6,6 +6,10 @@ Lightning's own handling of KeyboardInterrupt raises it wherever the process hap
 a backward pass, a data loader or a checkpoint save), and its shutdown saves nothing. Here the
 first SIGINT during ``fit`` is turned into a SIGTERM to this process; a second one, or one outside
 ``fit``, interrupts at once as usual.
+
+A run stopped so is not a finished one: ``lit-gan`` then exits with ``stop_status`` (143 after
+SIGTERM, 130 after Ctrl+C, what a shell reports for a process these signals ended), so that a batch
+script can tell it from a finished run (0) and resume it (docs/cluster.md).
 """
 
 import os
@@ -15,6 +19,9 @@ from types import FrameType
 from typing import Any, Optional
 
 from lightning.pytorch.trainer.states import TrainerFn, TrainerStatus
+
+SIGTERM_STATUS = 128 + signal.SIGTERM  # 143
+SIGINT_STATUS = 128 + signal.SIGINT  # 130
 
 
 class InterruptAsPreemption:
@@ -52,3 +59,10 @@ class InterruptAsPreemption:
             return
         self.uninstall()
         raise KeyboardInterrupt
+
+
+def stop_status(module: Any) -> int:
+    """The exit status of a run that a signal stopped: 130 if it was Ctrl+C (turned into SIGTERM by
+    ``module``'s InterruptAsPreemption), else 143."""
+    interrupt = getattr(module, "_interrupt", None)
+    return SIGINT_STATUS if isinstance(interrupt, InterruptAsPreemption) and interrupt.fired else SIGTERM_STATUS

@@ -68,3 +68,20 @@ class TouchAt(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if batch_idx == self.at_batch:
             self.path.write_text(str(trainer.global_step))
+
+
+class SignalAt(Callback):
+    """Send this process ``signal`` (a name: SIGTERM, SIGINT) ``times`` times as training batch ``at_batch`` begins."""
+
+    def __init__(self, signal: str, at_batch: int = 3, times: int = 1) -> None:
+        self.signal, self.at_batch, self.times = signal, at_batch, times
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        import os
+        import signal
+        import time
+
+        if batch_idx == self.at_batch:
+            for _ in range(self.times):
+                os.kill(os.getpid(), getattr(signal, self.signal))
+                time.sleep(0.05)  # each delivered, and handled, before the next

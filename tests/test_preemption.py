@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lit_gan import WGANGP
+from lit_gan.cli import run_cli
 from lit_gan.data import RingOfGaussians
 from tests.conftest import REPO, cpu_trainer, tiny_networks
 from tests.test_ddp import ENV
@@ -50,6 +51,7 @@ def test_a_signal_saves_a_checkpoint_and_last_resumes(tmp_path, sig):
     finally:
         proc.kill()
     out = (tmp_path / "log.txt").read_text()
+    assert proc.returncode == {signal.SIGTERM: 143, signal.SIGINT: 130}[sig], out[-2000:]  # not 0: stopped, not finished
     last = tmp_path / "ckpt" / "last.ckpt"
     assert last.exists(), out[-2000:]
     saved = torch.load(last, weights_only=True)
@@ -97,3 +99,25 @@ def test_ctrl_c_stops_after_the_current_batch_as_sigterm_does(tmp_path):
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+TINY = ["--model.init_args.generator.init_args.hidden_dims", "[16]", "--model.init_args.critic.init_args.hidden_dims", "[16]",
+        "--data.init_args.batch_size", "32"]
+
+
+@pytest.mark.parametrize("sig, times, status", [("SIGTERM", 1, 143), ("SIGINT", 1, 130), ("SIGINT", 2, 130)],
+                         ids=["SIGTERM", "SIGINT", "SIGINT-twice"])
+def test_a_run_stopped_by_a_signal_exits_with_its_own_status_after_saving(tmp_path, monkeypatch, sig, times, status):
+    # 143 and 130, as a shell reports a process these signals ended: a batch script tells a stopped run from a
+    # finished one (0) and resumes it (docs/cluster.md); Ctrl+C twice (stop at once) is 130 too, not Lightning's 1
+    monkeypatch.chdir(tmp_path)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as info:
+            run_cli(["fit", *SMALL, *CKPT, *TINY, "--trainer.max_steps", "100", "--trainer.limit_val_batches", "0",
+                     "--trainer.callbacks+=tests.helpers.SignalAt", f"--trainer.callbacks.signal={sig}",
+                     "--trainer.callbacks.at_batch=7", f"--trainer.callbacks.times={times}"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert info.value.code == status
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 1  # saved before exiting
