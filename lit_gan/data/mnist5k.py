@@ -15,6 +15,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from jsonargparse.typing import OpenUnitInterval
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
@@ -115,7 +116,9 @@ class MNIST5k(ImageDataModule):
 
     channels, native_size = 1, 28
 
-    def __init__(self, path: Optional[str] = None, held_out_fraction: float = 0.2, seed: int = 0, **kwargs) -> None:
+    def __init__(
+        self, path: Optional[str] = None, held_out_fraction: OpenUnitInterval = 0.2, seed: int = 0, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if not 0 < float(held_out_fraction) < 1:
             raise ConfigError(f"Expected argument `held_out_fraction` to be in (0, 1), got {held_out_fraction}")

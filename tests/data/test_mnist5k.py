@@ -137,6 +137,7 @@ def test_the_cli_names_a_missing_or_corrupt_file_in_one_line(tmp_path, monkeypat
             "--trainer.fast_dev_run", "1", "--trainer.accelerator", "cpu"]
     assert "has 784 columns, expected 785" in refused(base + ["--data.init_args.path", str(bad)], capsys)
     assert "does not exist" in refused(base + ["--data.init_args.path", str(tmp_path / "none.csv.gz")], capsys)
+    assert '"data.init_args.held_out_fraction"' in refused(base + ["--data.init_args.held_out_fraction", "1"], capsys)
 
 
 MNIST_CONFIGS = [c for c in sorted((REPO / "configs").glob("*.yaml"))
