@@ -121,3 +121,40 @@ def test_a_run_stopped_by_a_signal_exits_with_its_own_status_after_saving(tmp_pa
         signal.signal(signal.SIGINT, previous)
     assert info.value.code == status
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 1  # saved before exiting
+
+
+@pytest.mark.slow
+def test_slurm_requeue_on_sigusr1_still_saves_and_requeues_and_the_sigterm_after_it_exits_143(tmp_path):
+    # Lightning's SLURMEnvironment (auto_requeue): SIGUSR1 saves hpc_ckpt_1.ckpt and runs `scontrol requeue`;
+    # SLURM then ends the job with SIGTERM, which saves last.ckpt and exits 143 (the job is requeued anyway)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "scontrol.txt"}\n')
+    (bin_dir / "scontrol").chmod(0o755)
+    env = {**ENV, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "1234", "SLURM_JOB_NAME": "wgan-gp",
+           "SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
+           "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
+    started = tmp_path / "started"
+    log = open(tmp_path / "log.txt", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "lit_gan.cli", "fit", *SMALL, *CKPT, *TINY, "--trainer.max_steps", "100000",
+                             "--trainer.limit_val_batches", "0", "--trainer.callbacks+=tests.helpers.TouchAt",
+                             f"--trainer.callbacks.path={started}", "--trainer.callbacks.at_batch=7"],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert started.exists(), (tmp_path / "log.txt").read_text()[-2000:]
+        proc.send_signal(signal.SIGUSR1)
+        while not (tmp_path / "scontrol.txt").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert (tmp_path / "scontrol.txt").read_text().split() == ["requeue", "1234"]
+        assert proc.poll() is None  # SIGUSR1 does not stop the run: SLURM's SIGTERM does
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    out = (tmp_path / "log.txt").read_text()
+    assert proc.returncode == 143, out[-2000:]
+    assert torch.load(tmp_path / "hpc_ckpt_1.ckpt", weights_only=True)["global_step"] >= 1
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] >= 1
