@@ -19,7 +19,8 @@ from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.cli_checks import check_arguments, check_checkpoint_kind, check_config_file, check_instantiated, given_img_shape
 from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
-from lit_gan.callbacks import SaveConfigToLogger
+from lit_gan.callbacks import FitSummary, SaveConfigToLogger
+from lit_gan.callbacks.progress import use_progress_bar
 
 
 def _learning_rates(node: Any, key: str) -> Iterator[tuple[str, Any]]:
@@ -124,6 +125,7 @@ class LitGanCLI(LightningCLI):
         # checkpoints replace the old file only when whole, on any filesystem (lit_gan/checkpoint_io.py)
         trainer = super().instantiate_trainer(**kwargs)
         use_atomic_checkpoints(trainer)
+        use_progress_bar(trainer)  # plain lines instead of the bar when stdout is a file (a batch job's log)
         return trainer
 
     def _parse_ckpt_path(self) -> None:
@@ -167,7 +169,9 @@ class LitGanCLI(LightningCLI):
         except CheckpointSaveError as err:  # a full disk: one line, about the first save that failed
             self.parser.error(str(first_save_error(err)))
         except SIGTERMException:  # stopped by SIGTERM or Ctrl+C, after saving: not a finished run (docs/cluster.md)
-            raise SystemExit(stop_status(self.model)) from None
+            # rank 0's status; the other ranks exit 0, else Lightning's DDP launcher, seeing a rank end non-zero,
+            # SIGKILLs rank 0 (srun reports the largest status of its tasks: 143 too)
+            raise SystemExit(stop_status(self.model) if self.trainer.global_rank == 0 else 0) from None
         except SystemExit as err:
             if isinstance(err.__context__, KeyboardInterrupt):  # Lightning's exit after a second Ctrl+C
                 raise SystemExit(SIGINT_STATUS) from None
@@ -184,6 +188,7 @@ def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
         auto_configure_optimizers=False,  # each family gets one optimizer per network from YAML
         parser_class=LitGanParser,
         save_config_callback=SaveConfigToLogger,  # config.yaml, and the whole config in the logger
+        trainer_defaults={"callbacks": [FitSummary()]},  # added to the config's callbacks: final metrics, paths
         args=args,
     )
 
