@@ -16,7 +16,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
-from lit_gan.cli_checks import check_arguments, check_checkpoint_kind, check_config_file, check_instantiated, given_img_shape
+from lit_gan.cli_checks import (check_arguments, check_checkpoint_kind, check_config_file, check_instantiated,
+                                given_img_shape)
 from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
@@ -117,7 +118,8 @@ class LitGanCLI(LightningCLI):
         try:
             super().instantiate_classes()
             if self.subcommand:
-                check_instantiated(self.trainer, self.datamodule, getattr(self, "_img_shape_given", None), self.subcommand)
+                given = getattr(self, "_img_shape_given", None)
+                check_instantiated(self.trainer, self.datamodule, given, self.subcommand)
         except (ValueError, MisconfigurationException) as err:
             self.parser.error(str(err))
 

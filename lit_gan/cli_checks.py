@@ -84,7 +84,8 @@ def check_arguments(config: Namespace, subcommand: str) -> None:
     if ckpt_path and Path(ckpt_path).is_dir():
         found = sorted(Path(ckpt_path).rglob("*.ckpt"))
         example = f", e.g. {found[-1]}" if found else ""
-        raise ConfigError(f"`ckpt_path` {ckpt_path} is a folder, not a checkpoint file: give one of its .ckpt files{example}")
+        raise ConfigError(f"`ckpt_path` {ckpt_path} is a folder, not a checkpoint file: give one of its .ckpt"
+                          f" files{example}")
     interval = trainer.get("val_check_interval")
     if isinstance(interval, (int, float)) and not isinstance(interval, bool) and not interval > 0:
         raise ConfigError(f'Parser key "trainer.val_check_interval": Expected an int >= 1 (training batches) or a'

@@ -37,7 +37,8 @@ def in_tmp(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ the config file
 CONFIG_FILES = {
-    "binary": (b"\x00\x01\xff\xfe not text", r'Parser key "config": .*bad.yaml is not a text file \(not UTF-8: byte 0xff'),
+    "binary": (b"\x00\x01\xff\xfe not text",
+               r'Parser key "config": .*bad.yaml is not a text file \(not UTF-8: byte 0xff'),
     "syntax": (b"trainer:\n  max_steps: [1, 2\nmodel: 3\n", r'"config": .*bad.yaml line 3, column 6: expected .*'
                                                            r"\(while parsing a flow sequence at line 2\)"),
     "empty": (b"# nothing but a comment\n", r'"config": .*bad.yaml is empty; expected a YAML mapping'),
@@ -67,11 +68,13 @@ ARGUMENTS = {
     "ckpt-folder": (["validate", "--ckpt_path", "."], r"`ckpt_path` \. is a folder, not a checkpoint file"),
     "predict-without-ckpt": (["predict"], r"`lit-gan predict` needs `--ckpt_path`.*untrained weights"),
     "img-shape-given": (["fit", "--model.init_args.img_shape", "[1,28,28]"],
-                        r'Parser key "model.init_args.img_shape": \[1, 28, 28\] is given, but the image shape comes from'
-                        r" the data \(its img_shape is \(2,\)\)"),
+                        r'Parser key "model.init_args.img_shape": \[1, 28, 28\] is given, but the image shape comes'
+                        r" from the data \(its img_shape is \(2,\)\)"),
     "root-dir-file": (["fit", "--trainer.default_root_dir", "a_file/runs"],
-                      r'Parser key "trainer.default_root_dir": a_file/runs is under .*a_file, which is a file, not a folder'),
-    "checkpoint-dirpath-file": (["fit", "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.dirpath", "a_file"],
+                      r'Parser key "trainer.default_root_dir": a_file/runs is under .*a_file, which is a file,'
+                      r" not a folder"),
+    "checkpoint-dirpath-file": (["fit", "--trainer.callbacks+=ModelCheckpoint",
+                                 "--trainer.callbacks.dirpath", "a_file"],
                                 r"ModelCheckpoint's `dirpath` .*a_file is a file, not a folder"),
 }
 
@@ -92,13 +95,15 @@ def read_only_folder(tmp_path):
     folder.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here (needs root or CAP_SYS_ADMIN): {mounted.stderr.decode().strip()}")
+        why = mounted.stderr.decode().strip()
+        pytest.skip(f"cannot mount a read-only tmpfs here (needs root or CAP_SYS_ADMIN): {why}")
     yield folder
     subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_a_default_root_dir_on_a_read_only_file_system(read_only_folder, capsys):
-    line = refused(["fit", "--config", QUICKSTART, "--trainer.default_root_dir", str(read_only_folder / "runs"), *SMALL], capsys)
+    root = str(read_only_folder / "runs")
+    line = refused(["fit", "--config", QUICKSTART, "--trainer.default_root_dir", root, *SMALL], capsys)
     assert re.search(r'Parser key "trainer.default_root_dir": .*ro/runs cannot be written \(.*ro is on a read-only file'
                      r" system\)", line), line
 
@@ -106,8 +111,10 @@ def test_a_default_root_dir_on_a_read_only_file_system(read_only_folder, capsys)
 def test_a_checkpoint_of_the_classifier_given_to_a_gan(tmp_path, capsys):
     # as the Python API writes it (a fit through lit-gan adds the class path, named in the message instead)
     classifier = Classifier(img_shape=(1, 8, 8), num_classes=10)
-    torch.save({"state_dict": classifier.state_dict(), "hyper_parameters": dict(classifier.hparams)}, tmp_path / "clf.ckpt")
-    line = refused(["validate", "--config", str(REPO / "configs" / "digits_wgan_gp.yaml"), "--ckpt_path", "clf.ckpt"], capsys)
+    checkpoint = {"state_dict": classifier.state_dict(), "hyper_parameters": dict(classifier.hparams)}
+    torch.save(checkpoint, tmp_path / "clf.ckpt")
+    config = str(REPO / "configs" / "digits_wgan_gp.yaml")
+    line = refused(["validate", "--config", config, "--ckpt_path", "clf.ckpt"], capsys)
     assert ("`ckpt_path` clf.ckpt holds a lit_gan.metrics.Classifier, but the config builds a lit_gan.WGANGP:"
             " give a checkpoint of a GAN fit") in line, line
 
@@ -123,8 +130,8 @@ def test_an_image_folder_that_cannot_be_listed_is_not_an_empty_one(folder_root, 
 
     monkeypatch.setattr(os, "scandir", scandir)
     assert (folder_root / "dogs").is_dir()
-    line = refused(["fit", "--config", str(REPO / "configs" / "folder_wgan_gp.yaml"), "--data.init_args.root", str(folder_root),
-                    "--data.init_args.num_workers", "0", "--trainer.fast_dev_run", "1"], capsys)
+    line = refused(["fit", "--config", str(REPO / "configs" / "folder_wgan_gp.yaml"), "--data.init_args.root",
+                    str(folder_root), "--data.init_args.num_workers", "0", "--trainer.fast_dev_run", "1"], capsys)
     assert re.search(r"cannot list the folder .*dogs under `root`=.*images' \(Permission denied\)", line), line
 
 
