@@ -32,6 +32,11 @@ class FGAN(AdversarialModule):
             It keeps V from growing steep between the data and the samples, where a bounded g_f
             (total variation's tanh(v) / 2) saturates and an exponential f* (KL's exp(v - 1))
             overflows. The critic must then have no BatchNorm (the penalty is per sample).
+        drift_lambda: opt-in stabilizer, 0 (off) by default: drift_lambda * (E_pi V(x)^2 + E_p V(G(z))^2)
+            added to the critic's loss (:func:`~lit_gan.objectives.losses.drift_penalty`). With a
+            bounded g_f (total variation's tanh(v) / 2) the bound is flat once V is far from 0 on
+            both batches, and the critic can drift there, where g_f' and every gradient vanish
+            (BENCHMARKS.md); the penalty keeps V where g_f' is not 0.
         **kwargs: the arguments of :class:`~lit_gan.objectives.base.AdversarialModule`.
 
     Logs ``train/divergence``: the variational lower bound E_pi T(x) - E_p f*(T(G(z))) of D_f
@@ -46,6 +51,7 @@ class FGAN(AdversarialModule):
         divergence: fd.DivergenceName = "gan",
         generator_loss: Literal["saddle", "alternative"] = "saddle",
         gp_lambda: NonNegativeFloat = 0.0,
+        drift_lambda: NonNegativeFloat = 0.0,
         **kwargs: Any,
     ) -> None:
         for name, value, allowed in (
@@ -54,12 +60,13 @@ class FGAN(AdversarialModule):
         ):
             if value not in allowed:
                 raise ValueError(f"Expected argument `{name}` to be one of {list(allowed)}, got {value!r}")
-        if not gp_lambda >= 0:
-            raise ValueError(f"Expected argument `gp_lambda` to be >= 0, got {gp_lambda}")
+        for name, value in (("gp_lambda", gp_lambda), ("drift_lambda", drift_lambda)):
+            if not value >= 0:
+                raise ValueError(f"Expected argument `{name}` to be >= 0, got {value}")
         super().__init__(**kwargs)
         self.divergence = fd.DIVERGENCES[divergence]
         self._generator_loss = _GENERATOR_LOSSES[generator_loss]
-        self.gp_lambda = float(gp_lambda)
+        self.gp_lambda, self.drift_lambda = float(gp_lambda), float(drift_lambda)
         batch_norms = [name for name, m in self.critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if self.gp_lambda > 0 and batch_norms:
             raise ValueError(
@@ -68,7 +75,10 @@ class FGAN(AdversarialModule):
             )
 
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        return -fd.variational_bound(self.divergence, real_scores, fake_scores)
+        loss = -fd.variational_bound(self.divergence, real_scores, fake_scores)
+        if self.drift_lambda == 0:  # off: the loss as it was, even where a score overflows
+            return loss
+        return loss + self.drift_lambda * losses.drift_penalty(real_scores, fake_scores)
 
     def generator_loss(self, fake_scores: Tensor) -> Tensor:
         return self._generator_loss(self.divergence, fake_scores)

@@ -56,6 +56,12 @@ def wgan_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
+def drift_penalty(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E_pi V(x)^2 + E_p V(G(z))^2: keeps the critic's raw scores near 0 (the drift term of Karras et
+    al. 2018, Section A.1, there on real scores only), where a bounded output activation is not flat."""
+    return real_scores.pow(2).mean() + fake_scores.pow(2).mean()
+
+
 # --- WGAN-GP (Gulrajani et al. 2017, Algorithm 1)
 def gradient_penalty(
     critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, t: Optional[Tensor] = None

@@ -8,7 +8,7 @@ import torch
 from lit_gan import FGAN
 from lit_gan.data import RingOfGaussians
 from lit_gan.networks import MLPCritic
-from lit_gan.objectives.losses import gradient_penalty
+from lit_gan.objectives.losses import drift_penalty, gradient_penalty
 from tests.conftest import cpu_trainer, tiny_networks
 
 
@@ -51,3 +51,31 @@ def test_training_with_the_penalty_logs_it(tmp_path):
     assert trainer.global_step == 3
     metrics = trainer.callback_metrics
     assert metrics["train/gradient_penalty"] >= 0 and metrics["train/grad_norm"] > 0
+
+
+def test_drift_penalty_is_the_mean_square_of_both_batches_of_scores():
+    real, fake = torch.tensor([1.0, -3.0]), torch.tensor([2.0, 0.0, 4.0])
+    assert drift_penalty(real, fake).item() == pytest.approx((1 + 9) / 2 + (4 + 0 + 16) / 3)
+
+
+def test_drift_lambda_adds_the_drift_penalty_to_the_critic_loss_only():
+    real, fake = torch.randn(8), torch.randn(8)
+    plain = FGAN(**tiny_networks(), divergence="total_variation")
+    drift = FGAN(**tiny_networks(), divergence="total_variation", drift_lambda=0.5)
+    expected = plain.critic_loss(real, fake) + 0.5 * drift_penalty(real, fake)
+    assert drift.critic_loss(real, fake).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert torch.equal(drift.generator_loss(fake), plain.generator_loss(fake))
+    with pytest.raises(ValueError, match="drift_lambda"):
+        FGAN(**tiny_networks(), drift_lambda=-0.1)
+
+
+def test_drift_penalty_pulls_saturated_scores_back_where_tanh_has_a_gradient():
+    # total variation's T = tanh(v) / 2: at v = -11 on both batches the bound is flat (no gradient) ...
+    v = torch.full((4,), -11.0, requires_grad=True)
+    plain = FGAN(**tiny_networks(), divergence="total_variation")
+    (grad,) = torch.autograd.grad(plain.critic_loss(v, v), v)
+    assert grad.abs().max() < 1e-8
+    # ... the drift term's gradient points back to 0
+    drift = FGAN(**tiny_networks(), divergence="total_variation", drift_lambda=0.1)
+    (grad,) = torch.autograd.grad(drift.critic_loss(v, v), v)
+    assert (grad < -0.1).all()  # descending the loss raises v towards 0
