@@ -97,8 +97,10 @@ def check_arguments(config: Namespace, subcommand: str) -> None:
         except (MisconfigurationException, TypeError, ValueError):
             raise ConfigError(f'Parser key "trainer.max_time": Expected DD:HH:MM:SS (e.g. 00:12:00:00) or a mapping'
                               f" such as {{hours: 12}}. Got value: {max_time}") from None
-    root = trainer.get("default_root_dir")
-    if root is not None or subcommand == "fit":  # fit writes logs and checkpoints under it (default: here)
+    root, logger = trainer.get("default_root_dir"), trainer.get("logger")
+    # fit writes its logs and checkpoints under it (default: here), unless a logger is given its own save_dir
+    logs_elsewhere = isinstance(logger, Namespace) and logger.get("init_args.save_dir") is not None
+    if root is not None or (subcommand == "fit" and not logs_elsewhere):
         check_writable_folder(str(root) if root is not None else os.getcwd(), 'Parser key "trainer.default_root_dir":')
 
 

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from lit_gan.cli import run_cli as main
+from lit_gan import WGANGP
 from lit_gan.metrics import Classifier
+from lit_gan.networks import MLPCritic, MLPGenerator
 from tests.conftest import REPO
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
@@ -117,6 +119,15 @@ def test_a_checkpoint_of_the_classifier_given_to_a_gan(tmp_path, capsys):
     line = refused(["validate", "--config", config, "--ckpt_path", "clf.ckpt"], capsys)
     assert ("`ckpt_path` clf.ckpt holds a lit_gan.metrics.Classifier, but the config builds a lit_gan.WGANGP:"
             " give a checkpoint of a GAN fit") in line, line
+
+
+def test_a_gan_checkpoint_given_to_the_classifier(tmp_path, capsys):
+    gan = WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(1, 8, 8))
+    torch.save({"state_dict": gan.state_dict(), "hyper_parameters": {}}, tmp_path / "gan.ckpt")
+    config = str(REPO / "configs" / "classifier_mnist.yaml")
+    line = refused(["validate", "--config", config, "--ckpt_path", "gan.ckpt"], capsys)
+    assert ("`ckpt_path` gan.ckpt holds a GAN, but the config builds a lit_gan.metrics.Classifier: give a checkpoint"
+            " of a Classifier fit") in line, line
 
 
 def test_an_image_folder_that_cannot_be_listed_is_not_an_empty_one(folder_root, monkeypatch, capsys):
