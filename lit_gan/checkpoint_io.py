@@ -63,7 +63,8 @@ def write_atomically(path: Path, data: bytes | memoryview) -> None:
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 less the umask, as open() gives
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)  # O_BINARY: Windows' text mode off
+    fd = os.open(temp, flags, 0o666)  # 0o666 less the umask, as open() gives
     try:
         try:
             view = memoryview(data)
