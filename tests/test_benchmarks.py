@@ -71,3 +71,12 @@ def test_quality_trains_the_toy_configs_and_reports_modes_and_high_quality_fract
     assert re.search(r"^\| `wgan_gp` trainer.max_steps=2 .*\| [0-9]+ \| [0-9]+ \|$", out, re.M), out
     again = bench("quality", *args)  # every run is in --out: nothing runs again
     assert len((tmp_path / "q.jsonl").read_text().splitlines()) == 4 and "| `fgan_kl` trainer.max_steps=2" in again
+
+
+def test_quickstart_benchmark_reads_the_summary_of_the_shipped_command():
+    out = bench("quickstart", "--seeds", "0", "--threads", "1", "--", "--trainer.max_steps", "2",
+                "--model.init_args.n_critic", "1", "--data.init_args.n_train", "2560",
+                "--trainer.callbacks", '[{"class_path": "lit_gan.callbacks.MixtureCoverage", "init_args": {"every_n_steps": 2}}]',
+                timeout=600)
+    rows = re.findall(r"^\| 0 \| 1 \| 2 \| (\d) \| ([0-9.]+)% \| \d+ \| \d+ \|$", out, re.M)
+    assert len(rows) == 1 and 0 <= int(rows[0][0]) <= 8, out
