@@ -34,7 +34,8 @@ def test_quickstart_logs_its_config_landscape_and_diagnostics(tmp_path, monkeypa
     assert hparams["trainer/max_steps"].number_value == 4
     assert hparams["model/class_path"].string_value == "lit_gan.WGANGP"
     assert hparams["model/init_args/n_critic"].number_value == 5
-    assert hparams["model/init_args/gp_lambda"].number_value == 10
+    assert hparams["model/init_args/gp_lambda"].number_value == 0.1
+    assert hparams["model/init_args/g_scheduler/class_path"].string_value == "torch.optim.lr_scheduler.LinearLR"
     assert hparams["data/init_args/n_modes"].number_value == 8
     assert hparams["trainer/callbacks/0/class_path"].string_value == "lit_gan.callbacks.CriticLandscape"
     assert hparams["seed_everything"].number_value == 0
