@@ -1,9 +1,10 @@
 """Sample quality on real digits (MNIST5k), judged by the domain classifier (issue 15, item 3).
 
     python -m benchmarks.digits_quality --classifier CKPT [--config configs/quickstart_mnist.yaml]
-        [--seeds 0 1 2] [--samples 500] [--out /tmp/digits_quality] [--grid docs/images/samples_quickstart_mnist.png]
+        [--seeds 0 1 2] [--samples 500] [--out /tmp/digits_quality] [--score-every 200]
+        [--grid docs/images/samples_quickstart_mnist.png]
 
-CKPT is a checkpoint of ``lit-gan fit --config configs/classifier_mnist5k.yaml`` (its best.ckpt).
+CKPT is a checkpoint of ``lit-gan fit --config configs/classifier_mnist5k.yaml`` (its last.ckpt).
 Each seed trains ``--config`` exactly as ``lit-gan fit --config CONFIG --seed_everything SEED``
 does (``lit_gan.cli.run_cli``; ``--data lit_gan.data.MNIST5k`` is added when the config's data is
 another module), under ``OUT/seed_SEED``, without a logger or progress bar, and saves the
@@ -18,7 +19,10 @@ Score (one split: all samples), the classes present (the classifier's argmax; a 
 at least 1% of the samples are of it) and the smallest class share. The floor is the same FID
 between the two halves of the held-out digits (``--samples`` each): what a perfect generator would
 score at this sample size; the held-out digits' own IS is printed beside it. Wall time and CPU
-time (all threads of this process) are of the training.
+time (all threads of this process) are of the training. ``--score-every N`` also scores the
+generator every N generator updates during training, with the times so far (they then include
+those evaluations, seconds each): the state at update N of a longer run is the final state of a
+run of N updates when nothing in the config depends on ``max_steps`` (a learning-rate decay would).
 """
 
 import argparse
@@ -57,8 +61,8 @@ class ScoreAlong(Callback):
     """Scores the generator every ``every`` generator updates during training (``score(model)``), with
     the wall and CPU time since the start of the fit; the training's random stream is left alone."""
 
-    def __init__(self, every: int, score) -> None:
-        self.every, self.score, self.rows, self.last = every, score, [], -1
+    def __init__(self, every: int, score, report) -> None:
+        self.every, self.score, self.report, self.rows, self.last = every, score, report, [], -1
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.t0, self.c0 = time.perf_counter(), time.process_time()
@@ -70,6 +74,7 @@ class ScoreAlong(Callback):
             wall, cpu = time.perf_counter() - self.t0, time.process_time() - self.c0
             with torch.random.fork_rng(devices=[]):
                 self.rows.append({"step": step, "wall_s": wall, "cpu_s": cpu, **self.score(pl_module)})
+            self.report(self.rows[-1])
 
 
 def train(config: Path, seed: int, out: Path, overrides: list[str], data_path: str | None, along=None) -> dict:
@@ -181,7 +186,8 @@ def main() -> None:
     real_a, _ = classify(features, half_a)
     floor = scores(real_a, *classify(features, half_b))
     print(f"floor: held-out vs held-out, {args.samples} vs {args.samples}: FID {floor['fid']:.2f},"
-          f" IS of the held-out digits {floor['is']:.2f}, {floor['classes']} classes")
+          f" IS of the held-out digits {floor['is']:.2f}, {floor['classes']} classes", flush=True)
+
     def score(model) -> dict:
         z = torch.randn(args.samples, model.latent_dim, generator=torch.Generator().manual_seed(0))
         samples = torch.cat([model.sample(len(part), z=part) for part in z.split(250)])
@@ -189,12 +195,13 @@ def main() -> None:
 
     rows = []
     for seed in args.seeds:
-        along = ScoreAlong(args.score_every, score) if args.score_every else None
+        def report(r: dict, seed: int = seed) -> None:
+            print(f"  seed {seed} step {r['step']}: FID {r['fid']:.2f} ({r['fid'] / floor['fid']:.2f}x), IS {r['is']:.2f},"
+                  f" {r['classes']} classes, {r['wall_s'] / 60:.1f} min wall, {r['cpu_s'] / 60:.1f} min CPU", flush=True)
+
+        along = ScoreAlong(args.score_every, score, report) if args.score_every else None
         run = train(config, seed, Path(args.out), args.overrides, args.data_path, along)
         if along is not None:
-            for r in along.rows:
-                print(f"  seed {seed} step {r['step']}: FID {r['fid']:.2f} ({r['fid'] / floor['fid']:.2f}x), IS {r['is']:.2f},"
-                      f" {r['classes']} classes, {r['wall_s'] / 60:.1f} min wall, {r['cpu_s'] / 60:.1f} min CPU")
             (Path(args.out) / f"seed_{seed}" / "along.json").write_text(json.dumps(along.rows))
         row = {"seed": seed, **score(run["model"].cpu()), **{k: run[k] for k in ("wall_s", "cpu_s", "steps", "loaded")}}
         rows.append(row)

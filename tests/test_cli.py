@@ -10,6 +10,7 @@ import yaml
 
 from lit_gan.cli import run_cli as main
 from tests.conftest import REPO
+from tests.data.test_mnist5k import write_csv
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
@@ -18,7 +19,9 @@ def _overrides(config: Path, roots: dict[str, Path]) -> list[str]:
     """Small data for the image configs: the fake files in torchvision's formats, no download, small batches."""
     data = yaml.safe_load(config.read_text())["data"]["class_path"].rsplit(".", 1)[-1]
     args = ["--data.init_args.batch_size", "2"] if data != "RingOfGaussians" else []
-    if data in roots:
+    if data == "MNIST5k":  # a CSV of 100 digits in its format instead of the 5,000 packaged ones
+        args += ["--data.init_args.path", str(roots[data]), "--data.init_args.num_workers", "0"]
+    elif data in roots:
         args += ["--data.init_args.root", str(roots[data]), "--data.init_args.num_workers", "0"]
         args += ["--data.init_args.download", "false"] if data != "ImageFolderDataModule" else []
     return args
@@ -33,7 +36,7 @@ def test_every_config_fits_with_fast_dev_run(config, mnist_root, cifar_root, cel
     monkeypatch.chdir(tmp_path)
     n_critic = yaml.safe_load(config.read_text())["model"]["init_args"].get("n_critic", 1)
     roots = {"MNISTDataModule": mnist_root, "CIFAR10DataModule": cifar_root, "CelebADataModule": celeba_root,
-             "ImageFolderDataModule": folder_root}
+             "ImageFolderDataModule": folder_root, "MNIST5k": write_csv(tmp_path / "mnist_small.csv.gz")}
     # fast_dev_run counts batches: n_critic batches reach one generator update
     cli = main(["fit", "--config", str(config), "--trainer.fast_dev_run", str(n_critic), "--trainer.accelerator", "cpu"]
                + _overrides(config, roots))

@@ -1,0 +1,30 @@
+"""benchmarks/digits_quality.py at tiny settings: a 100-digit CSV, a classifier of one update,
+2 generator updates per seed. Checks that the command works and prints what BENCHMARKS.md
+reports (the values mean nothing here), and that a second call loads the runs it finds."""
+
+import re
+
+from lit_gan.cli import run_cli
+from tests.conftest import REPO
+from tests.data.test_mnist5k import write_csv
+from tests.test_benchmarks import bench
+
+
+def test_digits_quality_trains_scores_and_reloads(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    csv = write_csv(tmp_path / "digits.csv.gz", n_per_class=20)  # 40 held out: halves of 20
+    run_cli(["fit", "--config", str(REPO / "configs" / "classifier_mnist5k.yaml"), "--data.init_args.path", str(csv),
+             "--data.init_args.batch_size", "16", "--trainer.max_steps", "1", "--trainer.accelerator", "cpu",
+             "--trainer.default_root_dir", str(tmp_path / "classifier"), "--trainer.enable_progress_bar", "false"])
+    classifier = next((tmp_path / "classifier").rglob("last.ckpt"))
+    args = ["--classifier", str(classifier), "--data-path", str(csv), "--samples", "20", "--seeds", "0", "1",
+            "--out", str(tmp_path / "runs"), "--score-every", "1", "--grid", str(tmp_path / "grid.png"),
+            "--threads", "1", "--set", "trainer.max_steps=2", "data.init_args.batch_size=8"]
+    out = bench("digits_quality", *args)
+    assert re.search(r"^floor: held-out vs held-out, 20 vs 20: FID [0-9.]+", out, re.M), out
+    for seed in (0, 1):
+        assert re.search(rf"^seed {seed}: 2 generator updates, FID [0-9.]+ .* IS [0-9.]+, \d+ classes", out, re.M), out
+        assert len(re.findall(rf"^  seed {seed} step [12]: FID", out, re.M)) == 2, out
+    assert re.search(r"^over seeds \[0, 1\]: FID ", out, re.M) and (tmp_path / "grid.png").stat().st_size > 0
+    again = bench("digits_quality", *args)  # both final.ckpt are there: loaded, not trained again
+    assert again.count("(loaded)") == 2, again
