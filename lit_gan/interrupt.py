@@ -10,18 +10,36 @@ first SIGINT during ``fit`` is turned into a SIGTERM to this process; a second o
 A run stopped so is not a finished one: ``lit-gan`` then exits with ``stop_status`` (143 after
 SIGTERM, 130 after Ctrl+C, what a shell reports for a process these signals ended), so that a batch
 script can tell it from a finished run (0) and resume it (docs/cluster.md).
+
+With several processes (DDP), every rank stops at the same batch boundary. Lightning 2.6's own
+handling deadlocks there: each rank checks its own SIGTERM flag at the end of a batch, so a rank
+signalled first stops and waits in the checkpoint's barrier while a rank signalled a moment later
+(or not at all) waits in the next batch's collective; and its SIGTERM handler runs a
+``dist.broadcast`` from inside the signal handler, out of step with the other ranks' collectives.
+Here, for ``world_size > 1`` only: the handler just notes the signal (and forwards it to the other
+local ranks, as Lightning's launcher does); once per training batch (``sync_sigterm``, from
+``AdversarialModule.on_train_batch_end``) the ranks all-reduce (MAX) that 0/1 note, and if any rank
+has it, every rank sets Lightning's flag, so that Lightning's end-of-batch check raises
+``SIGTERMException`` on every rank after the same batch and ``ModelCheckpoint(save_on_exception)``
+saves with all ranks in its barrier. One process keeps Lightning's handler and costs nothing.
 """
 
+import logging
 import os
 import signal
 import threading
 from types import FrameType
 from typing import Any, Optional
 
+import torch
+import torch.distributed as dist
 from lightning.pytorch.trainer.states import TrainerFn, TrainerStatus
+from lightning.pytorch.utilities.rank_zero import rank_prefixed_message
 
 SIGTERM_STATUS = 128 + signal.SIGTERM  # 143
 SIGINT_STATUS = 128 + signal.SIGINT  # 130
+
+log = logging.getLogger(__name__)
 
 
 class InterruptAsPreemption:
@@ -31,8 +49,12 @@ class InterruptAsPreemption:
         self.module = module  # a LightningModule: its trainer, while attached
         self.previous: Optional[Any] = None
         self.fired = False
+        self.sigterm_pending = False  # this rank received SIGTERM, not yet agreed on by all ranks
+        self.distributed = False  # world_size > 1: SIGTERM is agreed on once per batch (sync_sigterm)
 
     def install(self) -> None:
+        """Called at ``on_fit_start``, before Lightning registers its signal handlers (in ``Trainer._run``)."""
+        self._install_sigterm_sync()
         if threading.current_thread() is not threading.main_thread():
             return
         current = signal.getsignal(signal.SIGINT)
@@ -42,6 +64,45 @@ class InterruptAsPreemption:
             self.previous = current
             signal.signal(signal.SIGINT, self)
         self.fired = False
+
+    def _install_sigterm_sync(self) -> None:
+        trainer = self.module._trainer
+        self.sigterm_pending = False
+        self.distributed = bool(
+            trainer is not None and trainer.world_size > 1 and dist.is_available() and dist.is_initialized()
+        )
+        connector = getattr(trainer, "_signal_connector", None)
+        if connector is None:
+            return
+        if self.distributed:
+            # register_signal_handlers (after on_fit_start) takes ``self._sigterm_notifier_fn``: this one, on this trainer
+            connector._sigterm_notifier_fn = self._note_sigterm
+        else:
+            connector.__dict__.pop("_sigterm_notifier_fn", None)  # Lightning's own, e.g. after a DDP fit of this trainer
+
+    def _note_sigterm(self, signum: Any, frame: Optional[FrameType]) -> None:
+        """Lightning's ``_sigterm_notifier_fn`` without its in-handler broadcast: no collective here."""
+        trainer = self.module._trainer
+        if trainer is None:
+            return
+        log.info(rank_prefixed_message(f"Received SIGTERM: {signum}", trainer.local_rank))
+        if not self.sigterm_pending and not trainer.received_sigterm:
+            launcher = trainer.strategy.launcher
+            if launcher is not None:
+                launcher.kill(signum)  # rank 0 launched the other local ranks: they stop too
+        self.sigterm_pending = True
+
+    def sync_sigterm(self) -> None:
+        """Once per training batch, on every rank: if any rank received SIGTERM, all stop after this batch.
+
+        A SIGTERM that arrives after this call waits for the next batch's, on every rank alike."""
+        if not self.distributed:
+            return
+        trainer = self.module._trainer
+        flag = torch.tensor([1 if self.sigterm_pending else 0], dtype=torch.int32, device=trainer.strategy.root_device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item():
+            trainer._signal_connector.received_sigterm = True  # Lightning's on_advance_end raises SIGTERMException
 
     def uninstall(self) -> None:
         if self.previous is not None and threading.current_thread() is threading.main_thread():

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -160,30 +161,61 @@ def test_slurm_requeue_on_sigusr1_still_saves_and_requeues_and_the_sigterm_after
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] >= 1
 
 
+class RecordStop(Callback):
+    """Each rank writes its pid as training starts, and the step it stopped at when an exception stops it."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+
+    def on_train_start(self, trainer, pl_module):
+        (self.dirpath / f"pid{trainer.global_rank}").write_text(str(os.getpid()))
+
+    def on_exception(self, trainer, pl_module, exception):
+        stop = f"{type(exception).__name__} {trainer.global_step} {pl_module.critic_steps}"
+        (self.dirpath / f"stop{trainer.global_rank}").write_text(stop)
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return True
+
+
 @pytest.mark.slow
-@pytest.mark.skip(reason="Lightning 2.6.6 deadlocks here in most runs: each rank checks its own SIGTERM flag at the end of"
-                  " a batch (training_epoch_loop on_advance_end), so rank 0 raises and waits in the checkpoint's barrier"
-                  " while rank 1, signalled a moment later, waits in the next batch's SIGTERM broadcast")
-def test_under_ddp_sigterm_saves_and_the_job_exits_143(tmp_path):
-    # Lightning forwards SIGTERM to the other rank; both stop after the batch, rank 0 saves. The other rank
-    # exits 0: a non-zero one would make Lightning's launcher SIGKILL rank 0 (exit -9, not 143)
+@pytest.mark.parametrize("to", ["launcher", "other-rank", "all-ranks"])
+def test_under_ddp_sigterm_saves_and_the_job_exits_143(tmp_path, to):
+    # A SIGTERM to rank 0 (the launcher, which forwards it), to rank 1 only, or to both: the ranks agree on it once
+    # per batch (lit_gan.interrupt), so all stop after the same batch and meet in the checkpoint's barrier, and rank 0
+    # saves. The other rank exits 0: a non-zero one would make Lightning's launcher SIGKILL rank 0 (exit -9, not 143)
     started = tmp_path / "started"
     log = open(tmp_path / "log.txt", "w")
     proc = subprocess.Popen([sys.executable, "-m", "lit_gan.cli", "fit", *SMALL, *CKPT, *TINY, "--trainer.max_steps", "100000",
                              "--trainer.limit_val_batches", "0", "--trainer.devices", "2", "--trainer.strategy", "ddp",
                              "--trainer.callbacks+=tests.helpers.TouchAt", f"--trainer.callbacks.path={started}",
-                             "--trainer.callbacks.at_batch=7"], cwd=tmp_path, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+                             "--trainer.callbacks.at_batch=7", "--trainer.callbacks+=tests.test_preemption.RecordStop",
+                             f"--trainer.callbacks.dirpath={tmp_path}"], cwd=tmp_path, env=ENV, stdout=log,
+                            stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 180
         while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
         assert started.exists(), (tmp_path / "log.txt").read_text()[-2000:]
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=90)
-        time.sleep(6)  # past the launcher's next look at the other rank (every 5 s)
+        pids = [int((tmp_path / f"pid{rank}").read_text()) for rank in (0, 1)]
+        assert pids[0] == proc.pid
+        for pid in {"launcher": pids[:1], "other-rank": pids[1:], "all-ranks": pids}[to]:
+            os.kill(pid, signal.SIGTERM)
+        proc.wait(timeout=90)  # a deadlock (ranks in different collectives) ends here
+        while not _ended(pids[1]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _ended(pids[1])
     finally:
         proc.kill()
     out = (tmp_path / "log.txt").read_text()
     assert proc.returncode == 143, out[-2000:]
-    assert "Forcefully terminating" not in out
-    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] >= 1
+    assert "Forcefully terminating" not in out and "Traceback" not in out, out[-2000:]
+    stops = [(tmp_path / f"stop{rank}").read_text() for rank in (0, 1)]
+    assert stops[0] == stops[1] and stops[0].startswith("SIGTERMException "), stops  # the same batch on both ranks
+    _, step, critic_steps = stops[0].split()
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == int(step) >= 1 and saved["critic_steps"] == int(critic_steps) >= 8

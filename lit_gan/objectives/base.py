@@ -227,6 +227,9 @@ class AdversarialModule(LightningModule):
         self.trainer.log_every_n_steps = self._log_every
         self._interrupt.uninstall()
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._interrupt.sync_sigterm()  # DDP: a SIGTERM on any rank stops every rank after this same batch
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
         real = _real(batch)
