@@ -85,9 +85,9 @@ def test_values_the_checkpoint_replaces_are_named_in_a_warning(good_ckpt, tmp_pa
 
     monkeypatch.chdir(tmp_path)
     args = ["validate", "--config", str(REPO / "configs" / "quickstart.yaml"), "--ckpt_path", good_ckpt, *QUICK]
-    with pytest.warns(UserWarning, match=r"not used: model.init_args.gp_lambda=1.0 \(checkpoint: 10.0\)$"):
+    with pytest.warns(UserWarning, match=r"not used: model.init_args.gp_lambda=1.0 \(checkpoint: 0.1\)$"):
         cli = run_cli([*args, "--model.init_args.gp_lambda", "1.0"])
-    assert cli.model.gp_lambda == 10.0  # the checkpoint's, as the warning says
+    assert cli.model.gp_lambda == 0.1  # the checkpoint's, as the warning says
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run_cli(args)  # the config the checkpoint was trained with: nothing replaced, nothing said
