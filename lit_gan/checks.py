@@ -14,3 +14,10 @@ def check_positive_floats(**values: object) -> None:
     for name, value in values.items():
         if not float(value) > 0:  # type: ignore[arg-type]
             raise ValueError(f"Expected argument `{name}` to be > 0, got {value}")
+
+
+def check_non_negative_floats(**values: object) -> None:
+    """Raise ``ValueError`` naming the first argument that is not >= 0 (NaN included)."""
+    for name, value in values.items():
+        if not float(value) >= 0:  # type: ignore[arg-type]
+            raise ValueError(f"Expected argument `{name}` to be >= 0, got {value}")

@@ -8,11 +8,13 @@ from typing import Any, Literal
 
 import torch
 from jsonargparse.typing import NonNegativeFloat
-from torch import Tensor, nn
+from torch import Tensor
 
+from lit_gan.checks import check_non_negative_floats
 from lit_gan.objectives import fdivergences as fd
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
+from lit_gan.objectives.wgan import refuse_batch_norm, weighted_gradient_penalty
 
 _GENERATOR_LOSSES = {"saddle": fd.fgan_generator_loss_saddle, "alternative": fd.fgan_generator_loss_alternative}
 
@@ -60,19 +62,13 @@ class FGAN(AdversarialModule):
         ):
             if value not in allowed:
                 raise ValueError(f"Expected argument `{name}` to be one of {list(allowed)}, got {value!r}")
-        for name, value in (("gp_lambda", gp_lambda), ("drift_lambda", drift_lambda)):
-            if not value >= 0:
-                raise ValueError(f"Expected argument `{name}` to be >= 0, got {value}")
+        check_non_negative_floats(gp_lambda=gp_lambda, drift_lambda=drift_lambda)
         super().__init__(**kwargs)
         self.divergence = fd.DIVERGENCES[divergence]
         self._generator_loss = _GENERATOR_LOSSES[generator_loss]
         self.gp_lambda, self.drift_lambda = float(gp_lambda), float(drift_lambda)
-        batch_norms = [name for name, m in self.critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if self.gp_lambda > 0 and batch_norms:
-            raise ValueError(
-                f"Expected argument `critic` to have no BatchNorm with `gp_lambda` > 0 (the penalty is per sample),"
-                f" found {batch_norms[0]!r}: use norm: layer or none"
-            )
+        if self.gp_lambda > 0:
+            refuse_batch_norm(self.critic, "with `gp_lambda` > 0 (the penalty is per sample)")
 
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         loss = -fd.variational_bound(self.divergence, real_scores, fake_scores)
@@ -89,6 +85,4 @@ class FGAN(AdversarialModule):
     def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         if self.gp_lambda == 0:  # off: no interpolates, no double backward
             return super().critic_penalty(real, fake)
-        t = self.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
-        penalty, grad_norm = losses.gradient_penalty(self.critic, real, fake, t)
-        return self.gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}
+        return weighted_gradient_penalty(self, real, fake, self.gp_lambda)

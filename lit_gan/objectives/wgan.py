@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor, nn
 
 from lit_gan.callbacks.weight_clipping import WeightClipping
-from lit_gan.checks import check_positive_floats
+from lit_gan.checks import check_non_negative_floats, check_positive_floats
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
 
@@ -69,18 +69,26 @@ class WGANGP(_Wasserstein):
     default_optimizer = partial(torch.optim.Adam, lr=1e-4, betas=(0.5, 0.9))
 
     def __init__(self, gp_lambda: NonNegativeFloat = 10.0, **kwargs: Any) -> None:
-        if not gp_lambda >= 0:
-            raise ValueError(f"Expected argument `gp_lambda` to be >= 0, got {gp_lambda}")
+        check_non_negative_floats(gp_lambda=gp_lambda)
         super().__init__(**kwargs)
         self.gp_lambda = float(gp_lambda)
-        batch_norms = [name for name, m in self.critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if batch_norms:
-            raise ValueError(
-                f"Expected argument `critic` to have no BatchNorm with a gradient penalty (it is per sample),"
-                f" found {batch_norms[0]!r}: use norm: layer or none"
-            )
+        refuse_batch_norm(self.critic, "with a gradient penalty (it is per sample)")
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        t = self.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
-        penalty, grad_norm = losses.gradient_penalty(self.critic, real, fake, t)
-        return self.gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}
+        return weighted_gradient_penalty(self, real, fake, self.gp_lambda)
+
+
+def refuse_batch_norm(critic: nn.Module, why: str) -> None:
+    """Raise ``ValueError`` if ``critic`` has a BatchNorm layer, which a per-sample penalty cannot have."""
+    batch_norms = [name for name, m in critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if batch_norms:
+        raise ValueError(f"Expected argument `critic` to have no BatchNorm {why}, found {batch_norms[0]!r}: use norm: layer or none")
+
+
+def weighted_gradient_penalty(
+    module: AdversarialModule, real: Tensor, fake: Tensor, gp_lambda: float
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """gp_lambda times WGAN-GP's penalty on ``module``'s critic, with what to log (``critic_penalty``'s contract)."""
+    t = module.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
+    penalty, grad_norm = losses.gradient_penalty(module.critic, real, fake, t)
+    return gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}
