@@ -18,10 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from lit_gan.callbacks.image_quality import SampleEvaluation
-
-
-def _value(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e9 else f"{x:.4g}"
+from lit_gan.callbacks.progress import short_number
 
 
 def _relative(path: str) -> str:
@@ -45,7 +42,7 @@ class FitSummary(Callback):
         for callback in trainer.callbacks:
             if isinstance(callback, SampleEvaluation) and callback.last_values:
                 values = " | ".join(
-                    f"val/{name} {_value(float(v))}" for name, v in callback.last_values.items() if math.isfinite(float(v))
+                    f"val/{name} {short_number(v)}" for name, v in callback.last_values.items() if math.isfinite(float(v))
                 )
                 lines.append(f"  {values}   ({type(callback).__name__}, step {callback.last_step})")
         # the logger's own folder: ``trainer.log_dir`` is a collective under DDP, and this runs on rank 0 only

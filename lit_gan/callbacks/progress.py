@@ -19,7 +19,8 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lit_gan.checks import check_positive_ints
 
 
-def _number(value: Any) -> str:
+def short_number(value: Any) -> str:
+    """8.0 -> '8', 0.93361 -> '0.9336': what a summary line shows of a logged value."""
     value = float(value)
     return str(int(value)) if value.is_integer() and abs(value) < 1e9 else f"{value:.4g}"
 
@@ -76,7 +77,7 @@ class ProgressBar(TQDMProgressBar):
     def line(self, trainer: Trainer, pl_module: LightningModule) -> str:
         step, total = trainer.global_step, trainer.max_steps
         parts = [f"step {step}/{total} ({100 * step // total}%)" if total and total > 0 else f"step {step}"]
-        parts += [f"{k} {_number(v)}" for k, v in self.get_metrics(trainer, pl_module).items()
+        parts += [f"{k} {short_number(v)}" for k, v in self.get_metrics(trainer, pl_module).items()
                   if k != "v_num" and isinstance(v, (int, float))]
         if self._start is not None:
             seconds, done = time.perf_counter() - self._start[0], step - self._start[1]
