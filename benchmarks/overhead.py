@@ -19,7 +19,7 @@ from lightning.pytorch import LightningDataModule, Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
 from lit_gan import WGANGP
-from lit_gan.data.images import to_unit_range
+from lit_gan.tensors import to_unit_range
 from lit_gan.networks import DCGANCritic, DCGANGenerator
 from lit_gan.objectives.losses import gradient_penalty, wgan_critic_loss, wgan_generator_loss
 

@@ -1,23 +1,33 @@
-"""Argument checks shared by the modules, callbacks and metrics (the CLI checks types at parse time;
-these guard the Python API)."""
+"""Argument checks shared by the networks, modules, callbacks and metrics (the CLI checks types at
+parse time; these guard the Python API). Each raises ``ValueError`` naming the argument."""
+
+from typing import Sequence, Union
 
 
-def check_positive_ints(**values: object) -> None:
-    """Raise ``ValueError`` naming the first argument that is given (not None) and below 1."""
+def check_positive_ints(**values: Union[None, int, Sequence[int]]) -> None:
+    """Refuse the first argument that is given (not None) and is an integer below 1, or a sequence
+    (a shape, layer widths) that holds one; ``img_shape`` must also not be empty."""
     for name, value in values.items():
-        if value is not None and int(value) < 1:  # type: ignore[call-overload]
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            if name == "img_shape" and not value:
+                raise ValueError("Expected argument `img_shape` to be a non-empty shape, got ()")
+            if any(int(v) < 1 for v in value):
+                raise ValueError(f"Expected argument `{name}` to hold integers >= 1, got {value!r}")
+        elif int(value) < 1:  # type: ignore[arg-type]
             raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
 
 
-def check_positive_floats(**values: object) -> None:
-    """Raise ``ValueError`` naming the first argument that is not > 0 (NaN included)."""
+def check_greater_than_zero(**values: object) -> None:
+    """Refuse the first argument that is given (not None) and not > 0 (NaN included)."""
     for name, value in values.items():
-        if not float(value) > 0:  # type: ignore[arg-type]
+        if value is not None and not float(value) > 0:  # type: ignore[arg-type]
             raise ValueError(f"Expected argument `{name}` to be > 0, got {value}")
 
 
-def check_non_negative_floats(**values: object) -> None:
-    """Raise ``ValueError`` naming the first argument that is not >= 0 (NaN included)."""
+def check_not_negative(**values: object) -> None:
+    """Refuse the first argument that is given (not None) and not >= 0 (NaN included)."""
     for name, value in values.items():
-        if not float(value) >= 0:  # type: ignore[arg-type]
+        if value is not None and not float(value) >= 0:  # type: ignore[arg-type]
             raise ValueError(f"Expected argument `{name}` to be >= 0, got {value}")

@@ -45,7 +45,7 @@ _NOISE = (
 )
 
 
-def one_line(message: str) -> str:
+def parser_error_line(message: str) -> str:
     """jsonargparse's nested union report -> 'Parser key "model.init_args.n_critic": <why>'."""
     keys: list[str] = []
     reason: Optional[str] = None
@@ -77,7 +77,7 @@ class LitGanParser(LightningArgumentParser):
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
         prog = parser.prog.replace(" [options]", "")
-        sys.stderr.write(f"{prog}: error: {one_line(message)} (see: {prog} --help)\n")
+        sys.stderr.write(f"{prog}: error: {parser_error_line(message)} (see: {prog} --help)\n")
         self.exit(2)
 
     def parse_path(self, path: Any, *args: Any, **kwargs: Any) -> Namespace:

@@ -16,9 +16,9 @@ class NonFiniteError(FloatingPointError):
     """A loss, a gradient or a weight turned NaN or Inf during training."""
 
 
-def one_line(err: BaseException) -> str:
-    """An exception's message on one line (torchvision's download errors span several)."""
-    return " ".join(str(err).split())
+def one_line(message: object) -> str:
+    """A message (or an exception's) on one line (torchvision's download errors span several)."""
+    return " ".join(str(message).split())
 
 
 def unsafe_pickle_reason(err: pickle.UnpicklingError) -> str:

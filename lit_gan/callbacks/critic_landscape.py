@@ -11,7 +11,8 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 from lit_gan.callbacks.periodic import PeriodicImage
-from lit_gan.objectives.base import _real
+from lit_gan.checks import check_greater_than_zero
+from lit_gan.tensors import eval_mode, fixed_latents, real_images
 
 
 class CriticLandscape(PeriodicImage):
@@ -55,8 +56,7 @@ class CriticLandscape(PeriodicImage):
                 raise ValueError(f"Expected argument `{name}` to be an integer >= 2, got {value}")
         if int(size_px) < 200:
             raise ValueError(f"Expected argument `size_px` to be an integer >= 200, got {size_px}")
-        if extent is not None and not extent > 0:
-            raise ValueError(f"Expected argument `extent` to be > 0 or None, got {extent}")
+        check_greater_than_zero(extent=extent)
         self.n_points, self.resolution = int(n_points), int(resolution)
         self.levels, self.size_px = int(levels), int(size_px)
         self.extent = None if extent is None else float(extent)
@@ -71,15 +71,14 @@ class CriticLandscape(PeriodicImage):
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_fit_start(trainer, pl_module)
-        rng = torch.Generator().manual_seed(self.seed)
-        self._z = torch.randn(self.n_points, pl_module.latent_dim, generator=rng)  # (n, latent_dim)
+        self._z = fixed_latents(self.n_points, pl_module.latent_dim, self.seed)  # (n, latent_dim)
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         missing = self.n_points - sum(len(r) for r in self._real)
         if self._enabled and trainer.is_global_zero and missing > 0:
-            self._real.append(_real(batch)[:missing].detach().float().cpu())
+            self._real.append(real_images(batch)[:missing].detach().float().cpu())
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     @torch.no_grad()
@@ -88,12 +87,8 @@ class CriticLandscape(PeriodicImage):
         ticks = torch.linspace(-extent, extent, self.resolution)
         xx, yy = torch.meshgrid(ticks, ticks, indexing="xy")  # (R, R) each; rows follow y
         grid = torch.stack([xx.flatten(), yy.flatten()], dim=1).to(pl_module.device, pl_module.dtype)  # (R*R, 2)
-        was_training = pl_module.critic.training
-        pl_module.critic.eval()
-        try:
+        with eval_mode(pl_module.critic):
             f = pl_module.critic(grid).float().view(self.resolution, self.resolution)  # (R, R)
-        finally:
-            pl_module.critic.train(was_training)
         fake = pl_module.sample(self.n_points, z=self._z).float()  # (n, 2), eval mode
         return f.cpu().numpy(), fake.cpu().numpy()
 

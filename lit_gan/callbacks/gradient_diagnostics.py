@@ -12,7 +12,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from lit_gan.objectives.base import _real
+from lit_gan.tensors import real_images
 
 
 @contextmanager
@@ -124,7 +124,7 @@ class GradientDiagnostics(Callback):
             return
         logs, self._norms = self._norms, {}
         if self.input_gradients:
-            logs.update(self.input_gradient_norms(pl_module, _real(batch)[: self.n_points]))
+            logs.update(self.input_gradient_norms(pl_module, real_images(batch)[: self.n_points]))
         pl_module.log_dict(logs, on_step=True, on_epoch=False, batch_size=self.n_points)
 
     def input_gradient_norms(self, pl_module: LightningModule, real: Tensor) -> dict[str, Tensor]:

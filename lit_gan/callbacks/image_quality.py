@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
-from lit_gan.checks import check_positive_floats, check_positive_ints
+from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
@@ -294,7 +294,7 @@ class MixtureCoverage(SampleEvaluation):
     ) -> None:
         super().__init__(num_samples, batch_size, every_n_epochs, every_n_steps, seed)
         check_positive_ints(min_samples=min_samples)  # ModeCoverage checks them too, but only at the first evaluation
-        check_positive_floats(k=k)
+        check_greater_than_zero(k=k)
         self.k, self.min_samples = float(k), int(min_samples)
 
     def build(self, trainer: Trainer, pl_module: LightningModule) -> None:

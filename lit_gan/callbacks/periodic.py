@@ -1,16 +1,12 @@
-"""When the image callbacks draw, and where they write.
-
-``trainer.global_step`` counts generator updates (see :mod:`lit_gan.objectives.base`), and
-``on_train_batch_end`` runs after every batch, i.e. after every critic update: with ``n_critic``
-5 the same global step is seen on five batches. A picture is drawn once per due step.
-"""
+"""The image callbacks: what they draw is theirs, when (a :class:`StepSchedule`) and where
+(TensorBoard, on global rank 0) is shared here."""
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.tensorboard import SummaryWriter
 
-from lit_gan.checks import check_positive_ints
+from lit_gan.callbacks.schedule import StepSchedule
 
 
 def tensorboard_writers(trainer: Trainer) -> list[SummaryWriter]:
@@ -29,9 +25,10 @@ class PeriodicImage(Callback):
     """
 
     def __init__(self, every_n_steps: int) -> None:
-        check_positive_ints(every_n_steps=every_n_steps)
+        if every_n_steps is None:
+            raise ValueError("Expected argument `every_n_steps` to be an integer >= 1, got None")
+        self.schedule = StepSchedule(every_n_steps)
         self.every_n_steps = int(every_n_steps)
-        self._last_step = -1
         self._enabled = True
 
     def check(self, pl_module: LightningModule) -> str:
@@ -48,19 +45,17 @@ class PeriodicImage(Callback):
             rank_zero_warn(f"{type(self).__name__} is switched off: {reason}")
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._last_step = trainer.global_step  # a resumed run does not redraw the step it resumes at
+        self.schedule.start(trainer)
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
-        step = trainer.global_step
-        if step != self._last_step and step % self.every_n_steps == 0:
+        if self.schedule.due(trainer):
             self._maybe_draw(trainer, pl_module)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.global_step != self._last_step:
+        if self.schedule.due_at_end(trainer):
             self._maybe_draw(trainer, pl_module)
 
     def _maybe_draw(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._last_step = trainer.global_step
         if not (self._enabled and trainer.is_global_zero):
             return
         writers = tensorboard_writers(trainer)

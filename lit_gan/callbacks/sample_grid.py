@@ -1,23 +1,15 @@
 """Sample grids from a fixed latent batch, the usual way to watch an image GAN learn
 (Radford et al. 2016, DCGAN, Figures 2-3: samples after a number of passes over the data)."""
 
-from typing import Sequence
-
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
-from lit_gan.checks import check_positive_ints
 from lit_gan.callbacks.periodic import PeriodicImage
-
-
-def to_unit_interval(images: Tensor, value_range: Sequence[float]) -> Tensor:
-    """Map images from ``value_range`` (the data's scale, e.g. [-1, 1] for a tanh generator) to
-    [0, 1], the range TensorBoard shows; values outside are clamped, not rescaled."""
-    low, high = float(value_range[0]), float(value_range[1])
-    return ((images.float() - low) / (high - low)).clamp_(0.0, 1.0)
+from lit_gan.checks import check_not_negative, check_positive_ints
+from lit_gan.tensors import fixed_latents, to_unit_interval
 
 
 class SampleGrid(PeriodicImage):
@@ -55,8 +47,7 @@ class SampleGrid(PeriodicImage):
         check_positive_ints(n_samples=n_samples, nrow=nrow)
         if len(value_range) != 2 or not float(value_range[0]) < float(value_range[1]):
             raise ValueError(f"Expected argument `value_range` to be (low, high) with low < high, got {value_range}")
-        if int(padding) < 0:
-            raise ValueError(f"Expected argument `padding` to be an integer >= 0, got {padding}")
+        check_not_negative(padding=padding)
         self.n_samples, self.nrow, self.padding = int(n_samples), int(nrow), int(padding)
         self.value_range = (float(value_range[0]), float(value_range[1]))
         self.tag, self.seed = tag, int(seed)
@@ -70,8 +61,7 @@ class SampleGrid(PeriodicImage):
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_fit_start(trainer, pl_module)
-        rng = torch.Generator().manual_seed(self.seed)
-        self._z = torch.randn(self.n_samples, pl_module.latent_dim, generator=rng)  # (n, latent_dim), on the CPU
+        self._z = fixed_latents(self.n_samples, pl_module.latent_dim, self.seed)  # (n, latent_dim), on the CPU
 
     def grid(self, pl_module: LightningModule) -> Tensor:
         """The grid of the fixed latents under the current generator, (3, H, W) in [0, 1], on the CPU."""

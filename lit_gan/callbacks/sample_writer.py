@@ -12,8 +12,8 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from lit_gan.checks import check_positive_ints
-from lit_gan.data.images import to_uint8
 from lit_gan.errors import ConfigError
+from lit_gan.tensors import fixed_latents, to_uint8
 
 PNG_NAME = re.compile(r"\d{6,}\.png")  # what _write_images names them: 000000.png, ...
 
@@ -74,12 +74,8 @@ class SampleWriter(Callback):
             )
 
     def draw(self, pl_module: LightningModule) -> torch.Tensor:
-        rng = torch.Generator().manual_seed(self.seed)
-        parts = []
-        for start in range(0, self.num_samples, self.batch_size):
-            n = min(self.batch_size, self.num_samples - start)
-            parts.append(pl_module.sample(n, z=torch.randn(n, pl_module.latent_dim, generator=rng)).float().cpu())
-        return torch.cat(parts)
+        latents = fixed_latents(self.num_samples, pl_module.latent_dim, self.seed)
+        return torch.cat([pl_module.sample(len(z), z=z).float().cpu() for z in latents.split(self.batch_size)])
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero:

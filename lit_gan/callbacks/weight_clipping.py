@@ -6,7 +6,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch.utils.hooks import RemovableHandle
 
-from lit_gan.checks import check_positive_floats
+from lit_gan.checks import check_greater_than_zero
 
 
 class WeightClipping(Callback):
@@ -18,7 +18,7 @@ class WeightClipping(Callback):
     """
 
     def __init__(self, clip_value: float = 0.01) -> None:
-        check_positive_floats(clip_value=clip_value)
+        check_greater_than_zero(clip_value=clip_value)
         self.clip_value = float(clip_value)
         self._handle: Optional[RemovableHandle] = None
 

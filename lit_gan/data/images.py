@@ -8,25 +8,14 @@ resized there too when ``image_size`` differs from their native size.
 
 from typing import Any, Optional
 
-import torch
 import torch.nn.functional as F
 from jsonargparse.typing import NonNegativeInt, PositiveInt
-from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lit_gan.checks import check_positive_ints
 from lit_gan.data.order import ResumableOrder
 from lit_gan.errors import ConfigError
-
-
-def to_unit_range(images: Tensor) -> Tensor:
-    """uint8 in [0, 255] -> float in [-1, 1]."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """float in [-1, 1] -> uint8 in [0, 255], the inverse of ``to_unit_range`` up to rounding."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+from lit_gan.tensors import to_unit_range
 
 
 class ImageDataModule(ResumableOrder):
@@ -95,8 +84,7 @@ class ImageDataModule(ResumableOrder):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, labels = batch
-        if images.dtype == torch.uint8:
-            images = to_unit_range(images)
+        images = to_unit_range(images)  # float images (a custom data set) pass as they are
         if images.shape[-1] != self.image_size:  # in-memory sets resize here, on the device
             images = F.interpolate(images, size=(self.image_size,) * 2, mode="bilinear", antialias=True).clamp_(-1, 1)
         return [images, labels]

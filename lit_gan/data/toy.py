@@ -12,7 +12,7 @@ from jsonargparse.typing import PositiveFloat, PositiveInt
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from lit_gan.checks import check_positive_floats, check_positive_ints
+from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.data.order import ResumableOrder
 from lit_gan.errors import ConfigError
 
@@ -62,7 +62,7 @@ class Toy2DDataModule(ResumableOrder):
 class _Mixture(Toy2DDataModule):
     def __init__(self, std: PositiveFloat, **kwargs) -> None:
         super().__init__(**kwargs)
-        check_positive_floats(std=std)
+        check_greater_than_zero(std=std)
         self.std = float(std)
 
     @property

@@ -22,10 +22,10 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from lit_gan.errors import UNREADABLE, ConfigError, one_line, unsafe_pickle_reason
-from lit_gan.metrics.features import FeatureExtractor, to_unit_range
+from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.networks.classifier import ConvClassifier
-from lit_gan.objectives.base import build
-from lit_gan.objectives.specs import from_spec, to_spec
+from lit_gan.specs import build, from_spec, to_spec
+from lit_gan.tensors import to_unit_range
 
 NetworkFactory = Callable[[Sequence[int], int], nn.Module]  # (img_shape, num_classes) -> network
 

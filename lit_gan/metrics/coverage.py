@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from lit_gan.checks import check_positive_floats, check_positive_ints
+from lit_gan.checks import check_greater_than_zero, check_positive_ints
 
 
 class ModeCoverage(Metric):
@@ -60,7 +60,7 @@ class ModeCoverage(Metric):
         centers = torch.as_tensor(centers, dtype=torch.float32)
         if centers.ndim != 2 or centers.shape[0] < 1:
             raise ValueError(f"Expected argument `centers` to have shape (K, D) with K >= 1, got {tuple(centers.shape)}")
-        check_positive_floats(std=std, k=k)
+        check_greater_than_zero(std=std, k=k)
         check_positive_ints(min_samples=min_samples)
         self.register_buffer("centers", centers, persistent=False)
         self.std, self.k, self.min_samples = float(std), float(k), int(min_samples)

@@ -6,24 +6,9 @@ that FID, KID and IS of one batch cost one pass through the network. ``forward``
 features alone, so that an extractor also plugs into torchmetrics' metrics as ``feature=``.
 """
 
-import torch
 from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """Images in [-1, 1] (float) -> uint8 in [0, 255]; uint8 images are returned as they are."""
-    if images.dtype == torch.uint8:
-        return images
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def to_unit_range(images: Tensor) -> Tensor:
-    """uint8 in [0, 255] -> float in [-1, 1]; float images are returned as they are."""
-    if images.dtype == torch.uint8:
-        return images.float().div(127.5).sub(1.0)
-    return images
 
 
 class FeatureExtractor(nn.Module):

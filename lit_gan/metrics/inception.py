@@ -27,7 +27,8 @@ from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, Featu
 
 from lit_gan.errors import UNREADABLE, ConfigError, one_line, unsafe_pickle_reason
 from lit_gan.files import file_digest
-from lit_gan.metrics.features import FeatureExtractor, to_uint8
+from lit_gan.metrics.features import FeatureExtractor
+from lit_gan.tensors import to_uint8
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = URL_INCEPTION_V3

@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lit_gan.networks.util import check_positive
+from lit_gan.checks import check_positive_ints
 
 
 class ConvClassifier(nn.Module):
@@ -36,7 +36,7 @@ class ConvClassifier(nn.Module):
         dropout: float = 0.25,
     ) -> None:
         super().__init__()
-        check_positive(num_classes=num_classes, channels=channels, feature_dim=feature_dim)
+        check_positive_ints(num_classes=num_classes, channels=channels, feature_dim=feature_dim)
         side = 2 ** len(channels)  # each block halves H and W
         if len(img_shape) != 3 or min(img_shape[1:]) < side:
             raise ValueError(

@@ -10,7 +10,7 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from lit_gan.networks.util import check_positive
+from lit_gan.checks import check_positive_ints
 
 _BASE_SIZES = (4, 7)
 
@@ -51,7 +51,7 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, img_shape: Sequence[int], base_channels: int = 64) -> None:
         super().__init__()
-        check_positive(latent_dim=latent_dim, base_channels=base_channels)
+        check_positive_ints(latent_dim=latent_dim, base_channels=base_channels)
         s0, k = doublings(img_shape)
         channels = [base_channels * 2 ** (k - 1 - i) for i in range(k)]  # e.g. [256, 128, 64] for 32x32
         layers: list[nn.Module] = [
@@ -80,7 +80,7 @@ class DCGANCritic(nn.Module):
 
     def __init__(self, img_shape: Sequence[int], base_channels: int = 64, norm: CriticNorm = "layer") -> None:
         super().__init__()
-        check_positive(base_channels=base_channels)
+        check_positive_ints(base_channels=base_channels)
         s0, k = doublings(img_shape)
         channels = [base_channels * 2**i for i in range(k)]  # e.g. [64, 128, 256] for 32x32
         layers: list[nn.Module] = [nn.Conv2d(img_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]

@@ -1,11 +1,12 @@
 """Fully connected generator and critic, for 2D toy data and flattened small images."""
 
+import math
 from typing import Literal, Sequence
 
 import torch
 from torch import nn
 
-from lit_gan.networks.util import check_positive, prod
+from lit_gan.checks import check_positive_ints
 
 Norm = Literal["none", "layer", "batch"]
 _NORMS = {"none": lambda width: nn.Identity(), "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
@@ -44,10 +45,10 @@ class MLPGenerator(nn.Module):
         tanh: bool = False,
     ) -> None:
         super().__init__()
-        check_positive(latent_dim=latent_dim, hidden_dims=hidden_dims, img_shape=img_shape)
+        check_positive_ints(latent_dim=latent_dim, hidden_dims=hidden_dims, img_shape=img_shape)
         self.img_shape = tuple(img_shape)
         layers = _hidden(latent_dim, hidden_dims, norm, nn.ReLU())
-        layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else latent_dim, prod(self.img_shape)))
+        layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else latent_dim, math.prod(int(s) for s in self.img_shape)))
         if tanh:
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
@@ -74,8 +75,8 @@ class MLPCritic(nn.Module):
         negative_slope: float = 0.2,
     ) -> None:
         super().__init__()
-        check_positive(hidden_dims=hidden_dims, img_shape=img_shape)
-        in_dim = prod(img_shape)
+        check_positive_ints(hidden_dims=hidden_dims, img_shape=img_shape)
+        in_dim = math.prod(int(s) for s in img_shape)
         layers: list[nn.Module] = [nn.Flatten()]
         layers += _hidden(in_dim, hidden_dims, norm, nn.LeakyReLU(negative_slope))
         layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, 1))

@@ -38,7 +38,8 @@ from torch import Tensor, nn
 from lit_gan.checks import check_positive_ints
 from lit_gan.errors import ConfigError, NonFiniteError, one_line
 from lit_gan.interrupt import InterruptAsPreemption
-from lit_gan.objectives.specs import from_spec, to_spec
+from lit_gan.specs import build, from_spec, to_spec
+from lit_gan.tensors import eval_mode, real_images
 
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
 CriticFactory = Callable[[Sequence[int]], nn.Module]  # img_shape -> critic
@@ -62,18 +63,6 @@ def set_rng_states(states: dict[str, Any]) -> None:
     kind, keys, pos, has_gauss, cached = states["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     random.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in states["python"]))
-
-
-def _real(batch: Union[Tensor, Sequence[Tensor]]) -> Tensor:
-    return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
-def build(name: str, factory: Callable[[Any], Any], arg: Any) -> Any:
-    """``factory(arg)``; torch refusing a hyperparameter (``betas``, ``lr``, ...) is one line naming ``name``."""
-    try:
-        return factory(arg)
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"`{name}`: {one_line(err)}") from err
 
 
 class AdversarialModule(LightningModule):
@@ -232,7 +221,7 @@ class AdversarialModule(LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
-        real = _real(batch)
+        real = real_images(batch)
         self._critic_update(d_opt, real)
         self.critic_steps += 1
         if self.critic_steps % self.n_critic == 0:
@@ -331,7 +320,7 @@ class AdversarialModule(LightningModule):
 
     # ----------------------------------------------------------------- evaluation
     def _evaluate(self, batch: Any, stage: str) -> Tensor:
-        real = _real(batch)
+        real = real_images(batch)
         # the training stream is left as it was: a resumed run, which does not repeat an epoch's
         # validation, continues it exactly
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
@@ -350,7 +339,7 @@ class AdversarialModule(LightningModule):
 
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         """Generator samples, as many as the batch holds."""
-        return self.sample(_real(batch).shape[0])
+        return self.sample(real_images(batch).shape[0])
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

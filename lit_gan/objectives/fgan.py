@@ -10,7 +10,7 @@ import torch
 from jsonargparse.typing import NonNegativeFloat
 from torch import Tensor
 
-from lit_gan.checks import check_non_negative_floats
+from lit_gan.checks import check_not_negative
 from lit_gan.objectives import fdivergences as fd
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
@@ -62,7 +62,7 @@ class FGAN(AdversarialModule):
         ):
             if value not in allowed:
                 raise ValueError(f"Expected argument `{name}` to be one of {list(allowed)}, got {value!r}")
-        check_non_negative_floats(gp_lambda=gp_lambda, drift_lambda=drift_lambda)
+        check_not_negative(gp_lambda=gp_lambda, drift_lambda=drift_lambda)
         super().__init__(**kwargs)
         self.divergence = fd.DIVERGENCES[divergence]
         self._generator_loss = _GENERATOR_LOSSES[generator_loss]

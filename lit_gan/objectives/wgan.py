@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor, nn
 
 from lit_gan.callbacks.weight_clipping import WeightClipping
-from lit_gan.checks import check_non_negative_floats, check_positive_floats
+from lit_gan.checks import check_not_negative, check_greater_than_zero
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
 
@@ -44,7 +44,7 @@ class WGAN(_Wasserstein):
     default_optimizer = partial(torch.optim.RMSprop, lr=5e-5)
 
     def __init__(self, clip_value: PositiveFloat = 0.01, **kwargs: Any) -> None:
-        check_positive_floats(clip_value=clip_value)
+        check_greater_than_zero(clip_value=clip_value)
         super().__init__(**kwargs)
         self.clip_value = float(clip_value)
 
@@ -69,7 +69,7 @@ class WGANGP(_Wasserstein):
     default_optimizer = partial(torch.optim.Adam, lr=1e-4, betas=(0.5, 0.9))
 
     def __init__(self, gp_lambda: NonNegativeFloat = 10.0, **kwargs: Any) -> None:
-        check_non_negative_floats(gp_lambda=gp_lambda)
+        check_not_negative(gp_lambda=gp_lambda)
         super().__init__(**kwargs)
         self.gp_lambda = float(gp_lambda)
         refuse_batch_norm(self.critic, "with a gradient penalty (it is per sample)")

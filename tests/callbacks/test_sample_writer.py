@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from lit_gan.cli import run_cli
-from lit_gan.data.images import to_uint8
+from lit_gan.tensors import to_uint8
 from tests.conftest import REPO
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lit_gan.data import DigitsDataModule, MNIST5k
-from lit_gan.data.images import to_unit_range
+from lit_gan.tensors import to_unit_range
 from tests.test_ddp import run_ddp
 
 NO_MLXTEND = pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend is not installed")

@@ -1,12 +1,16 @@
-"""Plain-data descriptions of callables, so that checkpoints load with ``weights_only=True``.
+"""Plain-data descriptions of callables, so that checkpoints load with ``weights_only=True``, and
+the call of such a callable with a hyperparameter error in one line.
 
 A class or ``functools.partial`` of a class becomes ``{"class_path": ..., "init_args": {...}}``,
-the same shape the CLI writes, and such a dict becomes a callable again.
+the same shape the CLI writes, and such a dict becomes a callable again. Used by every layer
+(the GAN families, the domain classifier): it imports nothing of lit-gan but its errors.
 """
 
 import importlib
 from functools import partial
-from typing import Any
+from typing import Any, Callable
+
+from lit_gan.errors import ConfigError, one_line
 
 
 def _dotted(obj: Any) -> str:
@@ -39,3 +43,11 @@ def from_spec(obj: Any) -> Any:
     for part in name.split("."):
         target = getattr(target, part)
     return partial(target, **obj.get("init_args", {}))
+
+
+def build(name: str, factory: Callable[[Any], Any], arg: Any) -> Any:
+    """``factory(arg)``; torch refusing a hyperparameter (``betas``, ``lr``, ...) is one line naming ``name``."""
+    try:
+        return factory(arg)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"`{name}`: {one_line(err)}") from err
