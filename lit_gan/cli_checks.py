@@ -17,6 +17,7 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from lit_gan.checkpoints import FAMILY_KEY
 from lit_gan.errors import ConfigError
 from lit_gan.objectives import AdversarialModule
 
@@ -166,7 +167,7 @@ def check_checkpoint_kind(checkpoint: dict[str, Any], path: str, config: Namespa
         return
     holds_gan = any(k.startswith("generator.") for k in keys)
     if issubclass(cls, AdversarialModule) != holds_gan:
-        holds = checkpoint.get("hyper_parameters", {}).get("_class_path") or checkpoint.get("lit_gan_family")
+        holds = checkpoint.get("hyper_parameters", {}).get("_class_path") or checkpoint.get(FAMILY_KEY)
         holds = f"a {holds}" if holds else None
         if not holds:  # a checkpoint written through the Python API: tell by its weights
             classifier = any(k.startswith("network.") for k in keys)

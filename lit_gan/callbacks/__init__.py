@@ -8,7 +8,7 @@ from lit_gan.callbacks.progress import ProgressBar
 from lit_gan.callbacks.sample_grid import SampleGrid
 from lit_gan.callbacks.sample_writer import SampleWriter
 from lit_gan.callbacks.save_config import SaveConfigToLogger
-from lit_gan.callbacks.weight_clipping import WeightClipping
+from lit_gan.objectives.clipping import WeightClipping
 
 __all__ = [
     "CriticLandscape",

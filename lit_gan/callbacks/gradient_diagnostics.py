@@ -12,6 +12,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
+from lit_gan.checks import check_positive_ints
 from lit_gan.tensors import real_images
 
 
@@ -70,9 +71,7 @@ class GradientDiagnostics(Callback):
     def __init__(
         self, every_n_steps: Optional[int] = None, n_points: int = 64, input_gradients: bool = True, seed: int = 0
     ) -> None:
-        for name, value in (("every_n_steps", every_n_steps), ("n_points", n_points)):
-            if value is not None and int(value) < 1:
-                raise ValueError(f"Expected argument `{name}` to be an integer >= 1 or None, got {value}")
+        check_positive_ints(every_n_steps=every_n_steps, n_points=n_points)
         self.every_n_steps = None if every_n_steps is None else int(every_n_steps)
         self.n_points, self.input_gradients, self.seed = int(n_points), bool(input_gradients), int(seed)
         self._every = 1
@@ -82,8 +81,7 @@ class GradientDiagnostics(Callback):
         self._rng: Optional[torch.Generator] = None
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        # AdversarialModule.on_fit_start has scaled log_every_n_steps by n_critic (it counts batches)
-        log_every = max(1, trainer.log_every_n_steps // pl_module.n_critic)
+        log_every = max(1, pl_module.log_every_n_generator_steps)
         # Lightning writes logged values every log_every_n_steps only, and a value logged between
         # two writes would be written at the next one, under the wrong step: keep to common multiples.
         self._every = math.lcm(self.every_n_steps or log_every, log_every)
@@ -104,8 +102,8 @@ class GradientDiagnostics(Callback):
     ) -> None:
         if not any(id(p) in self._param_ids for group in optimizer.param_groups for p in group["params"]):
             return  # the generator's optimizer
-        makes_generator_update = (pl_module.critic_steps + 1) % pl_module.n_critic == 0
-        if not (makes_generator_update and (trainer.global_step + 1) % self._every == 0):
+        # the critic's last update before a generator update that lands on a multiple of the period
+        if not (pl_module.updates_generator and (pl_module.generator_step + 1) % self._every == 0):
             return
         with torch.no_grad():
             per_layer = {

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from lit_gan.callbacks.schedule import StepSchedule
 from lit_gan.checks import check_positive_ints
 
 
@@ -53,7 +54,7 @@ class ProgressBar(TQDMProgressBar):
         self.terminal = terminal
         self.plain = False  # printing lines instead of the bar
         self._start: Optional[tuple[float, int]] = None  # (time, step) when training started
-        self._last_line = -1
+        self._lines = StepSchedule(line_every_n_steps)
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
@@ -64,13 +65,12 @@ class ProgressBar(TQDMProgressBar):
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
-        self._start, self._last_line = (time.perf_counter(), trainer.global_step), trainer.global_step
+        self._start = (time.perf_counter(), trainer.global_step)
+        self._lines.start(trainer)
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        step = trainer.global_step
-        if self.plain and step != self._last_line and step % self.line_every_n_steps == 0:
-            self._last_line = step  # with n_critic > 1 one step is seen on n_critic batches: one line
+        if self.plain and self._lines.due(trainer):  # once per step, though a step may span several batches
             if trainer.is_global_zero:
                 print(self.line(trainer, pl_module), flush=True)
 

@@ -21,7 +21,7 @@ from lit_gan.errors import ConfigError
 class SaveConfigToLogger(SaveConfigCallback):
     """``SaveConfigCallback`` that also logs the whole parsed config as hyperparameters to every
     logger of the trainer (TensorBoard: the HPARAMS tab, keys flattened as ``trainer/max_steps``,
-    ``model/init_args/n_critic``, ...), and as YAML text under the tag ``config`` (the TEXT tab).
+    ``model/init_args/latent_dim``, ...), and as YAML text under the tag ``config`` (the TEXT tab).
 
     The config is logged before Lightning logs the model's hyperparameters; TensorBoard's HPARAMS
     tab shows the first set a run logged, so it shows the whole config. Runs on global rank 0

@@ -1,33 +1,32 @@
-"""The one training loop that every objective family shares.
+"""The one training loop that every objective family shares: Algorithm 1 of WGAN-GP (Gulrajani et
+al. 2017; Arjovsky et al. 2017, Algorithm 1), with Lightning's batch loop as its inner loop:
 
-Each training batch is one critic (discriminator) update on a fresh real batch; after every
-``n_critic``-th critic update the same batch also makes one generator update (Arjovsky et al.
-2017, Algorithm 1; Gulrajani et al. 2017, Algorithm 1). A family overrides three pure hooks:
-``critic_loss``, ``generator_loss`` and ``estimate`` (plus ``critic_penalty`` for WGAN-GP).
+    for each training batch x:                                   # one critic update per batch
+        z ~ p(z);  update the critic on critic_loss(D(x), D(G(z))) + critic_penalty(x, G(z))
+        if this is the n_critic-th critic update since the last generator update:
+            z ~ p(z);  update the generator on generator_loss(D(G(z)))
+
+A family overrides three pure hooks, ``critic_loss``, ``generator_loss`` and ``estimate`` (plus
+``critic_penalty`` for a regularizer of the critic). How one update is made (backward, the
+gradients averaged over DDP ranks, the non-finite policy, the optimizer step) is
+:class:`~lit_gan.objectives.updates.Updater`'s business; what a checkpoint holds beyond the
+weights is :mod:`lit_gan.checkpoints`'.
 
 Step semantics. Lightning's ``global_step`` counts every ``LightningOptimizer.step()`` call in
 manual optimization (Lightning issue #17958), so ``max_steps`` would count critic updates too.
-Here only the generator's optimizer steps through its ``LightningOptimizer``; the critic's steps
-go straight to ``strategy.optimizer_step`` (precision plugin and hooks included, not counted).
-So ``trainer.global_step``, ``max_steps``, checkpoint names and the logged x axis all count
-generator updates, as the papers do. ``log_every_n_steps`` is scaled by ``n_critic`` during fit
-so that it counts generator updates too.
+Here only the generator's update is counted, so ``trainer.global_step``, ``max_steps``,
+checkpoint names and the logged x axis all count generator updates, as the papers do.
+``log_every_n_steps`` is scaled by ``n_critic`` during fit so that it counts generator updates too.
 
-DDP. Lightning's DDP wrapper prepares the reducer for every parameter at each
-``manual_backward``; a critic update leaves the generator unused and fails (Lightning #20328,
-#20685) unless ``find_unused_parameters=True``. Instead each backward runs under
-``block_backward_sync`` and the gradients of the network being updated are all-reduced here,
-in one flat buffer, before its optimizer steps. Ranks stay identical without unused-parameter
-detection, and the gradient penalty's double backward never meets DDP's hooks.
+What callbacks may read (the step contract): ``updates_generator`` (this batch's critic update
+is followed by a generator update), ``generator_step`` (generator updates so far) and
+``log_every_n_generator_steps`` (how often Lightning writes logged values, in generator updates).
 """
 
-import random
 from functools import partial
-from typing import Any, Callable, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from jsonargparse.typing import PositiveInt
 from lightning.fabric.utilities.seed import reset_seed
 from lightning.pytorch import LightningModule
@@ -35,34 +34,16 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
+from lit_gan.checkpoints import load_training_state, save_training_state, set_rng_states
 from lit_gan.checks import check_positive_ints
-from lit_gan.errors import ConfigError, NonFiniteError, one_line
+from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
+from lit_gan.objectives.updates import OnNonFinite, Updater
 from lit_gan.specs import build, from_spec, to_spec
 from lit_gan.tensors import eval_mode, real_images
 
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
 CriticFactory = Callable[[Sequence[int]], nn.Module]  # img_shape -> critic
-
-
-def rng_states() -> dict[str, Any]:
-    """The random states of torch (CPU and CUDA), numpy and python, as plain data (weights_only loads them)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
-        "python": random.getstate(),
-    }
-
-
-def set_rng_states(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-    kind, keys, pos, has_gauss, cached = states["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    random.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in states["python"]))
 
 
 class AdversarialModule(LightningModule):
@@ -104,11 +85,11 @@ class AdversarialModule(LightningModule):
         d_optimizer: Optional[OptimizerCallable] = None,
         g_scheduler: Optional[LRSchedulerCallable] = None,
         d_scheduler: Optional[LRSchedulerCallable] = None,
-        on_nonfinite: Literal["raise", "skip", "off"] = "raise",
+        on_nonfinite: OnNonFinite = "raise",
         max_consecutive_skips: PositiveInt = 100,
     ) -> None:
         super().__init__()
-        check_positive_ints(latent_dim=latent_dim, n_critic=n_critic, max_consecutive_skips=max_consecutive_skips)
+        check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
         self.save_hyperparameters()
         self.save_hyperparameters(to_spec(dict(self.hparams)))  # plain data: checkpoints load with weights_only
         self.automatic_optimization = False
@@ -118,13 +99,12 @@ class AdversarialModule(LightningModule):
         self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
         self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
         self._schedulers = {"g_scheduler": from_spec(g_scheduler), "d_scheduler": from_spec(d_scheduler)}
-        if on_nonfinite not in ("raise", "skip", "off"):
-            raise ValueError(f"Expected argument `on_nonfinite` to be one of raise, skip, off, got {on_nonfinite!r}")
-        self.on_nonfinite = on_nonfinite
-        self.skipped_updates = 0
-        self.max_consecutive_skips, self._consecutive_skips = int(max_consecutive_skips), 0
+        self.updater = Updater(on_nonfinite, max_consecutive_skips)
         self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
+        self.updates_generator = False  # this batch's critic update is followed by a generator update
+        self._log_every: Optional[int] = None  # the trainer's log_every_n_steps, in generator updates
         self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
+        self._rng_to_restore: Optional[dict[str, Any]] = None  # a checkpoint's random states, set when training starts
         self._interrupt = InterruptAsPreemption(self)
 
     # ----------------------------------------------------------------- hooks of the families
@@ -160,12 +140,8 @@ class AdversarialModule(LightningModule):
     @torch.no_grad()
     def sample(self, n: int, z: Optional[Tensor] = None) -> Tensor:
         """n generator samples in data space, shape (n, *img_shape), drawn in eval mode."""
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
+        with eval_mode(self.generator):
             return self.generator(self.sample_latent(n) if z is None else z.to(self.device))
-        finally:
-            self.generator.train(was_training)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
@@ -204,44 +180,52 @@ class AdversarialModule(LightningModule):
         reset_seed()
         self._interrupt.install()  # Ctrl+C: stop after this batch, as on SIGTERM
         self._log_every = self.trainer.log_every_n_steps
-        self.trainer.log_every_n_steps = self._log_every * self.n_critic  # counted in generator updates
+        self.trainer.log_every_n_steps = self._log_every * self.n_critic  # Lightning counts batches
 
     def on_train_start(self) -> None:
         # Resuming: the random streams continue where the checkpoint left them (latents, t, data order).
-        if getattr(self, "_rng_to_restore", None) is not None:
+        if self._rng_to_restore is not None:
             set_rng_states(self._rng_to_restore)  # rank 0's, the same on every rank (see ``draw``)
             self._rng_to_restore = None
 
     def on_fit_end(self) -> None:
         self.trainer.log_every_n_steps = self._log_every
+        self._log_every = None
         self._interrupt.uninstall()
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self._interrupt.sync_sigterm()  # DDP: a SIGTERM on any rank stops every rank after this same batch
 
+    # ----------------------------------------------------------------- the step contract
+    @property
+    def generator_step(self) -> int:
+        """Generator updates so far (``trainer.global_step``)."""
+        return self.global_step
+
+    @property
+    def log_every_n_generator_steps(self) -> int:
+        """How often the trainer writes logged values, in generator updates (its ``log_every_n_steps``)."""
+        return self._log_every if self._log_every is not None else self.trainer.log_every_n_steps
+
+    @property
+    def skipped_updates(self) -> int:
+        """Updates skipped for non-finite values (``on_nonfinite: skip``), logged as ``train/skipped_updates``."""
+        return self.updater.skipped
+
+    # ----------------------------------------------------------------- the loop
     def training_step(self, batch: Any, batch_idx: int) -> None:
+        """One critic update on this batch; after every ``n_critic``-th, one generator update."""
         g_opt, d_opt = self.optimizers()
         real = real_images(batch)
-        self._critic_update(d_opt, real)
+        self.updates_generator = (self.critic_steps + 1) % self.n_critic == 0
+        self.critic_update(d_opt, real)
         self.critic_steps += 1
-        if self.critic_steps % self.n_critic == 0:
-            g_loss, stepped = self._generator_update(g_opt, real.shape[0])
-            if stepped:
-                for scheduler in self.trainer.lr_scheduler_configs:
-                    scheduler.scheduler.step()
-            logs = {k: v / self.n_critic for k, v in self._window.items()}
-            logs["g_loss"] = g_loss
-            if self.on_nonfinite == "skip":
-                logs["skipped_updates"] = torch.tensor(float(self.skipped_updates))
-            self._window = {}
-            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=False)
-            self.log_dict(
-                {k: logs[k] for k in ("d_loss", "g_loss", self.estimate_name)}, prog_bar=True, logger=False
-            )
-            if self.loggers:
-                self.log("step", float(self.global_step))  # the logged x axis: generator updates
+        if self.updates_generator:
+            g_loss = self.generator_update(g_opt, real.shape[0])
+            self.log_window(g_loss)
 
-    def _critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
+    def critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
+        """Algorithm 1, lines 3-8: the critic's loss on real and generated samples, plus its penalty."""
         with torch.no_grad():
             fake = self.generator(self.sample_latent(real.shape[0]))
         # losses in float32 even under bf16/16-mixed autocast
@@ -249,74 +233,31 @@ class AdversarialModule(LightningModule):
         penalty, logs = self.critic_penalty(real, fake)
         loss = self.critic_loss(real_scores, fake_scores) + penalty
         logs = {"d_loss": loss, self.estimate_name: self.estimate(real_scores, fake_scores), **logs}
-        self._backward_and_step(opt, self.critic, loss, counted=False, name="d_loss")
+        self.updater.update(self, opt, self.critic, loss, "d_loss", counted=False, critic_update=self.critic_steps + 1)
         for k, v in logs.items():
             self._window[k] = self._window.get(k, 0) + v.detach()
 
-    def _generator_update(self, opt: LightningOptimizer, n: int) -> tuple[Tensor, bool]:
+    def generator_update(self, opt: LightningOptimizer, n: int) -> Tensor:
+        """Algorithm 1, lines 10-11: the generator's loss on n fresh samples; the schedulers step with it."""
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
             loss = self.generator_loss(self.critic(self.generator(self.sample_latent(n))).float())
-            stepped = self._backward_and_step(opt, self.generator, loss, counted=True, name="g_loss")
-        return loss.detach(), stepped
+            stepped = self.updater.update(self, opt, self.generator, loss, "g_loss", counted=True, critic_update=self.critic_steps)
+        if stepped:
+            for scheduler in self.trainer.lr_scheduler_configs:
+                scheduler.scheduler.step()
+        return loss.detach()
 
-    def _backward_and_step(self, opt: LightningOptimizer, module: nn.Module, loss: Tensor, counted: bool, name: str) -> bool:
-        """One update of ``module``; False when it was skipped (non-finite, ``on_nonfinite: skip``)."""
-        opt.zero_grad(set_to_none=True)
-        no_sync = getattr(self.trainer.strategy, "block_backward_sync", None)
-        if no_sync is None:
-            self.manual_backward(loss)
-        else:
-            with no_sync():
-                self.manual_backward(loss)
-        if not self._sync_and_check(module, loss):
-            opt.zero_grad(set_to_none=True)
-            if self.on_nonfinite == "raise":
-                precision = str(self.trainer.precision)
-                hint = (f"; the weights are in {precision}, where GAN losses overflow: train with `precision:"
-                        " 16-mixed` or `bf16-mixed` (float32 weights)") if precision in ("16-true", "bf16-true") else ""
-                raise NonFiniteError(
-                    f"non-finite {name} ({loss.item()}) or gradient of the {type(module).__name__} at generator step"
-                    f" {self.global_step}, critic update {self.critic_steps + 1}; set `on_nonfinite: skip` to skip such updates"
-                    + hint
-                )
-            self.skipped_updates += 1
-            self._consecutive_skips += 1
-            if self._consecutive_skips >= self.max_consecutive_skips:  # the same on every rank (decision synced)
-                raise NonFiniteError(
-                    f"{self._consecutive_skips} updates in a row skipped (`on_nonfinite: skip`), the last for a non-finite"
-                    f" {name} ({loss.item()}) or gradient of the {type(module).__name__} at generator step"
-                    f" {self.global_step}: training is not progressing; lower the learning rates, or raise"
-                    " `max_consecutive_skips`"
-                )
-            return False
-        self._consecutive_skips = 0
-        if counted:
-            opt.step()  # counted: advances trainer.global_step
-        else:
-            self.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None, model=self)
-        return True
-
-    def _sync_and_check(self, module: nn.Module, loss: Tensor) -> bool:
-        """Average the gradients of ``module`` over the ranks (one flat all-reduce, the loss riding
-        along) and say whether the loss and the gradients are finite on every rank, so that all
-        ranks take the same decision. With a grad scaler (16-mixed) an inf gradient is the
-        scaler's business: only the loss is checked."""
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        check = self.on_nonfinite != "off"
-        checked_grads = check and getattr(self.trainer.precision_plugin, "scaler", None) is None
-        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        if world > 1:
-            flat = torch.cat([g.reshape(-1) for g in grads] + [loss.detach().reshape(1).to(grads[0].dtype)])
-            dist.all_reduce(flat)
-            flat /= world
-            for g, part in zip(grads, flat[:-1].split([g.numel() for g in grads])):
-                g.copy_(part.view_as(g))
-            values = flat if checked_grads else flat[-1:]
-        elif check:
-            values = torch.stack([loss.detach().float().reshape(())] + (list(torch._foreach_norm(grads)) if checked_grads else []))
-        else:
-            return True
-        return not check or bool(torch.isfinite(values).all())
+    def log_window(self, g_loss: Tensor) -> None:
+        """Log the critic's values averaged over the last n_critic updates, and the generator's loss."""
+        logs = {k: v / self.n_critic for k, v in self._window.items()}
+        logs["g_loss"] = g_loss
+        if self.updater.on_nonfinite == "skip":
+            logs["skipped_updates"] = torch.tensor(float(self.updater.skipped))
+        self._window = {}
+        self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=False)
+        self.log_dict({k: logs[k] for k in ("d_loss", "g_loss", self.estimate_name)}, prog_bar=True, logger=False)
+        if self.loggers:
+            self.log("step", float(self.global_step))  # the logged x axis: generator updates
 
     # ----------------------------------------------------------------- evaluation
     def _evaluate(self, batch: Any, stage: str) -> Tensor:
@@ -343,19 +284,8 @@ class AdversarialModule(LightningModule):
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # A checkpoint with NaN/Inf weights must never replace a good one: refuse before anything is written.
-        bad = [k for k, v in checkpoint["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
-        if bad:
-            raise NonFiniteError(f"refusing to save a checkpoint at step {self.global_step}: non-finite weights in {bad[0]}")
-        checkpoint["critic_steps"] = self.critic_steps
-        checkpoint["skipped_updates"] = self.skipped_updates
-        checkpoint["lit_gan_family"] = type(self).__qualname__
-        checkpoint["rng_states"] = rng_states()
+        save_training_state(checkpoint, self, self.critic_steps, self.updater.skipped)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        family = checkpoint.get("lit_gan_family")
-        if family is not None and family not in {c.__qualname__ for c in type(self).__mro__}:  # subclasses load it
-            raise ConfigError(f"the checkpoint holds a {family}, not a {type(self).__qualname__}")
-        self._rng_to_restore = checkpoint.get("rng_states")  # applied at on_train_start, after on_fit_start
-        self.critic_steps = int(checkpoint.get("critic_steps", 0))
-        self.skipped_updates = int(checkpoint.get("skipped_updates", 0))
+        # the random states are applied at on_train_start, after on_fit_start's seeding
+        self.critic_steps, self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self)

@@ -12,10 +12,10 @@ from jsonargparse.typing import NonNegativeFloat, PositiveFloat
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor, nn
 
-from lit_gan.callbacks.weight_clipping import WeightClipping
 from lit_gan.checks import check_not_negative, check_greater_than_zero
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
+from lit_gan.objectives.clipping import WeightClipping
 
 
 class _Wasserstein(AdversarialModule):

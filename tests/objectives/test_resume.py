@@ -45,7 +45,7 @@ def test_restore_puts_back_every_stream():
 
     import numpy as np
 
-    from lit_gan.objectives.base import rng_states, set_rng_states
+    from lit_gan.checkpoints import rng_states, set_rng_states
 
     torch.manual_seed(1), np.random.seed(1), random.seed(1)
     states = rng_states()

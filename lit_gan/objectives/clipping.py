@@ -1,4 +1,6 @@
-"""Weight clipping for WGAN (Arjovsky et al. 2017, Algorithm 1, line 7)."""
+"""Weight clipping for WGAN (Arjovsky et al. 2017, Algorithm 1, line 7): part of the objective,
+so it lives here; it is a callback because it hooks the critic's optimizer, and WGAN adds it
+(``lit_gan.callbacks.WeightClipping`` is the same class, for other families)."""
 
 from typing import Any, Optional
 
