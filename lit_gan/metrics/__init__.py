@@ -2,6 +2,7 @@
 
 - :class:`FrechetDistance`: FID with a fast exact trace term (:func:`frechet_distance`).
 - :class:`InceptionScore`, :class:`KernelDistance`: IS and KID whose states sync under DDP.
+- :class:`ImageQualityMetrics`: FID, IS and KID together, on one pass of a feature extractor.
 - :class:`ModeCoverage`: modes captured and high-quality fraction on toy mixtures.
 - :class:`InceptionFeatures` (torch-fidelity's Inception v3) and :class:`ClassifierFeatures` (a
   :class:`Classifier` trained on the data set): both are :class:`FeatureExtractor`\\ s.
@@ -12,6 +13,7 @@ from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
 from lit_gan.metrics.frechet import FrechetDistance, frechet_distance, trace_sqrt_product
 from lit_gan.metrics.inception import InceptionFeatures, InceptionWeightsNotFoundError
+from lit_gan.metrics.quality import ImageQualityMetrics
 from lit_gan.metrics.scores import InceptionScore, KernelDistance
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "ClassifierFeatures",
     "FeatureExtractor",
     "FrechetDistance",
+    "ImageQualityMetrics",
     "InceptionFeatures",
     "InceptionScore",
     "InceptionWeightsNotFoundError",

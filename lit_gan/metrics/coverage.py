@@ -30,7 +30,9 @@ class ModeCoverage(Metric):
     1 - exp(-k^2 / 2), 0.989 for k = 3, when the modes are far apart compared with k sigma.
 
     The state is a count per mode plus two totals (``dist_reduce_fx="sum"``), so DDP sums them.
-    ``compute`` returns ``{"modes": ..., "hq_fraction": ...}``.
+    ``compute`` returns ``{"modes": ..., "hq_fraction": ...}``. It compares samples with the
+    mixture's centers, not with real data (``needs_real`` is False): ``update(samples, real=False)``
+    has the signature of :class:`~lit_gan.metrics.ImageQualityMetrics`' and refuses ``real=True``.
 
     Args:
         centers: mode centers (K, D).
@@ -43,6 +45,7 @@ class ModeCoverage(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    needs_real = False
 
     hq_per_mode: Tensor
     num_hq: Tensor
@@ -68,8 +71,10 @@ class ModeCoverage(Metric):
         self.add_state("num_hq", torch.tensor(0), dist_reduce_fx="sum")
         self.add_state("total", torch.tensor(0), dist_reduce_fx="sum")
 
-    def update(self, samples: Tensor) -> None:
-        """samples: (N, D), in the space of the centers."""
+    def update(self, samples: Tensor, real: bool = False) -> None:
+        """samples: (N, D), in the space of the centers; generated (``real`` must be False)."""
+        if real:
+            raise ValueError("Expected argument `real` to be False: ModeCoverage compares samples with the mode centers")
         if samples.ndim != 2 or samples.shape[1] != self.centers.shape[1]:
             raise ValueError(f"Expected argument `samples` to have shape (N, {self.centers.shape[1]}), got {tuple(samples.shape)}")
         distances = torch.cdist(samples.float(), self.centers)  # (N, K)

@@ -83,20 +83,27 @@ class KernelDistance(KernelInceptionDistance):
         subsets: number of random subsets.
         subset_size: samples per subset; at most the number of real and of generated samples.
         seed: seed of the subsets.
+        cap_subset_size: take subsets of min(``subset_size``, real samples, generated samples) at
+            ``compute`` (over all processes), instead of refusing fewer samples than ``subset_size``.
         kwargs: the other arguments of torchmetrics' ``KernelInceptionDistance``.
     """
 
-    def __init__(self, feature: Any = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, feature: Any = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = 0,
+        cap_subset_size: bool = False, **kwargs: Any,
+    ) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)
             super().__init__(feature=feature, subsets=subsets, subset_size=subset_size, **kwargs)
-        self.seed = int(seed)
+        self.seed, self.cap_subset_size = int(seed), bool(cap_subset_size)
         self.add_state("real_features", [], dist_reduce_fx="cat")
         self.add_state("fake_features", [], dist_reduce_fx="cat")
 
     def compute(self) -> tuple[Tensor, Tensor]:
         real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)  # (N_r, d), (N_g, d)
-        if min(real.shape[0], fake.shape[0]) < self.subset_size:
+        fewest = min(real.shape[0], fake.shape[0])
+        size = min(self.subset_size, fewest) if self.cap_subset_size else self.subset_size
+        if fewest < size:
             raise RuntimeError(
                 f"Expected `subset_size`={self.subset_size} to be at most the number of real ({real.shape[0]}) and"
                 f" generated ({fake.shape[0]}) samples"
@@ -104,8 +111,8 @@ class KernelDistance(KernelInceptionDistance):
         rng = torch.Generator().manual_seed(self.seed)
         scores = []
         for _ in range(self.subsets):
-            r = real[torch.randperm(real.shape[0], generator=rng)[: self.subset_size].to(real.device)]
-            f = fake[torch.randperm(fake.shape[0], generator=rng)[: self.subset_size].to(fake.device)]
+            r = real[torch.randperm(real.shape[0], generator=rng)[:size].to(real.device)]  # (size, d)
+            f = fake[torch.randperm(fake.shape[0], generator=rng)[:size].to(fake.device)]
             scores.append(poly_mmd(r, f, self.degree, self.gamma, self.coef))
         scores_ = torch.stack(scores)
         return scores_.mean(), scores_.std(unbiased=False)
