@@ -25,27 +25,30 @@
 import argparse
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 from unittest import mock
 
 import torch
 import yaml
 from lightning.pytorch import Callback
 
-from lit_gan.callbacks import ImageQuality
 from lit_gan.callbacks.image_quality import SampleEvaluation
 from lit_gan.cli import run_cli
+from lit_gan.metrics import ImageQualityMetrics
 from benchmarks.memory import write_mnist
 from tests.metrics.conftest import inception_state_dict
 
 
 class Timed:
-    """Patches methods of a class so that the seconds spent in each are added up."""
+    """Patches methods of a class so that the seconds spent in each are added up, under the key
+    ``label(name, kwargs)`` (default: the method's name)."""
 
-    def __init__(self, cls: type, *names: str) -> None:
-        self.seconds = dict.fromkeys(names, 0.0)
-        self.calls = dict.fromkeys(names, 0)
+    def __init__(self, cls: type, *names: str, label: Callable[[str, dict], str] = lambda name, kwargs: name) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.label = label
         self.patches = [mock.patch.object(cls, name, self._wrap(name, getattr(cls, name))) for name in names]
 
     def _wrap(self, name, method):
@@ -54,8 +57,9 @@ class Timed:
             try:
                 return method(*args, **kwargs)
             finally:
-                self.seconds[name] += time.perf_counter() - start
-                self.calls[name] += 1
+                key = self.label(name, kwargs)
+                self.seconds[key] += time.perf_counter() - start
+                self.calls[key] += 1
 
         return timed
 
@@ -67,6 +71,11 @@ class Timed:
     def __exit__(self, *exc) -> None:
         for p in self.patches:
             p.stop()
+
+
+def real_or_fake(name: str, kwargs: dict) -> str:
+    """``update_real`` or ``update_fake`` for the callback's ``metric.update(x, real=...)``, else ``name``."""
+    return f"{name}_{'real' if kwargs.get('real') else 'fake'}" if name == "update" else name
 
 
 class StepRate(Callback):
@@ -127,7 +136,7 @@ def mnist(tmp: Path, steps: int, start: int, eval_samples: int, name: str, featu
             "feature_extractor": feature_extractor, "num_samples": eval_samples, "num_real": eval_samples, "every_n_steps": steps}},
     ]
     (tmp / f"mnist_{name}.yaml").write_text(yaml.safe_dump(config))
-    with Timed(ImageQuality, "update_real", "update_fake", "compute") as timed:
+    with Timed(ImageQualityMetrics, "update", "compute", label=real_or_fake) as timed:
         cli = fit_on_mnist(tmp, str(tmp / f"mnist_{name}.yaml"), steps, tmp / f"mnist_{name}_run")
     rate = next(c for c in cli.trainer.callbacks if type(c).__name__ == "StepRate")  # imported as benchmarks.metrics_share
     if timed.calls["update_fake"] == 0:

@@ -8,20 +8,28 @@ and takes its contiguous share of the held-out images, the metrics' states are s
 torchmetrics, and ``compute`` runs on every rank: calling it on rank 0 alone hangs, the other
 ranks never joining the gather (torchmetrics #2684). One process and several compute the same
 values from the same samples.
+
+The metrics are :mod:`lit_gan.metrics`' (:class:`~lit_gan.metrics.ImageQualityMetrics`,
+:class:`~lit_gan.metrics.ModeCoverage`); these callbacks decide when to evaluate, draw the
+samples and the held-out images, feed the metric and log its values.
 """
 
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Union
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor
 
+from lit_gan.callbacks.schedule import StepSchedule
 from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
-from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
-from lit_gan.metrics.frechet import FrechetDistance
-from lit_gan.metrics.scores import InceptionScore, KernelDistance
+from lit_gan.metrics.features import FeatureExtractor
+from lit_gan.metrics.quality import ImageQualityMetrics
+from lit_gan.tensors import fixed_latents
+
+SampleMetric = Union[ImageQualityMetrics, ModeCoverage]  # update(x, real=False), compute() -> dict, reset(), needs_real
 
 
 def shard(n: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -29,11 +37,29 @@ def shard(n: int, rank: int, world_size: int) -> tuple[int, int]:
     return n * rank // world_size, n * (rank + 1) // world_size
 
 
-class SampleEvaluation(Callback):
-    """Base class: when to evaluate, and the sharded draw of samples and of held-out data.
+def _batch_hook(name: str, trainer: Trainer, pl_module: LightningModule) -> Any:
+    """The data module's hook ``name`` when it overrides it, else the LightningModule's: the one
+    Lightning's loops call on their batches (its ``_DataHookSelector``)."""
+    datamodule = trainer.datamodule
+    return getattr(datamodule if is_overridden(name, datamodule) else pl_module, name)
 
-    Subclasses implement ``build`` (the metrics), ``update_fake``, ``compute`` and ``reset``;
-    those that compare with real data set ``needs_real`` and implement ``update_real``.
+
+def to_model(batch: Any, trainer: Trainer, pl_module: LightningModule) -> Any:
+    """``batch`` of a data loader as the model's loops receive it: ``on_before_batch_transfer``,
+    ``transfer_batch_to_device`` (to the model's device) and ``on_after_batch_transfer``, each the
+    data module's or the model's, as Lightning picks them (data loader 0)."""
+    batch = _batch_hook("on_before_batch_transfer", trainer, pl_module)(batch, 0)
+    batch = _batch_hook("transfer_batch_to_device", trainer, pl_module)(batch, pl_module.device, 0)
+    return _batch_hook("on_after_batch_transfer", trainer, pl_module)(batch, 0)
+
+
+class SampleEvaluation(Callback):
+    """Base class: when to evaluate, the sharded draw of samples and of held-out data, the logging.
+
+    Subclasses build the metric in ``build``: an :class:`~lit_gan.metrics.ImageQualityMetrics` or a
+    :class:`~lit_gan.metrics.ModeCoverage`, torchmetrics-style objects with ``update(x, real=False)``,
+    ``compute() -> dict[str, Tensor]``, ``reset()``, ``.to(device)``, and ``needs_real``: whether
+    they compare with the data module's held-out images (fed once, and kept across ``reset``).
 
     Args:
         num_samples: generator samples per evaluation, over all ranks.
@@ -44,7 +70,7 @@ class SampleEvaluation(Callback):
         seed: seed of the latents (and of the metrics' random splits).
     """
 
-    needs_real = False
+    num_real: Optional[int] = None  # held-out images to compare with, over all ranks; None: all of them
 
     def __init__(
         self,
@@ -62,30 +88,14 @@ class SampleEvaluation(Callback):
         self.num_samples, self.batch_size, self.seed = int(num_samples), int(batch_size), int(seed)
         self.every_n_steps = None if every_n_steps is None else int(every_n_steps)
         self.every_n_epochs = None if every_n_steps is not None else int(every_n_epochs or 1)
-        self._last_step = -1
-        self._built = False
+        self._schedule = StepSchedule(self.every_n_steps)
+        self.metric: Optional[SampleMetric] = None  # built at setup
         self._real_done = False  # real statistics accumulated (kept across evaluations)
         self.last_values: dict[str, Tensor] = {}  # of the last evaluation, as this rank computed them
         self.last_step: Optional[int] = None  # the generator step of the last evaluation
 
-    # ----------------------------------------------------------------- what subclasses define
-    def build(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        raise NotImplementedError
-
-    def update_real(self, images: Tensor) -> None:
-        raise NotImplementedError
-
-    def update_fake(self, samples: Tensor) -> None:
-        raise NotImplementedError
-
-    def compute(self) -> dict[str, Tensor]:
-        raise NotImplementedError
-
-    def reset(self) -> None:
-        raise NotImplementedError
-
-    def move_to(self, device: torch.device) -> None:
-        """Move the metrics (and networks) to ``device``."""
+    def build(self, trainer: Trainer, pl_module: LightningModule) -> SampleMetric:
+        """The metric, built once, at the first ``setup``."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- when
@@ -98,18 +108,14 @@ class SampleEvaluation(Callback):
             raise ConfigError(
                 f"Expected argument `num_samples` ({self.num_samples}) to be at least the {trainer.world_size} processes"
             )
-        if not self._built:
-            self.build(trainer, pl_module)
-            self._built = True
+        if self.metric is None:
+            self.metric = self.build(trainer, pl_module)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._last_step = trainer.global_step  # a resumed run does not re-evaluate the step it resumes at
+        self._schedule.start(trainer)  # a resumed run does not re-evaluate the step it resumes at
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        # the same global step is seen on n_critic batches: evaluate once per due step
-        step = trainer.global_step
-        if self.every_n_steps and step != self._last_step and step % self.every_n_steps == 0:
-            self._last_step = step
+        if self._schedule.due(trainer):  # once per due step, though n_critic batches see it
             self.evaluate(trainer, pl_module, "val")
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -129,39 +135,41 @@ class SampleEvaluation(Callback):
 
     def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Tensor]:
         """Score ``num_samples`` generator samples; every rank must call it. Returns the values (float64)."""
-        if not self._built:
+        if self.metric is None:
             self.setup(trainer, pl_module, "score")
         # Not in inference mode, even in test: the metrics' states live on from test to fit, and
         # inference tensors could not be updated in place outside inference mode. The random
         # stream of training is left as it was (a DataLoader iterator draws a seed from it).
         with torch.random.fork_rng(devices=[]), torch.inference_mode(False), torch.no_grad():
-            self.move_to(pl_module.device)
-            if self.needs_real and not self._real_done:
+            metric = self.metric.to(pl_module.device)
+            if metric.needs_real and not self._real_done:
                 for images in self._held_out(trainer, pl_module):
-                    self.update_real(images)
-                self._real_done = True  # the real statistics are kept (reset_real_features=False)
+                    metric.update(images, real=True)
+                self._real_done = True  # the metric keeps the real statistics across reset
             for samples in self._samples(trainer, pl_module):
-                self.update_fake(samples)
-            values = self.compute()  # on every rank: torchmetrics gathers the states from all of them
-            self.reset()
+                metric.update(samples, real=False)
+            values = metric.compute()  # on every rank: torchmetrics gathers the states from all of them
+            metric.reset()
         self.last_values, self.last_step = values, trainer.global_step
         return values
 
     def _samples(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
         """This rank's share of ``num_samples`` generator samples, from latents of seed ``seed``."""
-        latents = torch.randn(self.num_samples, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        latents = fixed_latents(self.num_samples, pl_module.latent_dim, self.seed)  # (num_samples, latent_dim)
         lo, hi = shard(self.num_samples, trainer.global_rank, trainer.world_size)
         for start in range(lo, hi, self.batch_size):
             z = latents[start : min(start + self.batch_size, hi)]
             yield pl_module.sample(len(z), z=z)  # generator in eval mode, no grad
 
     def _held_out(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
-        """This rank's share of the held-out images (the data module's ``val_dataloader``), in data space."""
+        """This rank's share of the first ``num_real`` held-out images (the data module's
+        ``val_dataloader``), in data space."""
         datamodule = trainer.datamodule
         if datamodule is None:
             raise ConfigError(f"{type(self).__name__} compares with the data module's held-out images: fit with a data module")
         loader = datamodule.val_dataloader()
-        n = self.real_count(len(loader.dataset))
+        available = len(loader.dataset)
+        n = min(self.num_real or available, available)
         if n < trainer.world_size:
             raise ConfigError(f"{type(self).__name__}: {n} held-out images are fewer than the {trainer.world_size} processes")
         lo, hi = shard(n, trainer.global_rank, trainer.world_size)
@@ -169,25 +177,21 @@ class SampleEvaluation(Callback):
         for batch in loader:
             size = len(batch[0] if isinstance(batch, (list, tuple)) else batch)
             if offset + size > lo:
-                # the same conversion (uint8 -> [-1, 1], resizing) as the batches the model is trained on
-                batch = pl_module._apply_batch_transfer_handler(pl_module._on_before_batch_transfer(batch))
+                batch = to_model(batch, trainer, pl_module)  # the conversion (uint8 -> [-1, 1], resizing) of training
                 images = batch[0] if isinstance(batch, (list, tuple)) else batch
                 yield images[max(lo - offset, 0) : hi - offset]
             offset += size
             if offset >= hi:
                 break
 
-    def real_count(self, available: int) -> int:
-        """How many of the ``available`` held-out images to compare with, over all ranks."""
-        return available
-
 
 class ImageQuality(SampleEvaluation):
     """FID, IS and KID of generator samples against the data module's held-out images.
 
     Logs ``val/fid``, ``val/is``, ``val/is_std``, ``val/kid``, ``val/kid_std`` during fit
-    (``test/...`` in ``lit-gan test``). One forward pass of the feature extractor per batch serves
-    all three. The real features are extracted once, at the first evaluation, and kept.
+    (``test/...`` in ``lit-gan test``), the values of an :class:`~lit_gan.metrics.ImageQualityMetrics`
+    (one forward pass of the feature extractor per batch serves all three). The real features are
+    extracted once, at the first evaluation, and kept.
 
     Args:
         feature_extractor: a :class:`~lit_gan.metrics.FeatureExtractor`, e.g.
@@ -202,8 +206,6 @@ class ImageQuality(SampleEvaluation):
         kid_subsets: random subsets for the KID mean and std.
         kid_subset_size: samples per KID subset; capped at the number of real and generated samples.
     """
-
-    needs_real = True
 
     def __init__(
         self,
@@ -226,48 +228,15 @@ class ImageQuality(SampleEvaluation):
         self.num_real = None if num_real is None else int(num_real)
         self.is_splits, self.kid_subsets, self.kid_subset_size = int(is_splits), int(kid_subsets), int(kid_subset_size)
 
-    def build(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def build(self, trainer: Trainer, pl_module: LightningModule) -> ImageQualityMetrics:
         if self.feature_extractor is None:
             from lit_gan.metrics.inception import InceptionFeatures
 
             self.feature_extractor = InceptionFeatures()
-        extractor = self.feature_extractor.eval()
-        d, k = extractor.num_features, extractor.num_classes
-        self.fid = FrechetDistance(PrecomputedFeatures(d), reset_real_features=False)
-        self.kid = KernelDistance(
-            PrecomputedFeatures(d), subsets=self.kid_subsets, subset_size=min(self.kid_subset_size, self.num_samples),
-            reset_real_features=False, seed=self.seed,
+        return ImageQualityMetrics(
+            self.feature_extractor, is_splits=self.is_splits, kid_subsets=self.kid_subsets,
+            kid_subset_size=self.kid_subset_size, seed=self.seed,
         )
-        self.inception_score = InceptionScore(PrecomputedFeatures(k), splits=self.is_splits, seed=self.seed)
-
-    def real_count(self, available: int) -> int:
-        n = min(self.num_real or available, available)
-        self.kid.subset_size = min(self.kid_subset_size, self.num_samples, n)  # KID draws subsets of both sets
-        return n
-
-    def move_to(self, device: torch.device) -> None:
-        for module in (self.feature_extractor, self.fid, self.kid, self.inception_score):
-            module.to(device)
-
-    def update_real(self, images: Tensor) -> None:
-        features, _ = self.feature_extractor.extract(images)
-        self.fid.update(features, real=True)
-        self.kid.update(features, real=True)
-
-    def update_fake(self, samples: Tensor) -> None:
-        features, logits = self.feature_extractor.extract(samples)
-        self.fid.update(features, real=False)
-        self.kid.update(features, real=False)
-        self.inception_score.update(logits)
-
-    def compute(self) -> dict[str, Tensor]:
-        is_mean, is_std = self.inception_score.compute()
-        kid_mean, kid_std = self.kid.compute()
-        return {"fid": self.fid.compute(), "is": is_mean, "is_std": is_std, "kid": kid_mean, "kid_std": kid_std}
-
-    def reset(self) -> None:
-        for metric in (self.fid, self.kid, self.inception_score):
-            metric.reset()  # FID and KID keep their real features
 
 
 class MixtureCoverage(SampleEvaluation):
@@ -297,22 +266,10 @@ class MixtureCoverage(SampleEvaluation):
         check_greater_than_zero(k=k)
         self.k, self.min_samples = float(k), int(min_samples)
 
-    def build(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def build(self, trainer: Trainer, pl_module: LightningModule) -> ModeCoverage:
         datamodule = trainer.datamodule
         if not (hasattr(datamodule, "centers") and hasattr(datamodule, "std")):
             raise ConfigError(
                 f"{type(self).__name__} needs a data module with mode `centers` and `std` (a mixture of Gaussians)"
             )
-        self.coverage = ModeCoverage(datamodule.centers, datamodule.std, k=self.k, min_samples=self.min_samples)
-
-    def move_to(self, device: torch.device) -> None:
-        self.coverage.to(device)
-
-    def update_fake(self, samples: Tensor) -> None:
-        self.coverage.update(samples)
-
-    def compute(self) -> dict[str, Tensor]:
-        return self.coverage.compute()
-
-    def reset(self) -> None:
-        self.coverage.reset()
+        return ModeCoverage(datamodule.centers, datamodule.std, k=self.k, min_samples=self.min_samples)

@@ -1,14 +1,18 @@
-"""Helpers of the monitoring tests: a tiny image data module, a TensorBoard logger, event files read back."""
+"""Helpers of the monitoring tests: a tiny image data module, a TensorBoard logger, event files read
+back; and the trained digit classifier of the evaluation callbacks' tests (that of tests/metrics)."""
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader, TensorDataset
+
+from tests.metrics.helpers import digits_classifier_checkpoint
 
 
 class TinyImages(LightningDataModule):
@@ -43,3 +47,9 @@ def decode(event) -> np.ndarray:
 
 def scalars(events: EventAccumulator, prefix: str) -> dict[str, list[tuple[int, float]]]:
     return {t: [(e.step, e.value) for e in events.Scalars(t)] for t in events.Tags()["scalars"] if t.startswith(prefix)}
+
+
+@pytest.fixture(scope="session")
+def digits_classifier(tmp_path_factory) -> Path:
+    """A Classifier trained for 3 epochs on the 8x8 digits (once per session, shared with tests/metrics)."""
+    return digits_classifier_checkpoint(tmp_path_factory.getbasetemp() / "digits-classifier")

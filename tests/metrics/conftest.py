@@ -1,16 +1,13 @@
 """Fixtures of the metric tests: Inception weights with random values, and a trained digit classifier."""
 
-from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
 import pytest
 import torch
 import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
-from lightning.pytorch import Trainer
 
-from lit_gan.metrics import Classifier
-from tests.metrics.helpers import DigitsImages
+from tests.metrics.helpers import digits_classifier_checkpoint, one_thread
 
 
 def inception_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -36,19 +33,6 @@ def inception_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     return state
 
 
-@contextmanager
-def one_thread():
-    """One intra-op thread: these tensors are small, and when another process shares the cores,
-    OpenMP threads waiting at barriers for a descheduled partner cost several times the work
-    itself (measured: 39 s against 13 s for test_inception.py on 2 busy cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="package", autouse=True)
 def _one_thread():
     with one_thread():
@@ -67,15 +51,4 @@ def inception_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def digits_classifier(tmp_path_factory) -> Path:
     """A Classifier trained for 3 epochs on the 8x8 digits; the path of its checkpoint."""
-    root = tmp_path_factory.mktemp("classifier")
-    torch.manual_seed(0)  # session fixtures start before the package's _one_thread
-    model = Classifier(img_shape=(1, 8, 8), num_classes=10)
-    trainer = Trainer(
-        accelerator="cpu", devices=1, max_epochs=3, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=root,
-    )
-    with one_thread():
-        trainer.fit(model, DigitsImages(batch_size=32))
-    path = root / "classifier.ckpt"
-    trainer.save_checkpoint(path)
-    return path
+    return digits_classifier_checkpoint(tmp_path_factory.getbasetemp() / "digits-classifier")

@@ -8,17 +8,24 @@ from functools import partial
 
 import pytest
 import torch
-from lightning.pytorch import seed_everything
+from lightning.pytorch import Callback, seed_everything
+from lightning.pytorch.demos.boring_classes import BoringDataModule, BoringModel
 
 from lit_gan import GAN
-from lit_gan.callbacks.image_quality import ImageQuality, MixtureCoverage, shard
+from lit_gan.callbacks.image_quality import ImageQuality, MixtureCoverage, shard, to_model
 from lit_gan.data import RingOfGaussians
 from lit_gan.metrics import ClassifierFeatures
 from lit_gan.networks import DCGANCritic, DCGANGenerator, MLPCritic
 from tests.conftest import REPO, cpu_trainer
-from tests.metrics.helpers import DigitsImages, MixtureSampler
+from tests.metrics.helpers import DigitsImages, MixtureSampler, one_thread
 
 KEYS = ("fid", "is", "is_std", "kid", "kid_std")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_thread():  # small tensors on shared cores, as in tests/metrics
+        yield
 
 
 def digits_gan() -> GAN:
@@ -36,6 +43,40 @@ def test_shards_cover_every_item_once():
         ranges = [shard(n, r, world) for r in range(world)]
         assert ranges[0][0] == 0 and ranges[-1][1] == n
         assert all(a[1] == b[0] and a[1] > a[0] for a, b in zip(ranges, ranges[1:]))
+
+
+class Plus1Model(BoringModel):
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        return batch + 1
+
+
+class Times2Data(BoringDataModule):
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        return batch * 2
+
+
+class Minus3Data(Times2Data):
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        return batch - 3
+
+
+@pytest.mark.filterwarnings("ignore:You have overridden `on_before_batch_transfer`")  # on purpose
+@pytest.mark.parametrize("data", [Times2Data, Minus3Data])
+def test_held_out_batches_go_through_the_hooks_lightning_picks(tmp_path, data):
+    # each of the three hooks is the data module's when it overrides it, else the model's: as Lightning's own helper
+    seen = []
+
+    class Compare(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            held_out = next(iter(trainer.datamodule.val_dataloader()))
+            ours = to_model(held_out, trainer, pl_module)
+            theirs = pl_module._apply_batch_transfer_handler(pl_module._on_before_batch_transfer(held_out))
+            seen.append((ours, theirs, held_out))
+
+    cpu_trainer(tmp_path, max_steps=1, callbacks=[Compare()]).fit(Plus1Model(), data())
+    ours, theirs, raw = seen[0]
+    assert torch.equal(ours, theirs)
+    assert torch.equal(ours, (raw - 3) * 2 if data is Minus3Data else (raw + 1) * 2)
 
 
 def test_image_quality_in_a_short_fit(tmp_path, digits_classifier):
@@ -56,7 +97,8 @@ def test_image_quality_in_a_short_fit(tmp_path, digits_classifier):
     assert all(f"val/{k}" in metrics for k in KEYS)
     assert metrics["val/fid"] > 0 and 1 <= metrics["val/is"] <= 10 and math.isfinite(metrics["val/kid"])
     # the real features were extracted once (all 297 held-out images), and kept
-    assert int(callback.fid.real_features_num_samples) == 297 and int(callback.fid.fake_features_num_samples) == 0
+    fid = callback.metric.fid
+    assert int(fid.real_features_num_samples) == 297 and int(fid.fake_features_num_samples) == 0
     # fixed latents and kept real statistics: scoring the same weights twice gives the same values
     first, second = callback.score(trainer, model), callback.score(trainer, model)
     assert all(torch.equal(first[k], second[k]) for k in KEYS)
