@@ -2,6 +2,7 @@
 PyTorch loop doing the same work (issue 6, item 1).
 
     python -m benchmarks.overhead [--steps 20] [--repeats 5] [--batch 64] [--channels 32]
+    python -m benchmarks.overhead --profile [--steps 30]     # where lit-gan's extra time goes
 
 Same DCGAN generator and critic (28x28, 1 channel, no BatchNorm in the critic), same batch
 size, WGAN-GP with n_critic=5, the same in-memory uint8 data converted per batch, the same
@@ -10,6 +11,8 @@ alternate; the median generator steps/s of each and their ratio are printed.
 """
 
 import argparse
+import cProfile
+import pstats
 import statistics
 import time
 from functools import partial
@@ -88,14 +91,48 @@ def run_plain(images, args) -> float:
     return args.steps / (time.perf_counter() - start)
 
 
+# what the lit-gan run does that the plain loop does not, as cProfile names it (file, function)
+PARTS = {
+    "Trainer.fit setup and teardown": None,  # fit's total minus its training loop
+    "LightningModule.log (train/ values, every generator update)": ("lightning/pytorch/core/module.py", "log"),
+    "non-finite check (loss and gradient norms)": ("lit_gan/objectives/updates.py", "_average_and_check"),
+    "toggled_optimizer (generator update)": ("lightning/pytorch/core/module.py", "toggle_optimizer"),
+    "data fetching and batch transfer hooks": ("lightning/pytorch/loops/fetchers.py", "__next__"),
+    "callback and module hooks per batch": ("lightning/pytorch/trainer/call.py", "_call_callback_hooks"),
+}
+
+
+def profile(images, args) -> None:
+    """cProfile of one lit-gan run: the seconds of each part of PARTS, and its share of the run."""
+    run_lightning(images, argparse.Namespace(**{**vars(args), "steps": 2}))  # warm up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    rate = run_lightning(images, args)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # {(file, line, function): (calls, ..., tottime, cumtime, callers)}
+
+    def cumulative(file: str, function: str) -> float:
+        return sum(v[3] for (f, _, fn), v in stats.items() if f.endswith(file) and fn == function)
+
+    total = cumulative("lightning/pytorch/trainer/trainer.py", "fit")
+    loop = cumulative("lightning/pytorch/loops/fit_loop.py", "run")
+    print(f"lit-gan + Lightning, {args.steps} generator steps: {rate:.3f} steps/s under cProfile, fit {total:.2f} s")
+    for name, where in PARTS.items():
+        seconds = total - loop if where is None else cumulative(*where)
+        print(f"  {name:62s} {seconds:6.3f} s  {100 * seconds / total:5.2f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--profile", action="store_true", help="profile one lit-gan run instead")
     args = parser.parse_args()
     images = torch.randint(0, 256, (8192, *SHAPE), dtype=torch.uint8)
+    if args.profile:
+        return profile(images, args)
     run_plain(images, argparse.Namespace(**{**vars(args), "steps": 2}))  # warm up both
     run_lightning(images, argparse.Namespace(**{**vars(args), "steps": 2}))
     lit, plain = [], []
