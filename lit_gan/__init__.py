@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["AdversarialModule", "FGAN", "GAN", "WGAN", "WGANGP", "__version__"]
+__all__ = ["AdversarialModule", "FGAN", "GAN", "Hinge", "LSGAN", "RpGAN", "WGAN", "WGANGP", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

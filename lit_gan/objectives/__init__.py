@@ -3,6 +3,9 @@
 from lit_gan.objectives.base import AdversarialModule
 from lit_gan.objectives.fgan import FGAN
 from lit_gan.objectives.gan import GAN
+from lit_gan.objectives.hinge import Hinge
+from lit_gan.objectives.lsgan import LSGAN
+from lit_gan.objectives.rpgan import RpGAN
 from lit_gan.objectives.wgan import WGAN, WGANGP
 
-__all__ = ["AdversarialModule", "FGAN", "GAN", "WGAN", "WGANGP"]
+__all__ = ["AdversarialModule", "FGAN", "GAN", "Hinge", "LSGAN", "RpGAN", "WGAN", "WGANGP"]

@@ -7,7 +7,10 @@ al. 2017; Arjovsky et al. 2017, Algorithm 1), with Lightning's batch loop as its
             z ~ p(z);  update the generator on generator_loss(D(G(z)))
 
 A family overrides three pure hooks, ``critic_loss``, ``generator_loss`` and ``estimate`` (plus
-``critic_penalty`` for a regularizer of the critic). How one update is made (backward, the
+``critic_penalty`` for a regularizer of the critic, and ``pairs_real = True`` when the generator's
+loss also reads the critic's scores of the batch's real samples, as the relativistic GAN's does).
+Any family may add the zero-centred penalties R1 and R2 (``r1_gamma``, ``r2_gamma``) and sample
+from an exponential moving average of the generator (``ema_decay``). How one update is made (backward, the
 gradients averaged over DDP ranks, the non-finite policy, the optimizer step) is
 :class:`~lit_gan.objectives.updates.Updater`'s business; what a checkpoint holds beyond the
 weights is :mod:`lit_gan.checkpoints`'.
@@ -27,7 +30,7 @@ from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
 import torch
-from jsonargparse.typing import PositiveInt
+from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt, restricted_number_type
 from lightning.fabric.utilities.seed import reset_seed
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -35,15 +38,18 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
 from lit_gan.checkpoints import load_training_state, save_training_state, set_rng_states
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import check_not_negative, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
+from lit_gan.objectives.ema import GeneratorEMA
+from lit_gan.objectives.penalties import r1_r2, refuse_batch_norm
 from lit_gan.objectives.updates import OnNonFinite, Updater
 from lit_gan.specs import build, from_spec, to_spec
 from lit_gan.tensors import eval_mode, real_images
 
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
 CriticFactory = Callable[[Sequence[int]], nn.Module]  # img_shape -> critic
+EMADecay = restricted_number_type("EMADecay", float, [(">=", 0), ("<", 1)], join="and")  # [0, 1)
 
 
 class AdversarialModule(LightningModule):
@@ -69,6 +75,12 @@ class AdversarialModule(LightningModule):
         max_consecutive_skips: with ``"skip"``, stop with an error naming the loss after this many
             updates in a row were skipped (a run whose every update is non-finite would otherwise
             run on at its step, printing nothing).
+        r1_gamma: gamma of R1, r1_gamma / 2 * E_pi ||grad_x D(x)||^2, added to the critic's loss
+            (Mescheder et al. 2018); 0: off. Logged as ``train/r1`` (the expectation).
+        r2_gamma: gamma of R2, the same at generated samples (R3GAN uses R1 and R2 with one gamma).
+        ema_decay: sample (``sample``, ``predict``, the sample grids and quality callbacks) from an
+            exponential moving average of the generator with this decay, in [0, 1); None: off.
+        ema_warmup: generator updates during which the average is a copy of the generator.
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -87,6 +99,10 @@ class AdversarialModule(LightningModule):
         d_scheduler: Optional[LRSchedulerCallable] = None,
         on_nonfinite: OnNonFinite = "raise",
         max_consecutive_skips: PositiveInt = 100,
+        r1_gamma: NonNegativeFloat = 0.0,
+        r2_gamma: NonNegativeFloat = 0.0,
+        ema_decay: Optional[EMADecay] = None,
+        ema_warmup: NonNegativeInt = 0,
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
@@ -96,6 +112,11 @@ class AdversarialModule(LightningModule):
         self.latent_dim, self.img_shape, self.n_critic = int(latent_dim), tuple(img_shape), int(n_critic)
         self.generator = from_spec(generator)(self.latent_dim, self.img_shape)
         self.critic = from_spec(critic)(self.img_shape)
+        check_not_negative(r1_gamma=r1_gamma, r2_gamma=r2_gamma)
+        self.r1_gamma, self.r2_gamma = float(r1_gamma), float(r2_gamma)
+        if self.r1_gamma > 0 or self.r2_gamma > 0:
+            refuse_batch_norm(self.critic, "with `r1_gamma` or `r2_gamma` > 0 (the penalties are per sample)")
+        self.generator_ema = None if ema_decay is None else GeneratorEMA(self.generator, ema_decay, ema_warmup)
         self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
         self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
         self._schedulers = {"g_scheduler": from_spec(g_scheduler), "d_scheduler": from_spec(d_scheduler)}
@@ -111,7 +132,11 @@ class AdversarialModule(LightningModule):
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+    pairs_real = False  # generator_loss reads the critic's scores of the batch's real samples too
+
+    def generator_loss(self, fake_scores: Tensor, real_scores: Optional[Tensor] = None) -> Tensor:
+        """The generator's loss from the critic's scores of its samples (and, with ``pairs_real``,
+        of the real samples of the same batch, row for row; else None)."""
         raise NotImplementedError
 
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -139,9 +164,11 @@ class AdversarialModule(LightningModule):
 
     @torch.no_grad()
     def sample(self, n: int, z: Optional[Tensor] = None) -> Tensor:
-        """n generator samples in data space, shape (n, *img_shape), drawn in eval mode."""
-        with eval_mode(self.generator):
-            return self.generator(self.sample_latent(n) if z is None else z.to(self.device))
+        """n generator samples in data space, shape (n, *img_shape), drawn in eval mode, from the
+        averaged generator when ``ema_decay`` is set."""
+        generator = self.generator if self.generator_ema is None else self.generator_ema.module
+        with eval_mode(generator):
+            return generator(self.sample_latent(n) if z is None else z.to(self.device))
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
@@ -221,7 +248,7 @@ class AdversarialModule(LightningModule):
         self.critic_update(d_opt, real)
         self.critic_steps += 1
         if self.updates_generator:
-            g_loss = self.generator_update(g_opt, real.shape[0])
+            g_loss = self.generator_update(g_opt, real)
             self.log_window(g_loss)
 
     def critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
@@ -231,20 +258,28 @@ class AdversarialModule(LightningModule):
         # losses in float32 even under bf16/16-mixed autocast
         real_scores, fake_scores = self.critic(real).float(), self.critic(fake).float()
         penalty, logs = self.critic_penalty(real, fake)
+        if self.r1_gamma > 0 or self.r2_gamma > 0:
+            zero_centered, more = r1_r2(self.critic, real, fake, self.r1_gamma, self.r2_gamma)
+            penalty, logs = penalty + zero_centered, {**logs, **more}
         loss = self.critic_loss(real_scores, fake_scores) + penalty
         logs = {"d_loss": loss, self.estimate_name: self.estimate(real_scores, fake_scores), **logs}
         self.updater.update(self, opt, self.critic, loss, "d_loss", counted=False, critic_update=self.critic_steps + 1)
         for k, v in logs.items():
             self._window[k] = self._window.get(k, 0) + v.detach()
 
-    def generator_update(self, opt: LightningOptimizer, n: int) -> Tensor:
-        """Algorithm 1, lines 10-11: the generator's loss on n fresh samples; the schedulers step with it."""
+    def generator_update(self, opt: LightningOptimizer, real: Tensor) -> Tensor:
+        """Algorithm 1, lines 10-11: the generator's loss on fresh samples, as many as ``real`` holds;
+        the schedulers and the average of the generator follow its step."""
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
-            loss = self.generator_loss(self.critic(self.generator(self.sample_latent(n))).float())
+            fake_scores = self.critic(self.generator(self.sample_latent(real.shape[0]))).float()
+            real_scores = self.critic(real).float() if self.pairs_real else None
+            loss = self.generator_loss(fake_scores, real_scores)
             stepped = self.updater.update(self, opt, self.generator, loss, "g_loss", counted=True, critic_update=self.critic_steps)
         if stepped:
             for scheduler in self.trainer.lr_scheduler_configs:
                 scheduler.scheduler.step()
+            if self.generator_ema is not None:
+                self.generator_ema.update(self.generator, self.global_step)
         return loss.detach()
 
     def log_window(self, g_loss: Tensor) -> None:

@@ -4,7 +4,7 @@ min_G max_V  E_pi g_f(V(x)) - E_p f*(g_f(V(G(z))))
 """
 
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import torch
 from jsonargparse.typing import NonNegativeFloat
@@ -14,7 +14,7 @@ from lit_gan.checks import check_not_negative
 from lit_gan.objectives import fdivergences as fd
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
-from lit_gan.objectives.wgan import refuse_batch_norm, weighted_gradient_penalty
+from lit_gan.objectives.penalties import refuse_batch_norm, weighted_gradient_penalty
 
 _GENERATOR_LOSSES = {"saddle": fd.fgan_generator_loss_saddle, "alternative": fd.fgan_generator_loss_alternative}
 
@@ -76,7 +76,7 @@ class FGAN(AdversarialModule):
             return loss
         return loss + self.drift_lambda * losses.drift_penalty(real_scores, fake_scores)
 
-    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+    def generator_loss(self, fake_scores: Tensor, real_scores: Optional[Tensor] = None) -> Tensor:
         return self._generator_loss(self.divergence, fake_scores)
 
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:

@@ -1,7 +1,7 @@
 """Standard GAN (Goodfellow et al. 2014): min_G max_D E_pi log D(x) + E_p log(1 - D(G(z)))."""
 
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import torch
 from torch import Tensor
@@ -40,7 +40,7 @@ class GAN(AdversarialModule):
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return losses.gan_discriminator_loss(real_scores, fake_scores)
 
-    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+    def generator_loss(self, fake_scores: Tensor, real_scores: Optional[Tensor] = None) -> Tensor:
         return self._generator_loss(fake_scores)
 
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:

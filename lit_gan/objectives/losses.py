@@ -80,3 +80,65 @@ def gradient_penalty(
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)  # (B,): one norm per sample over all non-batch dims
     return ((norms - 1) ** 2).mean(), norms.detach().mean()
+
+
+# --- zero-centred gradient penalties (Mescheder et al. 2018; R3GAN, Huang et al. 2024, eq. 4-5)
+def zero_centered_gradient_penalty(critic: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+    """E ||grad_x D(x)||_2^2 at the points ``x``: R1 at real data, R2 at generated samples (the
+    weight gamma / 2 is the caller's). Out of place (``torch.autograd.grad``), like
+    :func:`gradient_penalty`. Returns the penalty and the mean gradient norm (detached)."""
+    x = x.detach().requires_grad_(True)  # (B, *img_shape)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    squared = grad.flatten(1).pow(2).sum(dim=1)  # (B,): ||grad_x D(x_i)||^2
+    return squared.mean(), squared.detach().sqrt().mean()
+
+
+# --- hinge loss (Lim & Ye 2017; Miyato et al. 2018, SNGAN, eq. 17)
+def hinge_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E_pi relu(1 - D(x)) + E_p relu(1 + D(G(z)))."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
+    """-E_p D(G(z))."""
+    return -fake_scores.mean()
+
+
+def total_variation_estimate(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """1 - L_D / 2: the total variation distance TV(pi, p) if D were optimal, since the smallest
+    hinge risk over all D is 2 * integral of min(pi, p) = 2 (1 - TV) (D* = sign(pi - p))."""
+    return 1 - hinge_critic_loss(real_scores, fake_scores) / 2
+
+
+# --- least squares GAN (Mao et al. 2017, eq. 2): targets a (fake), b (real) for D, c for G
+def lsgan_critic_loss(real_scores: Tensor, fake_scores: Tensor, a: float, b: float) -> Tensor:
+    """1/2 E_pi (D(x) - b)^2 + 1/2 E_p (D(G(z)) - a)^2."""
+    return 0.5 * (real_scores - b).pow(2).mean() + 0.5 * (fake_scores - a).pow(2).mean()
+
+
+def lsgan_generator_loss(fake_scores: Tensor, c: float) -> Tensor:
+    """1/2 E_p (D(G(z)) - c)^2."""
+    return 0.5 * (fake_scores - c).pow(2).mean()
+
+
+def triangular_estimate(real_scores: Tensor, fake_scores: Tensor, a: float, b: float) -> Tensor:
+    """1 - 4 L_D / (b - a)^2: half the triangular discrimination, 1/2 integral (pi - p)^2 / (pi + p)
+    (in [0, 1]), if D were optimal: D* = (b pi + a p) / (pi + p) makes L_D = (b - a)^2 / 2 *
+    integral pi p / (pi + p)."""
+    return 1 - 4 * lsgan_critic_loss(real_scores, fake_scores, a, b) / (b - a) ** 2
+
+
+# --- relativistic pairing GAN (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024, eq. 2), f = softplus
+def rpgan_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E_{x, z} softplus(D(G(z)) - D(x)), on pairs (x_i, G(z_i)) of the same batch."""
+    return F.softplus(fake_scores - real_scores).mean()
+
+
+def rpgan_generator_loss(fake_scores: Tensor, real_scores: Tensor) -> Tensor:
+    """E_{x, z} softplus(D(x) - D(G(z))), on pairs (x_i, G(z_i))."""
+    return F.softplus(real_scores - fake_scores).mean()
+
+
+def relativistic_margin(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E (D(x_i) - D(G(z_i))): how far the critic ranks real above generated, on the pairs."""
+    return (real_scores - fake_scores).mean()

@@ -5,17 +5,18 @@ K * W(pi, p) = max_{||f||_L <= K} E_pi f(x) - E_p f(x)   (Kantorovich-Rubinstein
 """
 
 from functools import partial
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from jsonargparse.typing import NonNegativeFloat, PositiveFloat
 from lightning.pytorch.callbacks import Callback
-from torch import Tensor, nn
+from torch import Tensor
 
 from lit_gan.checks import check_not_negative, check_greater_than_zero
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
 from lit_gan.objectives.clipping import WeightClipping
+from lit_gan.objectives.penalties import refuse_batch_norm, weighted_gradient_penalty
 
 
 class _Wasserstein(AdversarialModule):
@@ -24,7 +25,7 @@ class _Wasserstein(AdversarialModule):
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return losses.wgan_critic_loss(real_scores, fake_scores)
 
-    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+    def generator_loss(self, fake_scores: Tensor, real_scores: Optional[Tensor] = None) -> Tensor:
         return losses.wgan_generator_loss(fake_scores)
 
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -76,19 +77,3 @@ class WGANGP(_Wasserstein):
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         return weighted_gradient_penalty(self, real, fake, self.gp_lambda)
-
-
-def refuse_batch_norm(critic: nn.Module, why: str) -> None:
-    """Raise ``ValueError`` if ``critic`` has a BatchNorm layer, which a per-sample penalty cannot have."""
-    batch_norms = [name for name, m in critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if batch_norms:
-        raise ValueError(f"Expected argument `critic` to have no BatchNorm {why}, found {batch_norms[0]!r}: use norm: layer or none")
-
-
-def weighted_gradient_penalty(
-    module: AdversarialModule, real: Tensor, fake: Tensor, gp_lambda: float
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """gp_lambda times WGAN-GP's penalty on ``module``'s critic, with what to log (``critic_penalty``'s contract)."""
-    t = module.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
-    penalty, grad_norm = losses.gradient_penalty(module.critic, real, fake, t)
-    return gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}

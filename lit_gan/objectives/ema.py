@@ -1,0 +1,44 @@
+"""An exponential moving average of the generator's weights (Karras et al. 2018; Yazici et al. 2019),
+which the samples, the sample grids and the quality metrics use when it is on.
+
+After the t-th generator update, theta_ema <- decay * theta_ema + (1 - decay) * theta; during
+the first ``warmup`` updates the decay is 0 (a copy), so the average does not start from the
+random initialization. Buffers (BatchNorm's running statistics) are copied, not averaged, as in
+StyleGAN's code. torch's ``AveragedModel`` averages buffers too (its integer counters included)
+and has no warm-up, hence this small module. It is a submodule of the GAN: its weights are in
+every checkpoint, so a resumed run continues the same average, and under DDP every rank averages
+identical weights.
+"""
+
+import copy
+
+import torch
+from torch import nn
+
+
+class GeneratorEMA(nn.Module):
+    """Holds ``module``, the averaged copy of a generator.
+
+    Args:
+        generator: the generator to average (copied at construction).
+        decay: in [0, 1); 0.999 is common for 10^5 updates, lower for short runs.
+        warmup: generator updates during which the average is a copy.
+    """
+
+    def __init__(self, generator: nn.Module, decay: float, warmup: int = 0) -> None:
+        super().__init__()
+        if not 0 <= float(decay) < 1:
+            raise ValueError(f"Expected argument `ema_decay` to be in [0, 1), got {decay}")
+        if int(warmup) < 0:
+            raise ValueError(f"Expected argument `ema_warmup` to be an integer >= 0, got {warmup}")
+        self.decay, self.warmup = float(decay), int(warmup)
+        self.module = copy.deepcopy(generator).requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, generator: nn.Module, step: int) -> None:
+        """Average in ``generator``'s weights after its ``step``-th update (1 for the first)."""
+        weight = 1.0 if step <= self.warmup else 1.0 - self.decay  # of the new weights
+        for averaged, current in zip(self.module.parameters(), generator.parameters()):
+            averaged.lerp_(current.detach(), weight)
+        for averaged, current in zip(self.module.buffers(), generator.buffers()):
+            averaged.copy_(current)

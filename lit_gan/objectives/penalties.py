@@ -1,0 +1,38 @@
+"""Regularizers of the critic that any family may add to its loss (``critic_penalty``'s contract:
+the penalty, with what to log): WGAN-GP's gradient penalty and the zero-centred R1 and R2.
+
+Each is taken out of place (``torch.autograd.grad``), so DDP's reducer hooks never fire, and
+each is per sample, so the critic must have no BatchNorm.
+"""
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+
+from lit_gan.objectives import losses
+
+
+def refuse_batch_norm(critic: nn.Module, why: str) -> None:
+    """Raise ``ValueError`` if ``critic`` has a BatchNorm layer, which a per-sample penalty cannot have."""
+    batch_norms = [name for name, m in critic.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if batch_norms:
+        raise ValueError(f"Expected argument `critic` to have no BatchNorm {why}, found {batch_norms[0]!r}: use norm: layer or none")
+
+
+def weighted_gradient_penalty(module: LightningModule, real: Tensor, fake: Tensor, gp_lambda: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """gp_lambda times WGAN-GP's penalty on ``module``'s critic, with what to log."""
+    t = module.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
+    penalty, grad_norm = losses.gradient_penalty(module.critic, real, fake, t)
+    return gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}
+
+
+def r1_r2(critic: nn.Module, real: Tensor, fake: Tensor, r1_gamma: float, r2_gamma: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """r1_gamma / 2 E_pi ||grad D(x)||^2 + r2_gamma / 2 E_p ||grad D(G(z))||^2 (R3GAN, eq. 4-5), with
+    the two penalties logged as ``r1`` and ``r2``; a gamma of 0 costs nothing."""
+    total, logs = real.new_zeros(()), {}
+    for name, gamma, x in (("r1", r1_gamma, real), ("r2", r2_gamma, fake)):
+        if gamma > 0:
+            penalty, _ = losses.zero_centered_gradient_penalty(critic, x)
+            total = total + gamma / 2 * penalty
+            logs[name] = penalty.detach()
+    return total, logs
