@@ -3,5 +3,10 @@
 from lit_gan.networks.classifier import ConvClassifier
 from lit_gan.networks.dcgan import DCGANCritic, DCGANGenerator
 from lit_gan.networks.mlp import MLPCritic, MLPGenerator
+from lit_gan.networks.resnet import ResNetCritic, ResNetGenerator
+from lit_gan.networks.spectral import apply_spectral_norm
 
-__all__ = ["ConvClassifier", "DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator"]
+__all__ = [
+    "ConvClassifier", "DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator",
+    "apply_spectral_norm",
+]

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.networks.spectral import apply_spectral_norm
 
 _BASE_SIZES = (4, 7)
 
@@ -76,9 +77,13 @@ class DCGANCritic(nn.Module):
         base_channels: channels of the first layer; each later layer has twice as many.
         norm: ``"batch"`` as in DCGAN; ``"layer"`` or ``"none"`` with a gradient penalty, which is
             per sample and so is broken by batch statistics (Gulrajani et al. 2017, Section 4).
+        spectral_norm: spectrally normalize every convolution (Miyato et al. 2018), see
+            :mod:`lit_gan.networks.spectral`; SNGAN's critic has no other normalization (``norm: none``).
     """
 
-    def __init__(self, img_shape: Sequence[int], base_channels: int = 64, norm: CriticNorm = "layer") -> None:
+    def __init__(
+        self, img_shape: Sequence[int], base_channels: int = 64, norm: CriticNorm = "layer", spectral_norm: bool = False
+    ) -> None:
         super().__init__()
         check_positive_ints(base_channels=base_channels)
         s0, k = doublings(img_shape)
@@ -88,6 +93,8 @@ class DCGANCritic(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _NORMS[norm](c_out), nn.LeakyReLU(0.2, True)]
         layers.append(nn.Conv2d(channels[-1], 1, s0, 1, 0))  # (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten()  # (B,)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.networks.spectral import apply_spectral_norm
 
 Norm = Literal["none", "layer", "batch"]
 _NORMS = {"none": lambda width: nn.Identity(), "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
@@ -65,6 +66,8 @@ class MLPCritic(nn.Module):
         hidden_dims: widths of the hidden layers.
         norm: ``"none"`` or ``"layer"`` with a gradient penalty; ``"batch"`` only without one.
         negative_slope: slope of the LeakyReLU activations (0 gives ReLU).
+        spectral_norm: spectrally normalize every linear layer (Miyato et al. 2018), see
+            :mod:`lit_gan.networks.spectral`.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class MLPCritic(nn.Module):
         hidden_dims: Sequence[int] = (256, 256, 256),
         norm: Norm = "none",
         negative_slope: float = 0.2,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         check_positive_ints(hidden_dims=hidden_dims, img_shape=img_shape)
@@ -81,6 +85,8 @@ class MLPCritic(nn.Module):
         layers += _hidden(in_dim, hidden_dims, norm, nn.LeakyReLU(negative_slope))
         layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, 1))
         self.net = nn.Sequential(*layers)
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)  # (B,)
