@@ -36,7 +36,16 @@ def test_data_loading_measures_both_paths():
 
 def test_overhead_runs_both_loops():
     out = bench("overhead", "--steps", "2", "--repeats", "1", "--channels", "8")
-    assert re.search(r"^ratio lit-gan / plain: [0-9.]+$", out, re.M), out
+    assert re.search(r"^ratio lit-gan / plain: [0-9.]+ \(wall\), [0-9.]+ \(CPU\)$", out, re.M), out
+
+
+@pytest.mark.slow
+def test_lipschitz_trains_the_five_critics_and_plots_their_gradient_norms(tmp_path):
+    out = bench("lipschitz", "--steps", "2", "--log-every", "1", "--workers", "1", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path))
+    names = re.findall(r"^(\S+): per-layer median grad norm \(input -> output\): \[(.*)\]$", out, re.M)
+    assert [n for n, _ in names] == ["wgan_clip0.1", "wgan_clip0.01", "wgan_clip0.001", "wgan_gp_deep", "wgan_sn_deep"], out
+    assert all(len(layers.split(",")) == 9 for _, layers in names), out  # 8 hidden layers and the output layer
+    assert (tmp_path / "gradient_norms.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
