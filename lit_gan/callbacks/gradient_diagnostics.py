@@ -4,6 +4,7 @@ gradient penalty they stay stable; and the optimal critic has ||grad_x f|| = 1 a
 everywhere between the data and the samples, Proposition 1)."""
 
 import math
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
@@ -37,6 +38,16 @@ def input_gradient_norm(critic: nn.Module, x: Tensor) -> Tensor:
     with torch.enable_grad():
         (grad,) = torch.autograd.grad(critic(x).sum(), x)  # (B, *img_shape)
     return grad.flatten(1).norm(2, dim=1).mean()
+
+
+def layers(critic: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """The parameters of each layer of ``critic``, from the input on: a spectrally normalized layer's
+    weight (``<layer>.parametrizations.weight.original``) counts with its layer, not as one of its own."""
+    found: dict[str, list[nn.Parameter]] = {}
+    for name, param in critic.named_parameters():
+        layer = re.sub(r"\.?parametrizations\.[^.]+$", "", name.rpartition(".")[0])
+        found.setdefault(layer, []).append(param)
+    return found
 
 
 class GradientDiagnostics(Callback):
@@ -90,8 +101,7 @@ class GradientDiagnostics(Callback):
                 f"GradientDiagnostics: every_n_steps={self.every_n_steps} is not a multiple of"
                 f" log_every_n_steps={log_every}; logging every {self._every} generator updates instead"
             )
-        modules = [(name, list(m.parameters(recurse=False))) for name, m in pl_module.critic.named_modules()]
-        modules = [(name, params) for name, params in modules if params]
+        modules = list(layers(pl_module.critic).items())
         width = len(str(len(modules) - 1))
         self._layers = [(f"{i:0{width}d}_{name or 'critic'}", params) for i, (name, params) in enumerate(modules)]
         self._param_ids = {id(p) for _, params in self._layers for p in params}

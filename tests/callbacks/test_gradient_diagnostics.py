@@ -104,3 +104,11 @@ def test_bad_arguments_are_refused():
     for kwargs in ({"every_n_steps": 0}, {"n_points": 0}):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             GradientDiagnostics(**kwargs)
+
+
+def test_a_spectrally_normalized_critic_has_the_layers_of_the_plain_one():
+    from lit_gan.callbacks.gradient_diagnostics import layers
+
+    plain, normalized = (layers(MLPCritic((2,), hidden_dims=(8, 8), spectral_norm=sn)) for sn in (False, True))
+    assert list(normalized) == list(plain) == ["net.1", "net.4", "net.7"]  # weight and bias of each Linear
+    assert [len(p) for p in normalized.values()] == [2, 2, 2]
