@@ -1,6 +1,7 @@
 """Argument checks shared by the networks, modules, callbacks and metrics (the CLI checks types at
 parse time; these guard the Python API). Each raises ``ValueError`` naming the argument."""
 
+import math
 from typing import Sequence, Union
 
 
@@ -20,14 +21,14 @@ def check_positive_ints(**values: Union[None, int, Sequence[int]]) -> None:
 
 
 def check_greater_than_zero(**values: object) -> None:
-    """Refuse the first argument that is given (not None) and not > 0 (NaN included)."""
+    """Refuse the first argument that is given (not None) and not a finite number > 0 (NaN, inf included)."""
     for name, value in values.items():
-        if value is not None and not float(value) > 0:  # type: ignore[arg-type]
+        if value is not None and not 0 < float(value) < math.inf:  # type: ignore[arg-type]
             raise ValueError(f"Expected argument `{name}` to be > 0, got {value}")
 
 
 def check_not_negative(**values: object) -> None:
-    """Refuse the first argument that is given (not None) and not >= 0 (NaN included)."""
+    """Refuse the first argument that is given (not None) and not a finite number >= 0 (NaN, inf included)."""
     for name, value in values.items():
-        if value is not None and not float(value) >= 0:  # type: ignore[arg-type]
+        if value is not None and not 0 <= float(value) < math.inf:  # type: ignore[arg-type]
             raise ValueError(f"Expected argument `{name}` to be >= 0, got {value}")

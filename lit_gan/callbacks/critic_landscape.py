@@ -89,7 +89,8 @@ class CriticLandscape(PeriodicImage):
         grid = torch.stack([xx.flatten(), yy.flatten()], dim=1).to(pl_module.device, pl_module.dtype)  # (R*R, 2)
         with eval_mode(pl_module.critic):
             f = pl_module.critic(grid).float().view(self.resolution, self.resolution)  # (R, R)
-        fake = pl_module.sample(self.n_points, z=self._z).float()  # (n, 2), eval mode
+        with eval_mode(pl_module.generator):  # the trained generator, which the critic sees (not its EMA)
+            fake = pl_module.generator(self._z.to(pl_module.device)).float()  # (n, 2)
         return f.cpu().numpy(), fake.cpu().numpy()
 
     def figure(self, pl_module: LightningModule, step: int) -> np.ndarray:

@@ -5,7 +5,7 @@ The blocks follow the official Chainer code (pfnet-research/sngan_projection), a
 ``resblocks.py`` does, with two choices made explicit: the generator upsamples by nearest
 neighbour (Chainer's ``unpooling_2d``; Mimicry uses bilinear), and no ReLU is applied in place
 on a block's input (Mimicry's in-place ReLU also rectifies the critic's shortcut input).
-Weights are initialized as there: Xavier uniform, gain sqrt(2) on the residual 3x3 convolutions
+Weights are initialized as there (biases keep torch's default): Xavier uniform, gain sqrt(2) on the residual 3x3 convolutions
 and 1 elsewhere.
 """
 

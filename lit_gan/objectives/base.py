@@ -84,6 +84,7 @@ class AdversarialModule(LightningModule):
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
+    pairs_real = False  # generator_loss reads the critic's scores of the batch's real samples too
     default_optimizer: Callable[..., torch.optim.Optimizer] = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
 
     def __init__(
@@ -106,6 +107,9 @@ class AdversarialModule(LightningModule):
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
+        self.updater = Updater(on_nonfinite, max_consecutive_skips)  # checks both before anything is built
+        if ema_decay is None and ema_warmup:
+            raise ValueError(f"Expected argument `ema_warmup` ({ema_warmup}) to come with an `ema_decay`, got none")
         self.save_hyperparameters()
         self.save_hyperparameters(to_spec(dict(self.hparams)))  # plain data: checkpoints load with weights_only
         self.automatic_optimization = False
@@ -120,7 +124,6 @@ class AdversarialModule(LightningModule):
         self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
         self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
         self._schedulers = {"g_scheduler": from_spec(g_scheduler), "d_scheduler": from_spec(d_scheduler)}
-        self.updater = Updater(on_nonfinite, max_consecutive_skips)
         self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
         self.updates_generator = False  # this batch's critic update is followed by a generator update
         self._log_every: Optional[int] = None  # the trainer's log_every_n_steps, in generator updates
@@ -131,8 +134,6 @@ class AdversarialModule(LightningModule):
     # ----------------------------------------------------------------- hooks of the families
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         raise NotImplementedError
-
-    pairs_real = False  # generator_loss reads the critic's scores of the batch's real samples too
 
     def generator_loss(self, fake_scores: Tensor, real_scores: Optional[Tensor] = None) -> Tensor:
         """The generator's loss from the critic's scores of its samples (and, with ``pairs_real``,

@@ -6,9 +6,19 @@ from typing import Any, Optional
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from torch import nn
+from torch.nn.utils import parametrize
 from torch.utils.hooks import RemovableHandle
 
 from lit_gan.checks import check_greater_than_zero
+
+
+def refuse_spectral_norm(critic: nn.Module) -> None:
+    """Raise ``ValueError`` if ``critic`` is spectrally normalized: the clip would act on the raw
+    weights, which the normalization rescales, so it would constrain nothing."""
+    if any(parametrize.is_parametrized(m) for m in critic.modules()):
+        raise ValueError("Expected argument `critic` to have no `spectral_norm` with weight clipping: the normalization"
+                         " rescales the clipped weights (use one of the two)")
 
 
 class WeightClipping(Callback):
@@ -25,6 +35,7 @@ class WeightClipping(Callback):
         self._handle: Optional[RemovableHandle] = None
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        refuse_spectral_norm(pl_module.critic)
         params = list(pl_module.critic.parameters())
         ids = {id(p) for p in params}
         owners = [opt for opt in trainer.optimizers if any(id(p) in ids for g in opt.param_groups for p in g["params"])]

@@ -4,7 +4,8 @@ which the samples, the sample grids and the quality metrics use when it is on.
 After the t-th generator update, theta_ema <- decay * theta_ema + (1 - decay) * theta; during
 the first ``warmup`` updates the decay is 0 (a copy), so the average does not start from the
 random initialization. Buffers (BatchNorm's running statistics) are copied, not averaged, as in
-StyleGAN's code. torch's ``AveragedModel`` averages buffers too (its integer counters included)
+StyleGAN's code. torch's ``AveragedModel`` either leaves the buffers as they were when it was
+built (``use_buffers=False``) or averages them, integer counters included (``use_buffers=True``),
 and has no warm-up, hence this small module. It is a submodule of the GAN: its weights are in
 every checkpoint, so a resumed run continues the same average, and under DDP every rank averages
 identical weights.

@@ -22,7 +22,7 @@ class Hinge(AdversarialModule):
     """
 
     estimate_name = "total_variation"
-    # SNGAN (Miyato et al. 2018, Table 1, setting C for the ResNets): Adam, lr 2e-4, betas (0, 0.9)
+    # SNGAN's ResNet experiments (Miyato et al. 2018, Appendix B): Adam, lr 2e-4, betas (0, 0.9), n_critic 5
     default_optimizer = partial(torch.optim.Adam, lr=2e-4, betas=(0.0, 0.9))
 
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:

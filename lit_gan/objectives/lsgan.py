@@ -1,6 +1,7 @@
 """Least squares GAN (Mao et al. 2017, eq. 2): min_D 1/2 E_pi (D(x) - b)^2 + 1/2 E_p (D(G(z)) - a)^2,
 min_G 1/2 E_p (D(G(z)) - c)^2."""
 
+import math
 from functools import partial
 from typing import Any, Optional
 
@@ -31,6 +32,9 @@ class LSGAN(AdversarialModule):
     default_optimizer = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, **kwargs: Any) -> None:
+        for name, value in (("a", a), ("b", b), ("c", c)):
+            if not math.isfinite(float(value)):
+                raise ValueError(f"Expected argument `{name}` to be a finite number, got {value}")
         if float(a) == float(b):
             raise ValueError(f"Expected arguments `a` and `b` to differ (the critic's two targets), got {a} and {b}")
         super().__init__(**kwargs)

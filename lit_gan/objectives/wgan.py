@@ -15,7 +15,7 @@ from torch import Tensor
 from lit_gan.checks import check_not_negative, check_greater_than_zero
 from lit_gan.objectives import losses
 from lit_gan.objectives.base import AdversarialModule
-from lit_gan.objectives.clipping import WeightClipping
+from lit_gan.objectives.clipping import WeightClipping, refuse_spectral_norm
 from lit_gan.objectives.penalties import refuse_batch_norm, weighted_gradient_penalty
 
 
@@ -48,6 +48,7 @@ class WGAN(_Wasserstein):
         check_greater_than_zero(clip_value=clip_value)
         super().__init__(**kwargs)
         self.clip_value = float(clip_value)
+        refuse_spectral_norm(self.critic)
 
     def configure_callbacks(self) -> list[Callback]:
         return [WeightClipping(self.clip_value)]

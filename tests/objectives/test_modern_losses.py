@@ -107,6 +107,9 @@ def test_rpgan_reads_the_paired_real_scores_and_lsgan_refuses_equal_targets():
     ({"ema_decay": 1.0}, r"`ema_decay` to be in \[0, 1\), got 1.0"),
     ({"ema_decay": -0.1}, r"`ema_decay` to be in \[0, 1\), got -0.1"),
     ({"ema_decay": 0.9, "ema_warmup": -1}, "`ema_warmup` to be an integer >= 0, got -1"),
+    ({"ema_warmup": 10}, r"`ema_warmup` \(10\) to come with an `ema_decay`"),
+    ({"r1_gamma": float("inf")}, "`r1_gamma` to be >= 0, got inf"),
+    ({"max_consecutive_skips": 0, "r1_gamma": -1.0}, "`max_consecutive_skips` to be an integer >= 1"),  # checked first
 ])
 def test_bad_penalty_and_ema_values_are_refused_naming_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -120,3 +123,18 @@ def test_r1_refuses_a_batch_norm_critic():
 
     with pytest.raises(ValueError, match="no BatchNorm with `r1_gamma` or `r2_gamma` > 0"):
         RpGAN(**{**tiny_networks(), "critic": partial(MLPCritic, hidden_dims=(8,), norm="batch")}, r1_gamma=1.0)
+
+
+def test_lsgan_refuses_targets_that_are_not_finite():
+    with pytest.raises(ValueError, match="`c` to be a finite number, got nan"):
+        LSGAN(c=float("nan"), **tiny_networks())
+
+
+def test_weight_clipping_refuses_a_spectrally_normalized_critic():
+    from functools import partial
+
+    from lit_gan import WGAN
+    from lit_gan.networks import MLPCritic
+
+    with pytest.raises(ValueError, match="no `spectral_norm` with weight clipping"):
+        WGAN(**{**tiny_networks(), "critic": partial(MLPCritic, hidden_dims=(8,), spectral_norm=True)})

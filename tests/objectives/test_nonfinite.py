@@ -114,3 +114,16 @@ def test_skip_stops_after_max_consecutive_skips_naming_the_loss(tmp_path):
     assert m.skipped_updates == 7
     with pytest.raises(ValueError, match="`max_consecutive_skips` to be an integer >= 1, got 0"):
         model(max_consecutive_skips=0)
+
+
+class NaNGeneratorLoss(WGANGP):
+    def generator_loss(self, fake_scores, real_scores=None):
+        return super().generator_loss(fake_scores) * float("nan")
+
+
+def test_a_non_finite_generator_loss_names_the_critic_update_it_follows(tmp_path):
+    nets = dict(generator=partial(MLPGenerator, hidden_dims=(16,)), critic=partial(MLPCritic, hidden_dims=(16,)))
+    with pytest.raises(NonFiniteError, match=r"non-finite g_loss \(nan\) or gradient of the MLPGenerator at generator step 0,"
+                                             r" critic update 2;"):
+        cpu_trainer(tmp_path, max_steps=2).fit(NaNGeneratorLoss(latent_dim=2, img_shape=(2,), n_critic=2, **nets),
+                                               RingOfGaussians(batch_size=8, n_train=256))
