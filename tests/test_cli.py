@@ -78,6 +78,9 @@ BAD = [
     ("quickstart", ["--trainer.max_steps", "many"], "trainer.max_steps"),
     ("quickstart", ["--data.init_args.batch_size", "0"], "data.init_args.batch_size"),
     ("quickstart", ["--config", "no/such/config.yaml"], "config"),
+    ("toys/r3gan", ["--model.init_args.r1_gamma=-1"], "model.init_args.r1_gamma"),
+    ("toys/r3gan", ["--model.init_args.ema_decay", "1.0"], "model.init_args.ema_decay"),
+    ("toys/r3gan", ["--model.init_args.ema_warmup=-5"], "model.init_args.ema_warmup"),
 ]
 
 
