@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
 from lit_gan.metrics.frechet import FrechetDistance
-from lit_gan.metrics.scores import InceptionScore, KernelDistance
+from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, InceptionScore, KernelDistance
 
 
 class ImageQualityMetrics(nn.Module):
@@ -33,7 +33,9 @@ class ImageQualityMetrics(nn.Module):
         is_splits: parts the generated images are cut into for the IS mean and std.
         kid_subsets: random subsets for the KID mean and std.
         kid_subset_size: images per KID subset, at most; capped at the number of real and generated images.
-        seed: seed of the IS splits and the KID subsets.
+        seed: seed of the IS splits and the KID subsets (torch-fidelity's ``rng_seed``, 2020 there too).
+        draws: "torch-fidelity": IS and KID equal ``torch_fidelity.calculate_metrics``' on the same
+            images; "torch": lit-gan's earlier ``torch.randperm`` draws (see :mod:`lit_gan.metrics.scores`).
     """
 
     needs_real = True
@@ -44,7 +46,8 @@ class ImageQualityMetrics(nn.Module):
         is_splits: int = 10,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
-        seed: int = 0,
+        seed: int = TORCH_FIDELITY_SEED,
+        draws: Draws = "torch-fidelity",
     ) -> None:
         super().__init__()
         self.feature_extractor = feature_extractor.eval()
@@ -53,9 +56,9 @@ class ImageQualityMetrics(nn.Module):
         self.fid = FrechetDistance(PrecomputedFeatures(d), reset_real_features=False)
         self.kid = KernelDistance(
             PrecomputedFeatures(d), subsets=kid_subsets, subset_size=kid_subset_size, seed=seed,
-            cap_subset_size=True, reset_real_features=False,
+            cap_subset_size=True, reset_real_features=False, draws=draws,
         )
-        self.inception_score = InceptionScore(PrecomputedFeatures(k), splits=is_splits, seed=seed)
+        self.inception_score = InceptionScore(PrecomputedFeatures(k), splits=is_splits, seed=seed, draws=draws)
 
     def update(self, images: Tensor, real: bool = False) -> None:
         """images (B, C, H, W) as the data module gives them; ``real``: held-out data, else generated."""

@@ -12,7 +12,7 @@ floats), as torchmetrics' do.
 """
 
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -21,6 +21,14 @@ from torchmetrics.image.kid import KernelInceptionDistance, poly_mmd
 from torchmetrics.utilities.data import dim_zero_cat
 
 _KEEPS_FEATURES = "Metric .* will save all extracted features"
+Draws = Literal["torch-fidelity", "torch"]
+DRAWS = ("torch-fidelity", "torch")
+TORCH_FIDELITY_SEED = 2020  # torch-fidelity's default rng_seed
+
+
+def _check_draws(draws: str) -> None:
+    if draws not in DRAWS:
+        raise ValueError(f"Expected argument `draws` to be one of {', '.join(DRAWS)}, got {draws!r}")
 
 
 class InceptionScore(_InceptionScore):
@@ -31,20 +39,26 @@ class InceptionScore(_InceptionScore):
 
     1 when every prediction is the same (uniform, say); the number of classes when predictions are
     one-hot and the classes balanced. The samples are shuffled (seeded) and cut into ``splits``
-    parts; returns the mean and the (population, as the original code) standard deviation over them.
-    Terms with p(y|x) = 0 count 0 (0 log 0 = 0), also for classes absent from a split. float64.
+    parts; returns the mean and the (population, as the original code) standard deviation over them,
+    float64. With ``draws="torch"``, terms with p(y|x) = 0 count 0 (0 log 0 = 0).
 
     Args:
         feature: an ``nn.Module`` mapping a batch to logits (N, K) (e.g. :class:`PrecomputedFeatures`),
             or torchmetrics' choices ("logits_unbiased", ...).
         splits: number of parts the samples are cut into.
         seed: seed of the shuffle.
+        draws: "torch-fidelity" (its permutation and splits, its value) or "torch"; see the module.
         kwargs: the other arguments of torchmetrics' ``InceptionScore``.
     """
 
-    def __init__(self, feature: Any = "logits_unbiased", splits: int = 10, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, feature: Any = "logits_unbiased", splits: int = 10, seed: int = TORCH_FIDELITY_SEED,
+        draws: Draws = "torch-fidelity", **kwargs: Any,
+    ) -> None:
         if not (isinstance(splits, int) and splits > 0):
             raise ValueError(f"Expected argument `splits` to be an integer > 0, got {splits}")
+        _check_draws(draws)
+        self.draws = draws
         with warnings.catch_warnings():  # that every feature is kept is the point, and said above
             warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)
             super().__init__(feature=feature, splits=splits, **kwargs)
@@ -52,9 +66,15 @@ class InceptionScore(_InceptionScore):
         self.add_state("features", [], dist_reduce_fx="cat")
 
     def compute(self) -> tuple[Tensor, Tensor]:
-        logits = dim_zero_cat(self.features).double()  # (N, K)
+        logits = dim_zero_cat(self.features)  # (N, K)
         if logits.shape[0] < self.splits:
             raise RuntimeError(f"Expected at least `splits`={self.splits} samples for the Inception Score, got {logits.shape[0]}")
+        if self.draws == "torch-fidelity":
+            from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+
+            out = isc_features_to_metric(logits, self.splits, shuffle=True, rng_seed=self.seed)
+            return tuple(torch.tensor(out[key], dtype=torch.float64) for key in (KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD))
+        logits = logits.double()
         order = torch.randperm(logits.shape[0], generator=torch.Generator().manual_seed(self.seed))
         log_p = logits[order.to(logits.device)].log_softmax(dim=1)  # log p(y|x), (N, K)
         scores = []
@@ -83,15 +103,18 @@ class KernelDistance(KernelInceptionDistance):
         subsets: number of random subsets.
         subset_size: samples per subset; at most the number of real and of generated samples.
         seed: seed of the subsets.
+        draws: "torch-fidelity" (its subsets and float32 kernel sums, its value) or "torch"; see the module.
         cap_subset_size: take subsets of min(``subset_size``, real samples, generated samples) at
             ``compute`` (over all processes), instead of refusing fewer samples than ``subset_size``.
         kwargs: the other arguments of torchmetrics' ``KernelInceptionDistance``.
     """
 
     def __init__(
-        self, feature: Any = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = 0,
-        cap_subset_size: bool = False, **kwargs: Any,
+        self, feature: Any = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = TORCH_FIDELITY_SEED,
+        cap_subset_size: bool = False, draws: Draws = "torch-fidelity", **kwargs: Any,
     ) -> None:
+        _check_draws(draws)
+        self.draws = draws
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)
             super().__init__(feature=feature, subsets=subsets, subset_size=subset_size, **kwargs)
@@ -108,6 +131,15 @@ class KernelDistance(KernelInceptionDistance):
                 f"Expected `subset_size`={self.subset_size} to be at most the number of real ({real.shape[0]}) and"
                 f" generated ({fake.shape[0]}) samples"
             )
+        if self.draws == "torch-fidelity":
+            from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+            out = kid_features_to_metric(
+                fake, real, kid_subsets=self.subsets, kid_subset_size=size, rng_seed=self.seed, verbose=False,
+                kid_kernel="poly", kid_kernel_poly_degree=self.degree, kid_kernel_poly_gamma=self.gamma,
+                kid_kernel_poly_coef0=self.coef,
+            )  # input1 = generated, input2 = real, as calculate_metrics(input1=generated, input2=real)
+            return tuple(torch.tensor(out[key], dtype=torch.float64) for key in (KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD))
         rng = torch.Generator().manual_seed(self.seed)
         scores = []
         for _ in range(self.subsets):

@@ -1,0 +1,55 @@
+"""A folder of images to score, read exactly as torch-fidelity reads one.
+
+``torch_fidelity.calculate_metrics(input1="path/")`` takes the files of that folder (not of its
+sub-folders) whose extension is png, jpg or jpeg, sorted by their real path, decodes each with
+PIL, converts it to RGB and keeps it as uint8 (3, H, W), unresized. The order matters: IS and KID
+draw their splits and subsets by position. :class:`SampleFolder` takes the same files in the same
+order and gives the same tensors, so lit-gan's values on a folder are torch-fidelity's.
+"""
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.transforms.v2.functional import pil_to_tensor
+
+from lit_gan.errors import ConfigError
+
+SAMPLE_EXTENSIONS = ("png", "jpg", "jpeg")  # torch-fidelity's samples_find_ext
+
+
+def sample_paths(folder: str, limit: Optional[int] = None) -> list[str]:
+    """The image files directly in ``folder``, as torch-fidelity lists them; the first ``limit``."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"`samples` {folder!r} is not a folder of images (png, jpg, jpeg)")
+    files = sorted(
+        os.path.realpath(entry.path)
+        for entry in os.scandir(path)
+        if entry.is_file() and os.path.splitext(entry.name)[1].lower().lstrip(".") in SAMPLE_EXTENSIONS
+    )
+    if not files:
+        raise ConfigError(f"`samples` {folder!r} holds no png, jpg or jpeg file")
+    if limit is not None and limit > len(files):
+        raise ConfigError(f"Expected argument `num_samples` ({limit}) to be at most the {len(files)} images in {folder!r}")
+    return files[:limit]
+
+
+class SampleFolder(Dataset):
+    """uint8 RGB images (3, H, W) of :func:`sample_paths`; a file PIL cannot read is named."""
+
+    def __init__(self, folder: str, limit: Optional[int] = None) -> None:
+        self.files = sample_paths(folder, limit)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        try:
+            with Image.open(self.files[i]) as image:
+                return pil_to_tensor(image.convert("RGB"))
+        except (OSError, UnidentifiedImageError, SyntaxError) as err:
+            raise ConfigError(f"cannot read image {self.files[i]}: {err}") from err
