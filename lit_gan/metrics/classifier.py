@@ -143,3 +143,12 @@ class ClassifierFeatures(FeatureExtractor):
             )
         features = self.network.features(to_unit_range(images))  # (B, F)
         return features, self.network.head(features)  # logits (B, K)
+
+    def identity(self) -> dict[str, str]:
+        shape = "x".join(map(str, self.img_shape))
+        return {
+            "extractor": "classifier",
+            "features": str(self.num_features),
+            "weights_sha256": self._file_sha256(self.checkpoint_path),  # of the checkpoint file
+            "resize": f"none: images of shape {shape} as trained, uint8 mapped to [-1, 1]",
+        }

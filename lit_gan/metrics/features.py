@@ -4,18 +4,26 @@ Every extractor takes images as the data modules give them (float in [-1, 1], or
 [0, 255]), shape (B, C, H, W), and returns both outputs of one forward pass from ``extract``, so
 that FID, KID and IS of one batch cost one pass through the network. ``forward`` returns the
 features alone, so that an extractor also plugs into torchmetrics' metrics as ``feature=``.
+
+``identity`` says which network, weights and preprocessing gave the features: a key for a cache of
+reference statistics, and a protocol line a paper can quote.
 """
+
+from pathlib import Path
+from typing import Union
 
 from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.files import file_digest
 
 
 class FeatureExtractor(nn.Module):
     """Base class: a frozen network, always in eval mode.
 
-    Subclasses set ``num_features`` and ``num_classes``, implement ``extract``, and end their
-    ``__init__`` with ``self.requires_grad_(False).eval()``.
+    Subclasses set ``num_features`` and ``num_classes`` (0: no logits, as CLIP and DINOv2 have; then
+    ``extract`` returns an empty (B, 0) tensor for them, and IS cannot be computed), implement
+    ``extract`` and ``identity``, and end their ``__init__`` with ``self.requires_grad_(False).eval()``.
     """
 
     num_features: int
@@ -24,6 +32,23 @@ class FeatureExtractor(nn.Module):
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """images (B, C, H, W) -> (features (B, num_features), logits (B, num_classes)), float32."""
         raise NotImplementedError
+
+    def identity(self) -> dict[str, str]:
+        """Which features these are, as strings: at least ``extractor`` (a short name of the network),
+        ``features`` (their number), ``weights_sha256`` (the full sha256 of the weights file) and
+        ``resize`` (how images are brought to the network's input, in words). Two extractors with
+        the same identity give the same features (up to floating-point rounding on other hardware),
+        so reference statistics can be cached under it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement `identity`: it cannot say which features it gives"
+        )
+
+    def _file_sha256(self, path: Union[str, Path]) -> str:
+        """The sha256 of the file at ``path``, computed once per extractor (weights files are large)."""
+        memo = self.__dict__.setdefault("_sha256_of", {})  # a plain attribute, not a module or a buffer
+        if str(path) not in memo:
+            memo[str(path)] = file_digest(Path(path), "sha256")
+        return memo[str(path)]
 
     def forward(self, images: Tensor) -> Tensor:
         return self.extract(images)[0]

@@ -15,7 +15,6 @@ holds, so its network is built without it (``_InceptionV3``) and given the weigh
 """
 
 import io
-import pickle
 import warnings
 from pathlib import Path
 from typing import Literal, Optional
@@ -25,9 +24,9 @@ from torch import Tensor
 from torch.hub import download_url_to_file
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
-from lit_gan.errors import UNREADABLE, ConfigError, one_line, unsafe_pickle_reason
-from lit_gan.files import file_digest
+from lit_gan.errors import UNREADABLE, ConfigError
 from lit_gan.metrics.features import FeatureExtractor
+from lit_gan.metrics.weights import WeightsFile, WeightsNotFoundError, sha256  # noqa: F401 (sha256: public here before)
 from lit_gan.tensors import to_uint8
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
@@ -35,74 +34,35 @@ WEIGHTS_URL = URL_INCEPTION_V3
 SHA256_PREFIX = "6726825d"
 
 
-class InceptionWeightsNotFoundError(ConfigError, FileNotFoundError):
+class InceptionWeightsNotFoundError(WeightsNotFoundError):
     """The Inception weights are neither where they were asked for nor downloadable."""
+
+
+WEIGHTS = WeightsFile(
+    kind="Inception v3 weights", use="FID/IS/KID", names=(WEIGHTS_NAME,), url=WEIGHTS_URL, sha256=SHA256_PREFIX,
+    error=InceptionWeightsNotFoundError,
+)
 
 
 def default_weights_path() -> Path:
     """Where torch hub (and torch-fidelity) keep the downloaded weights."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_NAME
+    return WEIGHTS.cache_path()
 
 
 def missing_weights_message(where: str) -> str:
-    return (
-        f"Inception v3 weights for FID/IS/KID not found: {where}. Expected the file {WEIGHTS_NAME}"
-        f" (sha256 starting with {SHA256_PREFIX}), from {WEIGHTS_URL}. On a machine with internet download it"
-        f" and put it at {default_weights_path()} (torch hub's cache; set TORCH_HOME to move it),"
-        " or anywhere and pass that path (or its folder) as `weights_path`."
-    )
+    return WEIGHTS.missing_message(where)
 
 
 def resolve_weights(weights_path: Optional[str] = None, download: bool = True) -> Path:
     """The path of the weights: ``weights_path`` (a file, or a folder holding ``WEIGHTS_NAME``), else
     torch hub's cache, downloading into it when ``download``. Raises InceptionWeightsNotFoundError."""
-    if weights_path is not None:
-        path = Path(weights_path).expanduser()
-        path = path / WEIGHTS_NAME if path.is_dir() else path
-        if not path.is_file():
-            raise InceptionWeightsNotFoundError(missing_weights_message(f"`weights_path`={str(weights_path)!r} does not exist"))
-        return path
-    path = default_weights_path()
-    if path.is_file():
-        return path
-    if not download:
-        raise InceptionWeightsNotFoundError(missing_weights_message(f"not in {path.parent}, and `download` is false"))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        download_url_to_file(WEIGHTS_URL, str(path), hash_prefix=SHA256_PREFIX, progress=False)
-    except Exception as err:  # no route, proxy, DNS, HTTP error, partial file, hash mismatch, read-only cache
-        raise InceptionWeightsNotFoundError(
-            missing_weights_message(f"not in {path.parent}, and the download failed ({type(err).__name__}: {err})")
-        ) from err
-    return path
-
-
-def sha256(path: Path) -> str:
-    return file_digest(path, "sha256")
+    return WEIGHTS.resolve(weights_path, download, download_url_to_file)  # looked up here: tests replace it
 
 
 def load_state_dict(path: Path) -> dict[str, Tensor]:
     """The weights file as a plain state dict (names to tensors), loaded with ``weights_only=True``:
     a pickle that would run code, or any other content, is refused with a ConfigError naming `weights_path`."""
-    expected = f"expected {WEIGHTS_NAME} from {WEIGHTS_URL}"
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ConfigError(
-            f"refusing to load `weights_path` {path}: it holds more than tensors and plain data ({unsafe_pickle_reason(err)});"
-            f" {expected}"
-        ) from err
-    except UNREADABLE as err:  # another kind of file, a truncated one
-        raise ConfigError(
-            f"`weights_path` {path} could not be loaded as Inception v3 weights ({type(err).__name__}:"
-            f" {one_line(err)[:300] or 'no message'}); {expected}"
-        ) from err
-    if not isinstance(state_dict, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state_dict.items()):
-        raise ConfigError(
-            f"`weights_path` {path} could not be loaded as Inception v3 weights (a {type(state_dict).__name__},"
-            f" not a state dict of names to tensors); {expected}"
-        )
-    return state_dict
+    return WEIGHTS.load_state_dict(path)
 
 
 class _InceptionV3(FeatureExtractorInceptionV3):
@@ -163,7 +123,7 @@ class InceptionFeatures(FeatureExtractor):
             raise ValueError(f"Expected argument `feature` to be one of 64, 192, 768, 2048, got {feature}")
         self.num_features = int(feature)
         path = resolve_weights(weights_path, download)
-        if check_hash and not sha256(path).startswith(SHA256_PREFIX):
+        if check_hash and not self._file_sha256(path).startswith(SHA256_PREFIX):
             warnings.warn(
                 f"{path}: its sha256 does not start with {SHA256_PREFIX}, so these are not the standard FID weights"
                 f" ({WEIGHTS_NAME}); FID, KID and IS will not be comparable with published values",
@@ -174,11 +134,7 @@ class InceptionFeatures(FeatureExtractor):
         try:
             self.net = _InceptionV3([str(feature), "logits_unbiased"], state_dict)
         except UNREADABLE as err:  # a state dict without Inception's keys, or of other shapes
-            why = one_line(err)[:300] or "no message"
-            raise ConfigError(
-                f"`weights_path` {path} could not be loaded as Inception v3 weights ({type(err).__name__}: {why});"
-                f" expected {WEIGHTS_NAME} from {WEIGHTS_URL}"
-            ) from err
+            raise ConfigError(WEIGHTS.unreadable_message(path, err)) from err
         self.requires_grad_(False).eval()
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -189,3 +145,11 @@ class InceptionFeatures(FeatureExtractor):
             x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB
         features, logits = self.net(x)  # (B, num_features), (B, 1008)
         return features, logits
+
+    def identity(self) -> dict[str, str]:
+        return {
+            "extractor": "inception-v3-compat",  # torch-fidelity's name for these weights and this network
+            "features": str(self.num_features),
+            "weights_sha256": self._file_sha256(self.weights_path),
+            "resize": "uint8 RGB (grayscale repeated), TF1 bilinear to 299x299",
+        }
