@@ -13,6 +13,13 @@ from lit_gan.networks import MLPCritic, MLPGenerator
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _own_reference_cache(tmp_path_factory, monkeypatch):
+    """Each test its own reference cache (ImageQuality caches held-out features by default): no test
+    reads another's entries, and none writes into the user's ~/.cache; subprocesses inherit it."""
+    monkeypatch.setenv("LIT_GAN_CACHE_DIR", str(tmp_path_factory.mktemp("reference-cache")))
+
+
 def tiny_networks() -> dict:
     return dict(
         generator=partial(MLPGenerator, hidden_dims=(16,)),

@@ -42,7 +42,7 @@ class FitSummary(Callback):
         for callback in trainer.callbacks:
             if isinstance(callback, SampleEvaluation) and callback.last_values:
                 values = " | ".join(
-                    f"val/{name} {short_number(v)}" for name, v in callback.last_values.items() if math.isfinite(float(v))
+                    f"val/{callback.prefix}{name} {short_number(v)}" for name, v in callback.last_values.items() if math.isfinite(float(v))
                 )
                 lines.append(f"  {values}   ({type(callback).__name__}, step {callback.last_step})")
         # the logger's own folder: ``trainer.log_dir`` is a collective under DDP, and this runs on rank 0 only

@@ -14,7 +14,7 @@ The metrics are :mod:`lit_gan.metrics`' (:class:`~lit_gan.metrics.ImageQualityMe
 samples and the held-out images, feed the metric and log its values.
 """
 
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -26,7 +26,9 @@ from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor
-from lit_gan.metrics.quality import ImageQualityMetrics
+from lit_gan.metrics.quality import OUTPUTS, ImageQualityMetrics, MetricName, check_metrics, default_metrics, value_names
+from lit_gan.metrics.reference import ReferenceCache, cached_features
+from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws
 from lit_gan.tensors import fixed_latents
 
 SampleMetric = Union[ImageQualityMetrics, ModeCoverage]  # update(x, real=False), compute() -> dict, reset(), needs_real
@@ -71,6 +73,7 @@ class SampleEvaluation(Callback):
     """
 
     num_real: Optional[int] = None  # held-out images to compare with, over all ranks; None: all of them
+    prefix: str = ""  # logged as <stage>/<prefix><name>
 
     def __init__(
         self,
@@ -97,6 +100,18 @@ class SampleEvaluation(Callback):
     def build(self, trainer: Trainer, pl_module: LightningModule) -> SampleMetric:
         """The metric, built once, at the first ``setup``."""
         raise NotImplementedError
+
+    def value_names(self) -> list[str]:
+        """The names of the values an evaluation gives (without ``prefix``), known before it runs."""
+        raise NotImplementedError
+
+    def primary(self) -> str:
+        """The value that the run's ``hp_metric`` takes (TensorBoard's HPARAMS tab ranks runs by it)."""
+        return self.value_names()[0]
+
+    def hparam_names(self) -> list[str]:
+        """The HPARAMS metrics of these values: ``hp/<prefix><name>``."""
+        return [f"hp/{self.prefix}{name}" for name in self.value_names()]
 
     # ----------------------------------------------------------------- when
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -129,8 +144,14 @@ class SampleEvaluation(Callback):
     def evaluate(self, trainer: Trainer, pl_module: LightningModule, stage: str = "val") -> dict[str, Tensor]:
         """``score``, then log the values as ``<stage>/<name>`` from a hook of the trainer's loops."""
         values = self.score(trainer, pl_module)
+        logged = {f"{stage}/{self.prefix}{k}": v.float() for k, v in values.items()}
+        if stage == "val":  # the last values of fit are the run's HPARAMS metrics (SaveConfigToLogger declares them)
+            logged |= {f"hp/{self.prefix}{k}": v.float() for k, v in values.items()}
+            first = next(c for c in trainer.callbacks if isinstance(c, SampleEvaluation))
+            if first is self and self.primary() in values:
+                logged["hp_metric"] = values[self.primary()].float()
         # identical on every rank; sync_dist only keeps Lightning from warning about epoch-level values
-        pl_module.log_dict({f"{stage}/{k}": v.float() for k, v in values.items()}, sync_dist=True)
+        pl_module.log_dict(logged, sync_dist=True)
         return values
 
     def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Tensor]:
@@ -143,8 +164,7 @@ class SampleEvaluation(Callback):
         with torch.random.fork_rng(devices=[]), torch.inference_mode(False), torch.no_grad():
             metric = self.metric.to(pl_module.device)
             if metric.needs_real and not self._real_done:
-                for images in self._held_out(trainer, pl_module):
-                    metric.update(images, real=True)
+                self.feed_real(trainer, pl_module, metric)
                 self._real_done = True  # the metric keeps the real statistics across reset
             for samples in self._samples(trainer, pl_module):
                 metric.update(samples, real=False)
@@ -152,6 +172,11 @@ class SampleEvaluation(Callback):
             metric.reset()
         self.last_values, self.last_step = values, trainer.global_step
         return values
+
+    def feed_real(self, trainer: Trainer, pl_module: LightningModule, metric: SampleMetric) -> None:
+        """Give the metric this rank's share of the held-out images."""
+        for images in self._held_out(trainer, pl_module):
+            metric.update(images, real=True)
 
     def _samples(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
         """This rank's share of ``num_samples`` generator samples, from latents of seed ``seed``."""
@@ -186,30 +211,48 @@ class SampleEvaluation(Callback):
 
 
 class ImageQuality(SampleEvaluation):
-    """FID, IS and KID of generator samples against the data module's held-out images.
+    """FID, IS, KID, precision/recall, density/coverage (and MMD) of generator samples against the
+    data module's held-out images.
 
-    Logs ``val/fid``, ``val/is``, ``val/is_std``, ``val/kid``, ``val/kid_std`` during fit
-    (``test/...`` in ``lit-gan test``), the values of an :class:`~lit_gan.metrics.ImageQualityMetrics`
-    (one forward pass of the feature extractor per batch serves all three). The real features are
-    extracted once, at the first evaluation, and kept.
+    Logs ``val/fid``, ``val/is``, ``val/is_std``, ``val/kid``, ``val/kid_std``, ``val/precision``,
+    ``val/recall``, ``val/density``, ``val/coverage`` (and ``val/mmd``) during fit (``test/...`` in
+    ``lit-gan test``), the values of an :class:`~lit_gan.metrics.ImageQualityMetrics` (one forward
+    pass of the feature extractor per batch serves them all), and the last ones as the HPARAMS
+    metrics ``hp/<name>``, with ``hp_metric`` = FID. The real features are extracted at the first
+    evaluation and kept; with ``reference_cache`` they are also stored on disk
+    (:class:`~lit_gan.metrics.reference.ReferenceCache`) and later runs, and ``lit-gan test``, load
+    them instead of extracting them again.
+
+    CMMD (Jayasumana et al. 2024) is ``metrics: [mmd]`` on :class:`~lit_gan.metrics.CLIPFeatures`;
+    FD_DINOv2 (Stein et al. 2023) is ``metrics: [fid]`` on :class:`~lit_gan.metrics.DINOv2Features`;
+    give such a second callback a ``prefix`` (``clip_``, ``dinov2_``) to keep its values apart.
 
     Args:
         feature_extractor: a :class:`~lit_gan.metrics.FeatureExtractor`, e.g.
             :class:`~lit_gan.metrics.InceptionFeatures` (``weights_path`` for nodes without internet) or
             :class:`~lit_gan.metrics.ClassifierFeatures` (``checkpoint_path``); None: Inception from
             torch hub's cache, downloaded if missing.
+        metrics: which metrics, among ``fid``, ``is``, ``kid``, ``precision_recall``,
+            ``density_coverage``, ``mmd``; None: all but ``mmd`` (and ``is`` where the extractor has no logits).
         num_samples: generator samples per evaluation (FID needs many: 10,000 or 50,000 for published values).
         batch_size: samples per generator call and per feature extraction.
-        every_n_epochs, every_n_steps, seed: see :class:`SampleEvaluation`.
+        every_n_epochs, every_n_steps, seed: see :class:`SampleEvaluation` (``seed``: of the latents).
         num_real: held-out images to compare with; None: all of them.
         is_splits: parts the samples are cut into for the IS mean and std.
         kid_subsets: random subsets for the KID mean and std.
         kid_subset_size: samples per KID subset; capped at the number of real and generated samples.
+        draws: "torch-fidelity" (IS and KID equal torch-fidelity's on the same images) or "torch".
+        draw_seed: seed of the IS splits and KID subsets (torch-fidelity's ``rng_seed``: 2020).
+        precision_k, density_k, mmd_sigma, mmd_scale: see :class:`~lit_gan.metrics.ImageQualityMetrics`.
+        prefix: logged names are ``<stage>/<prefix><name>``.
+        reference_cache: store the held-out images' features on disk and reuse them.
+        cache_dir: where; None: ``$LIT_GAN_CACHE_DIR``, else ``~/.cache/lit-gan/reference``.
     """
 
     def __init__(
         self,
         feature_extractor: Optional[FeatureExtractor] = None,
+        metrics: Optional[Sequence[MetricName]] = None,
         num_samples: int = 10000,
         batch_size: int = 100,
         every_n_epochs: Optional[int] = None,
@@ -219,14 +262,41 @@ class ImageQuality(SampleEvaluation):
         is_splits: int = 10,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
+        draws: Draws = "torch-fidelity",
+        draw_seed: int = TORCH_FIDELITY_SEED,
+        precision_k: int = 3,
+        density_k: int = 5,
+        mmd_sigma: float = 10.0,
+        mmd_scale: float = 1000.0,
+        prefix: str = "",
+        reference_cache: bool = True,
+        cache_dir: Optional[str] = None,
     ) -> None:
         super().__init__(num_samples, batch_size, every_n_epochs, every_n_steps, seed)
-        check_positive_ints(num_real=num_real, is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size)
+        check_positive_ints(num_real=num_real, is_splits=is_splits, kid_subsets=kid_subsets,
+                            kid_subset_size=kid_subset_size, precision_k=precision_k, density_k=density_k)
+        check_greater_than_zero(mmd_sigma=mmd_sigma, mmd_scale=mmd_scale)
         if is_splits > num_samples:
             raise ValueError(f"Expected argument `is_splits` ({is_splits}) to be at most `num_samples` ({num_samples})")
+        self.metrics = None if metrics is None else check_metrics(list(metrics), feature_extractor)
         self.feature_extractor = feature_extractor
         self.num_real = None if num_real is None else int(num_real)
         self.is_splits, self.kid_subsets, self.kid_subset_size = int(is_splits), int(kid_subsets), int(kid_subset_size)
+        self.options = dict(draws=draws, seed=int(draw_seed), precision_k=int(precision_k), density_k=int(density_k),
+                            mmd_sigma=float(mmd_sigma), mmd_scale=float(mmd_scale))
+        self.prefix, self.reference_cache, self.cache_dir = str(prefix), bool(reference_cache), cache_dir
+        self.cache_hit: Optional[bool] = None  # whether the last real features came from the cache
+
+    def value_names(self) -> list[str]:
+        if self.metrics is not None:
+            return value_names(self.metrics)
+        if self.feature_extractor is None:  # Inception, built at setup: it has class logits
+            return value_names([m for m in OUTPUTS if m != "mmd"])
+        return value_names(default_metrics(self.feature_extractor))
+
+    def primary(self) -> str:
+        names = self.value_names()
+        return "fid" if "fid" in names else names[0]
 
     def build(self, trainer: Trainer, pl_module: LightningModule) -> ImageQualityMetrics:
         if self.feature_extractor is None:
@@ -234,9 +304,18 @@ class ImageQuality(SampleEvaluation):
 
             self.feature_extractor = InceptionFeatures()
         return ImageQualityMetrics(
-            self.feature_extractor, is_splits=self.is_splits, kid_subsets=self.kid_subsets,
-            kid_subset_size=self.kid_subset_size, seed=self.seed,
+            self.feature_extractor, metrics=self.metrics, is_splits=self.is_splits, kid_subsets=self.kid_subsets,
+            kid_subset_size=self.kid_subset_size, **self.options,
         )
+
+    def feed_real(self, trainer: Trainer, pl_module: LightningModule, metric: SampleMetric) -> None:
+        """The held-out features from the reference cache when it holds them, else extracted (and stored)."""
+        cache = ReferenceCache(self.cache_dir) if self.reference_cache else None
+        source = {"data": type(trainer.datamodule).__name__, "split": "val"}
+        features, self.cache_hit = cached_features(
+            lambda: self._held_out(trainer, pl_module), metric.feature_extractor, cache, source
+        )
+        metric.update_features(features.to(pl_module.device), real=True)
 
 
 class MixtureCoverage(SampleEvaluation):
@@ -273,3 +352,9 @@ class MixtureCoverage(SampleEvaluation):
                 f"{type(self).__name__} needs a data module with mode `centers` and `std` (a mixture of Gaussians)"
             )
         return ModeCoverage(datamodule.centers, datamodule.std, k=self.k, min_samples=self.min_samples)
+
+    def value_names(self) -> list[str]:
+        return ["modes", "hq_fraction"]
+
+    def primary(self) -> str:
+        return "hq_fraction"

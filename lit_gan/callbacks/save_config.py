@@ -13,7 +13,9 @@ import yaml
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import SaveConfigCallback
+from lightning.pytorch.loggers import TensorBoardLogger
 
+from lit_gan.callbacks.image_quality import SampleEvaluation
 from lit_gan.callbacks.periodic import tensorboard_writers
 from lit_gan.errors import ConfigError
 
@@ -24,7 +26,11 @@ class SaveConfigToLogger(SaveConfigCallback):
     ``model/init_args/latent_dim``, ...), and as YAML text under the tag ``config`` (the TEXT tab).
 
     The config is logged before Lightning logs the model's hyperparameters; TensorBoard's HPARAMS
-    tab shows the first set a run logged, so it shows the whole config. Runs on global rank 0
+    tab shows the first set a run logged, so it shows the whole config. With it go the run's
+    HPARAMS metrics: ``hp/<name>`` for every value of every sample-quality callback
+    (:class:`~lit_gan.callbacks.ImageQuality`, :class:`~lit_gan.callbacks.MixtureCoverage`), and
+    ``hp_metric``, which those callbacks log at each evaluation (the HPARAMS tab shows the last value:
+    the run's final quality; NaN until the first evaluation, instead of Lightning's -1). Runs on global rank 0
     (``save_config`` is only called there). Passed by ``lit_gan.cli.run_cli`` as
     ``save_config_callback``; it takes the arguments of ``SaveConfigCallback``.
 
@@ -51,8 +57,14 @@ class SaveConfigToLogger(SaveConfigCallback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         text = self.parser.dump(self.config, skip_none=False)  # the YAML that config.yaml holds
         config: dict[str, Any] = yaml.safe_load(text)
+        metrics = {name: float("nan") for c in trainer.callbacks if isinstance(c, SampleEvaluation)
+                   for name in c.hparam_names()}
+        metrics = {"hp_metric": float("nan"), **metrics} if metrics else {}
         for logger in trainer.loggers:
-            logger.log_hyperparams(config)
+            if metrics and isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(config, metrics=metrics)
+            else:
+                logger.log_hyperparams(config)
         for writer in tensorboard_writers(trainer):
             # indented: a Markdown code block, so TensorBoard keeps the YAML's layout
             writer.add_text("config", "\n".join("    " + line for line in text.splitlines()), global_step=0)

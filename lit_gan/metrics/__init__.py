@@ -1,24 +1,39 @@
 """Sample-quality metrics the torchmetrics way, and the feature extractors they run on.
 
-- :class:`FrechetDistance`: FID with a fast exact trace term (:func:`frechet_distance`).
-- :class:`InceptionScore`, :class:`KernelDistance`: IS and KID whose states sync under DDP.
-- :class:`ImageQualityMetrics`: FID, IS and KID together, on one pass of a feature extractor.
+- :class:`FrechetDistance`: FID with a fast exact trace term (:func:`frechet_distance`); FD_DINOv2 on DINOv2 features.
+- :class:`InceptionScore`, :class:`KernelDistance`: IS and KID whose states sync under DDP, with
+  torch-fidelity's random draws by default (its values on the same images).
+- :class:`PrecisionRecall` (Kynkäänniemi et al. 2019), :class:`DensityCoverage` (Naeem et al. 2020):
+  fidelity and diversity apart, on k-NN balls of the features.
+- :class:`KernelMMD`: the Gaussian-kernel MMD of CMMD (Jayasumana et al. 2024), on any features.
+- :class:`ImageQualityMetrics`: any of these together, on one pass of a feature extractor.
+- :class:`ReferenceCache`: the held-out images' features on disk, extracted once.
 - :class:`ModeCoverage`: modes captured and high-quality fraction on toy mixtures.
-- :class:`InceptionFeatures` (torch-fidelity's Inception v3) and :class:`ClassifierFeatures` (a
-  :class:`Classifier` trained on the data set): both are :class:`FeatureExtractor`\\ s.
+- :class:`InceptionFeatures` (torch-fidelity's Inception v3), :class:`CLIPFeatures`,
+  :class:`DINOv2Features` and :class:`ClassifierFeatures` (a :class:`Classifier` trained on the
+  data set): all are :class:`FeatureExtractor`\\ s.
 """
 
 from lit_gan.metrics.classifier import Classifier, ClassifierFeatures
+from lit_gan.metrics.clip import CLIPFeatures
 from lit_gan.metrics.coverage import ModeCoverage
+from lit_gan.metrics.dinov2 import DINOv2Features
 from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
 from lit_gan.metrics.frechet import FrechetDistance, frechet_distance, trace_sqrt_product
 from lit_gan.metrics.inception import InceptionFeatures, InceptionWeightsNotFoundError
+from lit_gan.metrics.manifold import DensityCoverage, PrecisionRecall, density_coverage, precision_recall
+from lit_gan.metrics.mmd import KernelMMD, gaussian_mmd
 from lit_gan.metrics.quality import ImageQualityMetrics
+from lit_gan.metrics.reference import ReferenceCache
 from lit_gan.metrics.scores import InceptionScore, KernelDistance
+from lit_gan.metrics.weights import WeightsNotFoundError
 
 __all__ = [
+    "CLIPFeatures",
     "Classifier",
     "ClassifierFeatures",
+    "DINOv2Features",
+    "DensityCoverage",
     "FeatureExtractor",
     "FrechetDistance",
     "ImageQualityMetrics",
@@ -26,8 +41,15 @@ __all__ = [
     "InceptionScore",
     "InceptionWeightsNotFoundError",
     "KernelDistance",
+    "KernelMMD",
     "ModeCoverage",
+    "PrecisionRecall",
     "PrecomputedFeatures",
+    "ReferenceCache",
+    "WeightsNotFoundError",
+    "density_coverage",
     "frechet_distance",
+    "gaussian_mmd",
+    "precision_recall",
     "trace_sqrt_product",
 ]

@@ -19,7 +19,7 @@ from lit_gan.networks import DCGANCritic, DCGANGenerator, MLPCritic
 from tests.conftest import REPO, cpu_trainer
 from tests.metrics.helpers import DigitsImages, MixtureSampler, one_thread
 
-KEYS = ("fid", "is", "is_std", "kid", "kid_std")
+KEYS = ("fid", "is", "is_std", "kid", "kid_std", "precision", "recall", "density", "coverage")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -105,6 +105,23 @@ def test_image_quality_in_a_short_fit(tmp_path, digits_classifier):
     assert first["fid"].dtype == torch.float64
 
 
+def test_a_second_run_loads_the_held_out_features_from_the_reference_cache(tmp_path, digits_classifier):
+    values, hits, passes = [], [], []
+    for cache in (True, True, False):
+        seed_everything(0)
+        model, callback = digits_gan(), image_quality(digits_classifier, reference_cache=cache, cache_dir=str(tmp_path / "c"))
+        extractor = callback.feature_extractor
+        calls = []
+        original = extractor.extract
+        extractor.extract = lambda images: calls.append(len(images)) or original(images)
+        values.append(cpu_trainer(tmp_path, callbacks=[callback]).test(model, DigitsImages(batch_size=16), verbose=False)[0])
+        hits.append(callback.cache_hit), passes.append(sum(calls))
+    assert hits == [False, True, None]
+    assert passes == [297 + 48, 48, 297 + 48]  # the second run extracted only its generated samples
+    assert values[0] == values[1] == values[2]
+    assert len(list((tmp_path / "c").glob("*.pt"))) == 1
+
+
 def test_evaluation_leaves_training_alone(tmp_path, digits_classifier):
     # its latents come from its own generator: the weights after fit are those of a fit without it
     weights = []
@@ -175,7 +192,7 @@ def test_two_process_ddp_gives_the_values_of_one_process(tmp_path, digits_classi
     load = lambda run, stage, rank: torch.load(tmp_path / run / stage / f"rank{rank}.pt")  # noqa: E731
     rank0, rank1, single = load("ddp", "test", 0), load("ddp", "test", 1), load("single", "test", 0)
     assert rank0["world_size"] == 2 and single["world_size"] == 1
-    for key in KEYS:
+    for key in KEYS + ("mmd",):
         # compute() ran on every rank, on the same synced states: the same float64 value, before logging
         assert torch.equal(rank0["computed"][key], rank1["computed"][key]), key
         assert rank0["computed"][key].item() == pytest.approx(single["computed"][key].item(), rel=1e-5, abs=1e-7), key
@@ -222,5 +239,7 @@ def test_callbacks_from_yaml_through_the_cli(tmp_path, monkeypatch, capsys, digi
     capsys.readouterr()
     test = run_cli(["test", "--config", str(path), "--ckpt_path", ckpt, "--trainer.default_root_dir", str(tmp_path / "eval")])
     printed = capsys.readouterr().out
+    quality = next(c for c in test.trainer.callbacks if isinstance(c, ImageQuality))
+    assert quality.cache_hit is True  # the held-out features of the fits, from the reference cache
     for key in KEYS:
         assert f"test/{key}" in printed and torch.isfinite(test.trainer.callback_metrics[f"test/{key}"]), key

@@ -24,7 +24,8 @@ def main(out_dir: str, devices: int, classifier_ckpt: str) -> ImageQuality:
                 latent_dim=8, img_shape=(1, 8, 8))
     # uneven shares on purpose: 97 samples and 251 held-out images over 2 ranks
     quality = ImageQuality(ClassifierFeatures(classifier_ckpt), num_samples=97, batch_size=16, every_n_steps=1,
-                           num_real=251, is_splits=3, kid_subsets=4, kid_subset_size=40)
+                           num_real=251, is_splits=3, kid_subsets=4, kid_subset_size=40,
+                           metrics=["fid", "is", "kid", "precision_recall", "density_coverage", "mmd"])
     trainer = Trainer(
         accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto", max_steps=2, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,

@@ -8,6 +8,9 @@ from lit_gan.metrics import (
     FeatureExtractor, FrechetDistance, ImageQualityMetrics, InceptionScore, KernelDistance, ModeCoverage,
     PrecomputedFeatures,
 )
+from lit_gan.metrics.manifold import density_coverage, precision_recall
+from lit_gan.metrics.mmd import gaussian_mmd
+from lit_gan.metrics.quality import OUTPUTS
 
 
 class CountingFeatures(FeatureExtractor):
@@ -48,8 +51,8 @@ def test_one_update_runs_the_extractor_once_and_feeds_the_three_metrics():
     assert sum(len(f) for f in metric.inception_score.features) == 8
 
 
-def test_compute_gives_the_values_of_the_three_metrics_fed_apart():
-    metric, extractor = bundle(seed=3), CountingFeatures()
+def test_compute_gives_the_values_of_the_metrics_fed_apart():
+    metric, extractor = bundle(seed=3, metrics=list(OUTPUTS)), CountingFeatures()
     real, fake = images(30, 0), images(20, 1, shift=0.5)
     metric.update(real, real=True)
     metric.update(fake[:11]), metric.update(fake[11:])
@@ -61,9 +64,12 @@ def test_compute_gives_the_values_of_the_three_metrics_fed_apart():
         m.update(f_real, real=True), m.update(f_fake, real=False)
     inception.update(logits)
     values = metric.compute()
-    assert list(values) == ["fid", "is", "is_std", "kid", "kid_std"]
+    assert list(values) == ["fid", "is", "is_std", "kid", "kid_std", "precision", "recall", "density", "coverage", "mmd"]
     expected = dict(zip(("is", "is_std"), inception.compute())) | dict(zip(("kid", "kid_std"), kid.compute()))
     expected["fid"] = fid.compute()
+    expected |= dict(zip(("precision", "recall"), precision_recall(f_real, f_fake, k=3)))
+    expected |= dict(zip(("density", "coverage"), density_coverage(f_real, f_fake, k=5)))
+    expected["mmd"] = gaussian_mmd(f_real, f_fake)
     for key, value in expected.items():
         assert value.item() == pytest.approx(values[key].item(), rel=1e-6, abs=1e-9), key
     assert values["fid"].dtype == torch.float64 and values["fid"] > 0
@@ -110,3 +116,20 @@ def test_both_bundles_share_the_protocol_of_the_callbacks():
     metric = bundle().to(torch.device("meta"))  # .to moves the extractor and every metric's states
     assert metric.feature_extractor.features.weight.device.type == "meta"
     assert metric.fid.real_features_sum.device.type == "meta"
+
+
+def test_the_metrics_are_chosen_by_name_and_is_needs_logits():
+    assert list(bundle(metrics=["kid", "fid"]).compute.__self__.chosen) == ["kid", "fid"]
+    metric = bundle(metrics=["precision_recall"])
+    metric.update(images(12, 0), real=True), metric.update(images(12, 1))
+    assert list(metric.compute()) == ["precision", "recall"] and not hasattr(metric, "fid")
+    for bad in (["fid", "fid"], ["psnr"], []):
+        with pytest.raises(ValueError, match="Expected argument `metrics` to be distinct names among fid, is, kid"):
+            bundle(metrics=bad)
+
+    class NoLogits(CountingFeatures):
+        num_classes = 0
+
+    assert "is" not in ImageQualityMetrics(NoLogits()).chosen  # the default leaves IS out
+    with pytest.raises(ValueError, match="Expected argument `metrics` to leave out 'is': NoLogits has no class logits"):
+        ImageQualityMetrics(NoLogits(), metrics=["fid", "is"])

@@ -1,0 +1,161 @@
+"""Cached reference statistics: the held-out images' features, extracted once and reused.
+
+The real side of FID, KID, precision/recall, density/coverage and MMD is the same in every
+evaluation of every run on one data set, but extracting it is the slow part (Inception on 10,000
+MNIST test images: 905 s on one CPU). A :class:`ReferenceCache` keeps those features on disk, one
+entry per key:
+
+- ``images_sha256``: the sha256 of the held-out images exactly as the extractor receives them
+  (every batch's bytes, shape and dtype, in order): the data set's files, the split, the number of
+  images, the transforms and the shard of a DDP rank all show in it, so a changed file is a miss;
+- the extractor's :meth:`~lit_gan.metrics.FeatureExtractor.identity`: its name, its number of
+  features, its weights' sha256 and its resize protocol, so other weights are a miss;
+- the lit-gan cache format.
+
+An entry is a plain ``torch.save`` dict of tensors and strings, read back with
+``torch.load(weights_only=True)`` (a crafted file cannot run code), with its key and the sha256 of
+its features inside: a file whose key or checksum does not match, or that cannot be read, is
+recomputed and replaced (with a warning), never trusted. Entries are written atomically (a
+temporary file, then ``os.replace``), so a run that stops mid-write leaves no partial entry.
+"""
+
+import hashlib
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import torch
+from torch import Tensor
+
+from lit_gan.errors import one_line
+
+FORMAT = "lit-gan-reference-1"
+CACHE_ENV = "LIT_GAN_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """``$LIT_GAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/lit-gan/reference`` (``~/.cache/lit-gan/reference``)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lit-gan" / "reference"
+
+
+class ImagesDigest:
+    """The running sha256 of a sequence of image batches: bytes, shape and dtype of each, in order."""
+
+    def __init__(self) -> None:
+        self._hash, self.count = hashlib.sha256(), 0
+
+    def update(self, images: Tensor) -> None:
+        x = images.detach().contiguous().cpu()
+        self._hash.update(f"{tuple(x.shape)}{x.dtype};".encode())
+        self._hash.update(x.view(torch.uint8).numpy().tobytes() if x.numel() else b"")
+        self.count += len(x)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def images_digest(batches: Iterable[Tensor]) -> tuple[str, int]:
+    """(sha256 of ``batches`` as :class:`ImagesDigest` takes them, number of images)."""
+    digest = ImagesDigest()
+    for images in batches:
+        digest.update(images)
+    return digest.hexdigest(), digest.count
+
+
+def _features_sha256(features: Tensor) -> str:
+    return hashlib.sha256(features.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+class ReferenceCache:
+    """Features of reference images on disk, under ``root``, one file per key (see the module).
+
+    ``load(key)`` returns the features (N, d) float32 on the CPU, or None on a miss (no entry, or a
+    corrupt one, which is then removed); ``save(key, features)`` writes the entry.
+    """
+
+    def __init__(self, root: Optional[str] = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    @staticmethod
+    def full_key(key: dict[str, str]) -> dict[str, str]:
+        return {"format": FORMAT, **{k: str(v) for k, v in key.items()}}
+
+    def path(self, key: dict[str, str]) -> Path:
+        name = hashlib.sha256(json.dumps(self.full_key(key), sort_keys=True).encode()).hexdigest()[:32]
+        return self.root / f"{name}.pt"
+
+    def load(self, key: dict[str, str]) -> Optional[Tensor]:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        why = None
+        try:
+            entry = torch.load(path, map_location="cpu", weights_only=True)
+            features = entry["features"] if isinstance(entry, dict) else None
+            if not isinstance(features, Tensor) or features.ndim != 2 or features.dtype != torch.float32:
+                why = "no (N, d) float32 features"
+            elif entry.get("key") != self.full_key(key):
+                why = "its key is not the one asked for"
+            elif entry.get("features_sha256") != _features_sha256(features):
+                why = "its features do not match their checksum"
+            elif str(features.shape[0]) != self.full_key(key).get("num_images", str(features.shape[0])):
+                why = "it holds another number of images"
+        except Exception as err:  # truncated, not a zip, an unsafe pickle (refused by weights_only), ...
+            why = f"it cannot be read ({type(err).__name__}: {one_line(err)[:200]})"
+        if why is not None:
+            warnings.warn(f"reference cache entry {path} ignored and recomputed: {why}", stacklevel=2)
+            path.unlink(missing_ok=True)
+            return None
+        return features
+
+    def save(self, key: dict[str, str], features: Tensor) -> Path:
+        features = features.detach().float().contiguous().cpu()
+        entry = {"key": self.full_key(key), "features": features, "features_sha256": _features_sha256(features)}
+        buffer = io.BytesIO()
+        torch.save(entry, buffer)
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_bytes(buffer.getbuffer())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return path
+
+
+def cached_features(
+    batches: Callable[[], Iterable[Tensor]], extractor: Any, cache: Optional[ReferenceCache], source: dict[str, str],
+) -> tuple[Tensor, Optional[bool]]:
+    """(features (N, d) of the images that ``batches()`` yields, whether they came from ``cache``).
+
+    ``batches`` is called once to hash the images and, on a miss, once more to extract them; the
+    key is their digest, ``source`` (e.g. the data module and split, for a reader of the cache) and
+    ``extractor.identity()``. With no cache, or an extractor without ``identity`` (then with a
+    warning), the features are extracted and nothing is stored (hit: None). A cache that cannot
+    be written (read-only, full) warns and the features are still returned.
+    """
+    key = None
+    if cache is not None:
+        try:
+            identity = extractor.identity()
+        except NotImplementedError:
+            warnings.warn(f"reference cache off: {type(extractor).__name__} has no identity()", stacklevel=2)
+        else:
+            digest, n = images_digest(batches())
+            key = {"images_sha256": digest, "num_images": str(n), **source, **identity}
+            features = cache.load(key)
+            if features is not None:
+                return features, True
+    features = torch.cat([extractor.extract(images)[0] for images in batches()])
+    if key is not None:
+        try:
+            cache.save(key, features)
+        except OSError as err:
+            warnings.warn(f"reference cache: could not write {cache.path(key)} ({err}); features not cached", stacklevel=2)
+    return features, None if key is None else False
