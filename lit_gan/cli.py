@@ -196,7 +196,13 @@ def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
 
 
 def main(args: Optional[list[str]] = None) -> None:
-    """The ``lit-gan`` console script."""
+    """The ``lit-gan`` console script: LightningCLI's subcommands, and ``evaluate`` (lit_gan/evaluate.py)."""
+    argv = sys.argv[1:] if args is None else args
+    if argv[:1] == ["evaluate"]:
+        from lit_gan.evaluate import main as evaluate
+
+        evaluate(argv[1:])
+        return
     run_cli(args)
 
 

@@ -21,28 +21,29 @@ from lit_gan.errors import ConfigError
 SAMPLE_EXTENSIONS = ("png", "jpg", "jpeg")  # torch-fidelity's samples_find_ext
 
 
-def sample_paths(folder: str, limit: Optional[int] = None) -> list[str]:
-    """The image files directly in ``folder``, as torch-fidelity lists them; the first ``limit``."""
+def sample_paths(folder: str, limit: Optional[int] = None, names: tuple[str, str] = ("samples", "num_samples")) -> list[str]:
+    """The image files directly in ``folder``, as torch-fidelity lists them; the first ``limit``.
+    ``names``: the arguments that gave ``folder`` and ``limit``, for the errors."""
     path = Path(folder).expanduser()
     if not path.is_dir():
-        raise ConfigError(f"`samples` {folder!r} is not a folder of images (png, jpg, jpeg)")
+        raise ConfigError(f"`{names[0]}` {folder!r} is not a folder of images (png, jpg, jpeg)")
     files = sorted(
         os.path.realpath(entry.path)
         for entry in os.scandir(path)
         if entry.is_file() and os.path.splitext(entry.name)[1].lower().lstrip(".") in SAMPLE_EXTENSIONS
     )
     if not files:
-        raise ConfigError(f"`samples` {folder!r} holds no png, jpg or jpeg file")
+        raise ConfigError(f"`{names[0]}` {folder!r} holds no png, jpg or jpeg file")
     if limit is not None and limit > len(files):
-        raise ConfigError(f"Expected argument `num_samples` ({limit}) to be at most the {len(files)} images in {folder!r}")
+        raise ConfigError(f"Expected argument `{names[1]}` ({limit}) to be at most the {len(files)} images in {folder!r}")
     return files[:limit]
 
 
 class SampleFolder(Dataset):
     """uint8 RGB images (3, H, W) of :func:`sample_paths`; a file PIL cannot read is named."""
 
-    def __init__(self, folder: str, limit: Optional[int] = None) -> None:
-        self.files = sample_paths(folder, limit)
+    def __init__(self, folder: str, limit: Optional[int] = None, names: tuple[str, str] = ("samples", "num_samples")) -> None:
+        self.files = sample_paths(folder, limit, names)
 
     def __len__(self) -> int:
         return len(self.files)

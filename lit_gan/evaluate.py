@@ -1,0 +1,221 @@
+"""``lit-gan evaluate``: sample quality of a checkpoint or a folder of images, with a protocol line to quote.
+
+    lit-gan evaluate --checkpoint run/checkpoints/last.ckpt --data configs/data/mnist.yaml --num_samples 10000
+    lit-gan evaluate --samples generated/ --real reference/ --output metrics.json
+
+The generated side is a checkpoint of ``lit-gan fit`` (``num_samples`` samples from latents of
+``seed``, the averaged generator where the run kept one) or a folder of images (read as
+torch-fidelity reads one, :mod:`lit_gan.data.samples`). The real side is a data module's held-out
+split (``--data``, as in ``lit-gan fit``) or a folder (``--real``). The metrics are those of
+:class:`~lit_gan.metrics.ImageQualityMetrics` on one feature extractor (Inception by default),
+the real features from the reference cache when it has them. Prints a table and one protocol line
+(extractor, its weights' sha256 prefix, N real / N generated, resize, draws, versions) and writes
+both to ``output`` as JSON.
+"""
+
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+import torch
+from jsonargparse import ActionConfigFile
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.cli import instantiate_module
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from lit_gan.checkpoints import check_fits, read_checkpoint
+from lit_gan.checks import check_positive_ints
+from lit_gan.cli import LitGanParser
+from lit_gan.data.samples import SampleFolder
+from lit_gan.errors import ConfigError
+from lit_gan.metrics.features import FeatureExtractor
+from lit_gan.metrics.quality import ImageQualityMetrics, MetricName
+from lit_gan.metrics.reference import ReferenceCache, cached_features
+from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws
+from lit_gan.objectives.base import AdversarialModule
+from lit_gan.specs import from_spec
+from lit_gan.tensors import fixed_latents, real_images
+
+
+def load_gan(path: str, device: torch.device) -> tuple[AdversarialModule, int]:
+    """(the GAN of a ``lit-gan fit`` checkpoint, read as plain data (``weights_only``), in eval mode; its step).
+    Its family must be one of lit-gan's (the ``_class_path`` Lightning stored); nothing else is imported."""
+    try:
+        checkpoint = read_checkpoint(path)
+    except ConfigError as err:  # its messages name fit's and test's argument
+        raise ConfigError(str(err).replace("`ckpt_path`", "`checkpoint`")) from err
+    hparams = dict(checkpoint.get("hyper_parameters") or {})
+    class_path = str(hparams.get("_class_path", ""))
+    try:
+        family = from_spec({"class_path": class_path}).func if class_path.startswith("lit_gan.") else None
+    except (ImportError, AttributeError):
+        family = None
+    if not (isinstance(family, type) and issubclass(family, AdversarialModule)):
+        raise ConfigError(f"`checkpoint` {path} is not a checkpoint of a lit-gan GAN fit (it holds {class_path or 'no class'})")
+    model = instantiate_module(family, {k: v for k, v in hparams.items() if not k.startswith("_")})
+    try:
+        check_fits(checkpoint, path, model)
+    except ConfigError as err:
+        raise ConfigError(str(err).replace("`ckpt_path`", "`checkpoint`")) from err
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval().to(device), int(checkpoint.get("global_step", 0))
+
+
+def generated_batches(model: AdversarialModule, n: int, batch_size: int, seed: int) -> Iterator[Tensor]:
+    latents = fixed_latents(n, model.latent_dim, seed)
+    for start in range(0, n, batch_size):
+        yield model.sample(len(latents[start : start + batch_size]), z=latents[start : start + batch_size])
+
+
+def held_out_batches(data: LightningDataModule, n: Optional[int], device: torch.device) -> Iterator[Tensor]:
+    """The first ``n`` held-out images (all: None), converted as the data module converts training batches."""
+    loader = data.val_dataloader()
+    left = len(loader.dataset) if n is None else n
+    if n is not None and n > len(loader.dataset):
+        raise ConfigError(f"Expected argument `num_real` ({n}) to be at most the {len(loader.dataset)} held-out images")
+    for batch in loader:
+        batch = data.on_before_batch_transfer(batch, 0)
+        batch = data.on_after_batch_transfer(data.transfer_batch_to_device(batch, device, 0), 0)
+        images = real_images(batch)[:left]
+        left -= len(images)
+        yield images
+        if left <= 0:
+            break
+
+
+def folder_batches(dataset: SampleFolder, batch_size: int, device: torch.device) -> Iterator[Tensor]:
+    for images in DataLoader(dataset, batch_size=batch_size):
+        yield images.to(device)
+
+
+def protocol(extractor: FeatureExtractor, draws: dict[str, Any], counts: dict[str, int], sides: dict[str, str],
+             cache_hit: Optional[bool]) -> dict[str, Any]:
+    """What a reader needs to reproduce the values: the extractor, the numbers of images, the draws, the versions."""
+    try:
+        identity = extractor.identity()
+    except NotImplementedError:
+        identity = {"extractor": type(extractor).__name__, "weights_sha256": "unknown", "resize": "unknown"}
+    return {**identity, **counts, **sides, **draws,
+            "reference_cache": {True: "hit", False: "miss", None: "off"}[cache_hit],
+            "lit_gan": version("lit-gan"), "torch": torch.__version__, "torch_fidelity": version("torch-fidelity")}
+
+
+def protocol_line(p: dict[str, Any]) -> str:
+    return (f"{p['extractor']} (weights sha256 {p['weights_sha256'][:8]}), {p['num_real']} real ({p['real']})"
+            f" / {p['num_generated']} generated ({p['generated']}), resize: {p['resize']},"
+            f" IS/KID draws: {p['draws'] or 'n/a'} (seed {p['draw_seed']}), lit-gan {p['lit_gan']},"
+            f" torch {p['torch']}, torch-fidelity {p['torch_fidelity']}")
+
+
+def run(
+    samples: Optional[str] = None,
+    checkpoint: Optional[str] = None,
+    num_samples: Optional[int] = None,
+    data: Optional[LightningDataModule] = None,
+    real: Optional[str] = None,
+    num_real: Optional[int] = None,
+    feature_extractor: Optional[FeatureExtractor] = None,
+    metrics: Optional[list[MetricName]] = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    is_splits: int = 10,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    draws: Draws = "torch-fidelity",
+    draw_seed: int = TORCH_FIDELITY_SEED,
+    reference_cache: bool = True,
+    cache_dir: Optional[str] = None,
+    device: str = "cpu",
+    output: Optional[str] = None,
+) -> dict[str, Any]:
+    """Score generated images against real ones; print the table and the protocol line; write ``output``.
+
+    Args:
+        samples: a folder of generated images (png, jpg, jpeg; not its sub-folders).
+        checkpoint: or a checkpoint of ``lit-gan fit``, whose generator draws ``num_samples`` images.
+        num_samples: generated images: from the checkpoint (default 10,000), or the first of the folder (default all).
+        data: the data module whose held-out split is the real side (as ``--data`` of ``lit-gan fit``).
+        real: or a folder of real images.
+        num_real: the first this many real images; None: all.
+        feature_extractor: None: Inception v3 (torch hub's cache; ``InceptionFeatures`` with ``weights_path`` offline).
+        metrics: as :class:`~lit_gan.metrics.ImageQualityMetrics`' ``metrics``.
+        batch_size: images per generator call and per feature extraction (torch-fidelity's: 64).
+        seed: seed of the checkpoint's latents.
+        is_splits, kid_subsets, kid_subset_size, draws, draw_seed: the IS and KID protocol.
+        reference_cache, cache_dir: reuse the real features (see :mod:`lit_gan.metrics.reference`).
+        device: where the networks run ("cpu", "cuda", "cuda:1").
+        output: a JSON file for the values and the protocol.
+    """
+    if (samples is None) == (checkpoint is None):
+        raise ConfigError("Expected exactly one of the arguments `samples` (a folder) and `checkpoint`, got "
+                          + ("both" if samples else "neither"))
+    if (data is None) == (real is None):
+        raise ConfigError("Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got "
+                          + ("both" if data else "neither"))
+    check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size)
+    try:
+        where = torch.device(device)
+        torch.empty(0, device=where)
+    except (RuntimeError, AssertionError) as err:
+        raise ConfigError(f"Expected argument `device` to be a device this machine has (cpu, cuda), got {device!r}: {err}")
+    if feature_extractor is None:
+        from lit_gan.metrics.inception import InceptionFeatures
+
+        feature_extractor = InceptionFeatures()
+    metric = ImageQualityMetrics(feature_extractor, metrics=metrics, is_splits=is_splits, kid_subsets=kid_subsets,
+                                 kid_subset_size=kid_subset_size, seed=draw_seed, draws=draws).to(where)
+
+    if data is not None:
+        data.prepare_data()
+        data.setup("validate")
+        reals: Callable[[], Iterable[Tensor]] = lambda: held_out_batches(data, num_real, where)  # noqa: E731
+        source = {"data": type(data).__name__, "split": "val"}
+    else:
+        real_files = SampleFolder(real, num_real, ("real", "num_real"))
+        reals = lambda: folder_batches(real_files, batch_size, where)  # noqa: E731
+        source = {"data": str(Path(real).resolve()), "split": "folder"}
+    if checkpoint is not None:  # read and checked before anything is extracted
+        model, step = load_gan(checkpoint, where)
+        fakes: Iterable[Tensor] = generated_batches(model, num_samples or 10000, batch_size, seed)
+        generated = f"{checkpoint}, generator step {step}"
+    else:
+        fakes = folder_batches(SampleFolder(samples, num_samples), batch_size, where)  # listed and counted now
+        generated = str(Path(samples).resolve())
+    with torch.no_grad():
+        cache = ReferenceCache(cache_dir) if reference_cache else None
+        features, hit = cached_features(reals, feature_extractor, cache, source)
+        metric.update_features(features.to(where), real=True)
+        n_fake = 0
+        for images in fakes:
+            metric.update(images, real=False)
+            n_fake += len(images)
+        values = {k: float(v) for k, v in metric.compute().items()}
+    real_name = f"{source['data']} {source['split']}" if data is not None else source["data"]
+    random = {"draws": draws, "draw_seed": draw_seed} if {"is", "kid"} & set(metric.chosen) else {"draws": None, "draw_seed": None}
+    p = protocol(feature_extractor, random, {"num_real": len(features), "num_generated": n_fake},
+                 {"real": real_name, "generated": generated}, hit)
+    result = {"metrics": values, "protocol": p, "protocol_line": protocol_line(p)}
+    width = max(len(k) for k in values)
+    print("\n".join([f"{'metric':<{width}}  value"] + [f"{k:<{width}}  {v:.6g}" for k, v in values.items()]))
+    print(f"protocol: {result['protocol_line']}", flush=True)
+    if output is not None:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(args: Optional[list[str]] = None) -> dict[str, Any]:
+    """``lit-gan evaluate [--config FILE] --samples DIR | --checkpoint CKPT --data ... | --real DIR ...``."""
+    parser = LitGanParser(prog="lit-gan evaluate", description=__doc__.split("\n")[0], env_prefix="LIT_GAN")
+    parser.add_argument("--config", action=ActionConfigFile, help="a YAML file of these arguments")
+    parser.add_function_arguments(run, fail_untyped=True)
+    config = parser.parse_args(sys.argv[2:] if args is None else args)
+    init = parser.instantiate_classes(config)
+    kwargs = {k: v for k, v in vars(init).items() if k != "config"}
+    try:
+        return run(**kwargs)
+    except ConfigError as err:
+        parser.error(str(err))

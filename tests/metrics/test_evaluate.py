@@ -1,0 +1,123 @@
+"""``lit-gan evaluate`` (issue 18, item 4): a folder against a folder gives torch-fidelity's
+``calculate_metrics`` values (item 7); a checkpoint against a data module gives what ``lit-gan test``
+logs for it; the table, the protocol line and the JSON; bad input in one line."""
+
+import json
+
+import pytest
+import torch_fidelity
+import yaml
+
+from lit_gan.cli import main, run_cli
+from lit_gan.evaluate import main as evaluate
+from tests.metrics.test_torch_fidelity_protocol import write_folder
+
+FOLDER_ARGS = ["--is_splits", "4", "--kid_subsets", "7", "--kid_subset_size", "25"]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate")
+    return write_folder(root / "real", 30, 0), write_folder(root / "fake", 26, 1, shift=40)
+
+
+def inception(weights) -> list[str]:
+    return ["--feature_extractor", "lit_gan.metrics.InceptionFeatures", "--feature_extractor.weights_path", str(weights)]
+
+
+@pytest.mark.filterwarnings("ignore:.*not the standard FID weights")
+def test_a_folder_against_a_folder_gives_torch_fidelitys_values(tmp_path, folders, inception_weights, capsys):
+    real, fake = folders
+    theirs = torch_fidelity.calculate_metrics(
+        input1=str(fake), input2=str(real), cuda=False, isc=True, fid=True, kid=True, prc=True, verbose=False,
+        isc_splits=4, kid_subsets=7, kid_subset_size=25, feature_extractor_weights_path=str(inception_weights),
+        feature_extractor="inception-v3-compat", feature_layer_prc="2048",
+    )
+    out = tmp_path / "metrics.json"
+    main(["evaluate", "--samples", str(fake), "--real", str(real), *inception(inception_weights), *FOLDER_ARGS,
+          "--output", str(out)])
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    ours = result["metrics"]
+    assert ours["fid"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-6, abs=1e-6)
+    for key, their_key in (("is", "inception_score_mean"), ("is_std", "inception_score_std"),
+                           ("kid", "kernel_inception_distance_mean"), ("kid_std", "kernel_inception_distance_std"),
+                           ("precision", "precision"), ("recall", "recall")):
+        assert ours[key] == pytest.approx(theirs[their_key], rel=1e-6), key
+    assert ours["kid"] > 0 and ours["is_std"] > 0
+    # the table and the protocol line, the same as in the JSON
+    for key, value in ours.items():
+        assert f"{key}" in printed and f"{value:.6g}" in printed
+    line = result["protocol_line"]
+    assert f"protocol: {line}" in printed
+    p = result["protocol"]
+    assert p["num_real"] == 30 and p["num_generated"] == 26 and p["reference_cache"] == "miss"
+    assert line.startswith(f"inception-v3-compat (weights sha256 {p['weights_sha256'][:8]}), 30 real")
+    assert "TF1 bilinear to 299x299" in line and "torch-fidelity (seed 2020)" in line and "torch-fidelity 0.4" in line
+    # the second evaluation reads the real features from the reference cache: the same values
+    again = evaluate(["--samples", str(fake), "--real", str(real), *inception(inception_weights), *FOLDER_ARGS,
+                  "--num_samples", "26"])
+    assert again["protocol"]["reference_cache"] == "hit" and again["metrics"] == ours
+
+
+def fit_config(tmp_path, classifier) -> dict:
+    networks = {"generator": {"class_path": "lit_gan.networks.DCGANGenerator", "init_args": {"base_channels": 8}},
+                "critic": {"class_path": "lit_gan.networks.DCGANCritic", "init_args": {"base_channels": 8}}}
+    quality = {"class_path": "lit_gan.callbacks.ImageQuality", "init_args": {
+        "feature_extractor": {"class_path": "lit_gan.metrics.ClassifierFeatures",
+                              "init_args": {"checkpoint_path": str(classifier)}},
+        "num_samples": 40, "batch_size": 20, "is_splits": 2, "kid_subsets": 3, "kid_subset_size": 20}}
+    return {
+        "seed_everything": 0,
+        "trainer": {"accelerator": "cpu", "max_steps": 3, "logger": False, "enable_progress_bar": False,
+                    "limit_val_batches": 0, "default_root_dir": str(tmp_path / "run"), "callbacks": [quality]},
+        "model": {"class_path": "lit_gan.WGANGP", "init_args": {"latent_dim": 8, "n_critic": 1, **networks}},
+        "data": {"class_path": "tests.metrics.helpers.DigitsImages", "init_args": {"batch_size": 16}},
+    }
+
+
+def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_path, digits_classifier, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "fit.yaml"
+    path.write_text(yaml.safe_dump(fit_config(tmp_path, digits_classifier)))
+    ckpt = run_cli(["fit", "--config", str(path)]).trainer.checkpoint_callback.best_model_path
+    test = run_cli(["test", "--config", str(path), "--ckpt_path", ckpt, "--trainer.default_root_dir", str(tmp_path / "t")])
+    logged = test.trainer.callback_metrics
+    data = tmp_path / "data.yaml"
+    data.write_text(yaml.safe_dump({"data": {"class_path": "tests.metrics.helpers.DigitsImages", "init_args": {"batch_size": 16}}}))
+    result = evaluate(["--checkpoint", ckpt, "--config", str(data), "--num_samples", "40", "--batch_size", "20",
+                   "--feature_extractor", "lit_gan.metrics.ClassifierFeatures",
+                   "--feature_extractor.checkpoint_path", str(digits_classifier),
+                   "--is_splits", "2", "--kid_subsets", "3", "--kid_subset_size", "20"])
+    assert result["protocol"]["reference_cache"] == "hit"  # the held-out features that lit-gan test stored
+    assert result["protocol"]["num_real"] == 297 and result["protocol"]["num_generated"] == 40
+    assert "step 3" in result["protocol"]["generated"]
+    for key, value in result["metrics"].items():
+        assert value == pytest.approx(float(logged[f"test/{key}"]), rel=1e-5, abs=1e-6), key
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "Expected exactly one of the arguments `samples` (a folder) and `checkpoint`, got neither"),
+    (["--samples", "{fake}"], "Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got neither"),
+    (["--samples", "{fake}", "--real", "{real}", "--num_samples", "27"],
+     "Expected argument `num_samples` (27) to be at most the 26 images in"),
+    (["--samples", "{real}/000.png", "--real", "{real}"], "`samples` '{real}/000.png' is not a folder of images"),
+    (["--samples", "{fake}", "--real", "{real}/none"], "`real` '{real}/none' is not a folder of images"),
+    (["--samples", "{fake}", "--real", "{real}", "--num_real", "31"], "Expected argument `num_real` (31) to be at most"),
+    (["--checkpoint", "{classifier}", "--real", "{real}"], "is not a checkpoint of a lit-gan GAN fit (it holds no class)"),
+    (["--checkpoint", "{real}/notes.txt", "--real", "{real}"], "`checkpoint` {real}/notes.txt"),
+    (["--samples", "{fake}", "--real", "{real}", "--device", "cuda:7"], "Expected argument `device` to be a device"),
+    (["--samples", "{fake}", "--real", "{real}", "--metrics", "[fid,psnr]"], 'Parser key "metrics"'),
+])
+def test_bad_input_is_one_line(tmp_path, folders, digits_classifier, capsys, args, message):
+    real, fake = folders
+    fill = dict(real=real, fake=fake, classifier=digits_classifier)
+    args = [a.format(**fill) for a in args]
+    extractor = ["--feature_extractor", "lit_gan.metrics.ClassifierFeatures", "--feature_extractor.checkpoint_path",
+                 str(digits_classifier)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", *args, *extractor, "--output", str(tmp_path / "out.json")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1, err
+    assert err[0].startswith("lit-gan evaluate: error: ") and message.format(**fill) in err[0], err[0]
+    assert not (tmp_path / "out.json").exists()
