@@ -142,16 +142,29 @@ class SampleEvaluation(Callback):
 
     # ----------------------------------------------------------------- how
     def evaluate(self, trainer: Trainer, pl_module: LightningModule, stage: str = "val") -> dict[str, Tensor]:
-        """``score``, then log the values as ``<stage>/<name>`` from a hook of the trainer's loops."""
+        """``score``, then log the values as ``<stage>/<name>``.
+
+        In ``test`` they are logged from the test loop's epoch-end hook (Lightning writes them and
+        prints the table). During fit they are written to the loggers at once, at the generator step
+        (Lightning would write values logged from a batch hook only at its ``log_every_n_steps``,
+        dropping evaluations in between), with the HPARAMS metrics ``hp/<name>`` and, for the first
+        evaluation callback, ``hp_metric``; ``log_dict`` (logger=False) still puts them in
+        ``callback_metrics`` for checkpointing, early stopping and the progress bar.
+        """
         values = self.score(trainer, pl_module)
         logged = {f"{stage}/{self.prefix}{k}": v.float() for k, v in values.items()}
-        if stage == "val":  # the last values of fit are the run's HPARAMS metrics (SaveConfigToLogger declares them)
-            logged |= {f"hp/{self.prefix}{k}": v.float() for k, v in values.items()}
-            first = next(c for c in trainer.callbacks if isinstance(c, SampleEvaluation))
-            if first is self and self.primary() in values:
-                logged["hp_metric"] = values[self.primary()].float()
-        # identical on every rank; sync_dist only keeps Lightning from warning about epoch-level values
-        pl_module.log_dict(logged, sync_dist=True)
+        if stage != "val":
+            # identical on every rank; sync_dist only keeps Lightning from warning about epoch-level values
+            pl_module.log_dict(logged, sync_dist=True)
+            return values
+        logged |= {f"hp/{self.prefix}{k}": v.float() for k, v in values.items()}  # declared by SaveConfigToLogger
+        first = next(c for c in trainer.callbacks if isinstance(c, SampleEvaluation))
+        if first is self and self.primary() in values:
+            logged["hp_metric"] = values[self.primary()].float()
+        pl_module.log_dict(logged, sync_dist=True, logger=False)
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics({k: float(v) for k, v in logged.items()}, step=trainer.global_step)
         return values
 
     def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Tensor]:

@@ -64,3 +64,42 @@ def test_progress_bar_shows_the_losses_and_the_distance_estimate(tmp_path, famil
     # the progress bar's keys stay out of TensorBoard, which gets them as train/...
     tags = set(read_events(logger).Tags()["scalars"])
     assert {"train/d_loss", "train/g_loss", f"train/{estimate}"} <= tags and "d_loss" not in tags
+
+
+def test_the_last_sample_quality_values_are_the_runs_hparams_metrics(tmp_path, monkeypatch, digits_classifier):
+    import yaml
+
+    from lit_gan.callbacks import ImageQuality
+
+    monkeypatch.chdir(tmp_path)
+    networks = {"generator": {"class_path": "lit_gan.networks.DCGANGenerator", "init_args": {"base_channels": 8}},
+                "critic": {"class_path": "lit_gan.networks.DCGANCritic", "init_args": {"base_channels": 8}}}
+    quality = {"class_path": "lit_gan.callbacks.ImageQuality", "init_args": {
+        "feature_extractor": {"class_path": "lit_gan.metrics.ClassifierFeatures",
+                              "init_args": {"checkpoint_path": str(digits_classifier)}},
+        "num_samples": 40, "batch_size": 20, "every_n_steps": 2, "is_splits": 2, "kid_subsets": 3, "kid_subset_size": 20}}
+    config = {"seed_everything": 0,
+              "trainer": {"accelerator": "cpu", "max_steps": 4, "enable_progress_bar": False, "limit_val_batches": 0,
+                          "callbacks": [quality]},
+              "model": {"class_path": "lit_gan.GAN", "init_args": {"latent_dim": 8, **networks}},
+              "data": {"class_path": "tests.metrics.helpers.DigitsImages", "init_args": {"batch_size": 16}}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    cli = run_cli(["fit", "--config", str(tmp_path / "run.yaml")])
+    callback = next(c for c in cli.trainer.callbacks if isinstance(c, ImageQuality))
+    events = read_events(cli.trainer.logger)
+
+    # the HPARAMS tab's columns: the first experiment summary the run wrote (SaveConfigToLogger's)
+    content = events.SummaryMetadata("_hparams_/experiment").plugin_data.content
+    columns = [m.name.tag for m in plugin_data_pb2.HParamsPluginData.FromString(content).experiment.metric_infos]
+    names = ["fid", "is", "is_std", "kid", "kid_std", "precision", "recall", "density", "coverage"]
+    assert columns == ["hp_metric"] + [f"hp/{n}" for n in names]
+    # their values: the last evaluation's (step 4), which the tab shows; hp_metric is FID, not Lightning's -1
+    logged = scalars(events, "hp")
+    assert [s for s, _ in logged["hp/fid"]] == [0, 2, 4] and math.isnan(logged["hp/fid"][0][1])  # declared at step 0
+    for name in names:
+        step, value = logged[f"hp/{name}"][-1]
+        assert step == 4 and value == pytest.approx(float(callback.last_values[name]), rel=1e-6), name
+    assert logged["hp_metric"][-1] == (4, pytest.approx(float(callback.last_values["fid"]), rel=1e-6))
+    assert logged["hp_metric"][-1][1] != -1 and callback.last_values["fid"] > 0
+    # every evaluation is in the logs, though log_every_n_steps (50) is not a multiple of every_n_steps
+    assert [s for s, _ in scalars(events, "val/fid")["val/fid"]] == [2, 4]
