@@ -213,9 +213,8 @@ def main(args: Optional[list[str]] = None) -> dict[str, Any]:
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file of these arguments")
     parser.add_function_arguments(run, fail_untyped=True)
     config = parser.parse_args(sys.argv[2:] if args is None else args)
-    init = parser.instantiate_classes(config)
-    kwargs = {k: v for k, v in vars(init).items() if k != "config"}
-    try:
-        return run(**kwargs)
-    except ConfigError as err:
+    try:  # building the extractor (missing weights) and the data module, then the run itself
+        init = parser.instantiate_classes(config)
+        return run(**{k: v for k, v in vars(init).items() if k != "config"})
+    except ValueError as err:  # ConfigError included
         parser.error(str(err))

@@ -121,3 +121,19 @@ def test_bad_input_is_one_line(tmp_path, folders, digits_classifier, capsys, arg
     assert exit_info.value.code == 2 and len(err) == 1, err
     assert err[0].startswith("lit-gan evaluate: error: ") and message.format(**fill) in err[0], err[0]
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("extractor,message", [
+    ("InceptionFeatures", "Inception v3 weights for FID/IS/KID not found: `weights_path`='{missing}' does not exist."
+                          " Expected the file weights-inception-2015-12-05-6726825d.pth"),
+    ("CLIPFeatures", "weights for CMMD and FD on CLIP features not found: `weights_path`='{missing}' does not exist"),
+    ("DINOv2Features", "weights for FD_DINOv2 not found: `weights_path`='{missing}' does not exist"),
+])
+def test_missing_weights_are_one_line_naming_the_file(tmp_path, folders, capsys, extractor, message):
+    real, fake = folders
+    missing = str(tmp_path / "no-weights.pth")
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate(["--samples", str(fake), "--real", str(real), "--feature_extractor", f"lit_gan.metrics.{extractor}",
+                  "--feature_extractor.weights_path", missing])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and message.format(missing=missing) in err[0], err
