@@ -122,6 +122,37 @@ def test_a_second_run_loads_the_held_out_features_from_the_reference_cache(tmp_p
     assert len(list((tmp_path / "c").glob("*.pt"))) == 1
 
 
+def test_a_changed_data_file_is_a_cache_miss(tmp_path, digits_classifier):
+    import numpy as np
+    from PIL import Image
+
+    from lit_gan.data import ImageFolderDataModule
+
+    root = tmp_path / "images"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(root / f"{i:02d}.png")
+
+    def run():
+        seed_everything(0)
+        callback = image_quality(digits_classifier, num_samples=16, batch_size=8, kid_subset_size=8,
+                                 cache_dir=str(tmp_path / "cache"))
+        data = ImageFolderDataModule(root=str(root), image_size=8, channels=1, held_out_fraction=0.25, batch_size=8)
+        values = cpu_trainer(tmp_path, callbacks=[callback]).test(digits_gan(), data, verbose=False)[0]
+        return callback.cache_hit, values
+
+    (hit1, first), (hit2, second) = run(), run()
+    held_out = ImageFolderDataModule(root=str(root), image_size=8, channels=1, held_out_fraction=0.25, batch_size=8)
+    held_out.setup()
+    changed = held_out.held_out_set.paths[0]  # a file of the held-out split, rewritten with other pixels
+    Image.fromarray(255 - np.asarray(Image.open(changed)), mode="L").save(changed)
+    hit3, third = run()
+    assert (hit1, hit2, hit3) == (False, True, False)
+    assert first == second and third["test/fid"] != first["test/fid"]
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
+
+
 def test_evaluation_leaves_training_alone(tmp_path, digits_classifier):
     # its latents come from its own generator: the weights after fit are those of a fit without it
     weights = []
