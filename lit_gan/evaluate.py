@@ -14,12 +14,15 @@ both to ``output`` as JSON.
 """
 
 import json
+import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
+from argparse import ArgumentError
+
 from jsonargparse import ActionConfigFile
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import instantiate_module
@@ -30,7 +33,7 @@ from lit_gan.checkpoints import check_fits, read_checkpoint
 from lit_gan.checks import check_positive_ints
 from lit_gan.cli import LitGanParser
 from lit_gan.data.samples import SampleFolder
-from lit_gan.errors import ConfigError
+from lit_gan.errors import ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.metrics.quality import ImageQualityMetrics, MetricName
 from lit_gan.metrics.reference import ReferenceCache, cached_features
@@ -40,22 +43,51 @@ from lit_gan.specs import from_spec
 from lit_gan.tensors import fixed_latents, real_images
 
 
+TRUSTED = ("lit_gan.", "torch.optim.", "torch.nn.")  # the only modules a checkpoint's class paths may name
+
+
+def class_paths(node: Any) -> Iterator[str]:
+    """Every ``class_path`` / ``_class_path`` value at any depth of a checkpoint's hyperparameters."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("class_path", "_class_path"):
+                yield str(value)
+            yield from class_paths(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from class_paths(value)
+
+
 def load_gan(path: str, device: torch.device) -> tuple[AdversarialModule, int]:
     """(the GAN of a ``lit-gan fit`` checkpoint, read as plain data (``weights_only``), in eval mode; its step).
-    Its family must be one of lit-gan's (the ``_class_path`` Lightning stored); nothing else is imported."""
+
+    Its family must be one of lit-gan's (the ``_class_path`` Lightning stored), and every class its
+    hyperparameters name (networks, optimizers, schedulers) must be of lit-gan, ``torch.optim`` or
+    ``torch.nn``: building the model imports them, so a checkpoint naming any other module is refused
+    before anything is imported."""
     try:
         checkpoint = read_checkpoint(path)
     except ConfigError as err:  # its messages name fit's and test's argument
         raise ConfigError(str(err).replace("`ckpt_path`", "`checkpoint`")) from err
     hparams = dict(checkpoint.get("hyper_parameters") or {})
     class_path = str(hparams.get("_class_path", ""))
+    foreign = next((c for c in class_paths(hparams) if not c.startswith(TRUSTED)), None)
+    if foreign is not None:
+        raise ConfigError(
+            f"`checkpoint` {path} names the class {foreign!r}, outside lit_gan, torch.optim and torch.nn: evaluate"
+            " builds no other code from a checkpoint; draw its samples with `lit-gan predict` and SampleWriter,"
+            " then `lit-gan evaluate --samples`"
+        )
     try:
         family = from_spec({"class_path": class_path}).func if class_path.startswith("lit_gan.") else None
     except (ImportError, AttributeError):
         family = None
     if not (isinstance(family, type) and issubclass(family, AdversarialModule)):
         raise ConfigError(f"`checkpoint` {path} is not a checkpoint of a lit-gan GAN fit (it holds {class_path or 'no class'})")
-    model = instantiate_module(family, {k: v for k, v in hparams.items() if not k.startswith("_")})
+    try:
+        model = instantiate_module(family, {k: v for k, v in hparams.items() if not k.startswith("_")})
+    except (ArgumentError, TypeError, ValueError) as err:  # hyperparameters of another version, or edited
+        raise ConfigError(f"`checkpoint` {path}: its hyperparameters do not build a {class_path}: {one_line(err)[:300]}") from err
     try:
         check_fits(checkpoint, path, model)
     except ConfigError as err:
@@ -87,27 +119,35 @@ def held_out_batches(data: LightningDataModule, n: Optional[int], device: torch.
 
 
 def folder_batches(dataset: SampleFolder, batch_size: int, device: torch.device) -> Iterator[Tensor]:
-    for images in DataLoader(dataset, batch_size=batch_size):
+    for images in DataLoader(dataset, batch_size=batch_size, collate_fn=dataset.collate):
         yield images.to(device)
 
 
-def protocol(extractor: FeatureExtractor, draws: dict[str, Any], counts: dict[str, int], sides: dict[str, str],
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def protocol(extractor: FeatureExtractor, settings: dict[str, Any], counts: dict[str, int], sides: dict[str, str],
              cache_hit: Optional[bool]) -> dict[str, Any]:
     """What a reader needs to reproduce the values: the extractor, the numbers of images, the draws, the versions."""
+    identity = {"extractor": type(extractor).__name__, "weights_sha256": "unknown", "resize": "unknown"}
     try:
-        identity = extractor.identity()
+        identity |= extractor.identity()
     except NotImplementedError:
-        identity = {"extractor": type(extractor).__name__, "weights_sha256": "unknown", "resize": "unknown"}
-    return {**identity, **counts, **sides, **draws,
+        pass
+    return {**identity, **counts, **sides, **settings,
             "reference_cache": {True: "hit", False: "miss", None: "off"}[cache_hit],
             "lit_gan": version("lit-gan"), "torch": torch.__version__, "torch_fidelity": version("torch-fidelity")}
 
 
 def protocol_line(p: dict[str, Any]) -> str:
+    draws = (f", IS {p['is_splits']} splits, KID {p['kid_subsets']} subsets of {p['kid_subset_size']},"
+             f" draws {p['draws']} (seed {p['draw_seed']})") if p["draws"] else ""
     return (f"{p['extractor']} (weights sha256 {p['weights_sha256'][:8]}), {p['num_real']} real ({p['real']})"
-            f" / {p['num_generated']} generated ({p['generated']}), resize: {p['resize']},"
-            f" IS/KID draws: {p['draws'] or 'n/a'} (seed {p['draw_seed']}), lit-gan {p['lit_gan']},"
-            f" torch {p['torch']}, torch-fidelity {p['torch_fidelity']}")
+            f" / {p['num_generated']} generated ({p['generated']}), resize: {p['resize']}{draws},"
+            f" lit-gan {p['lit_gan']}, torch {p['torch']}, torch-fidelity {p['torch_fidelity']}")
 
 
 def run(
@@ -126,6 +166,10 @@ def run(
     kid_subset_size: int = 1000,
     draws: Draws = "torch-fidelity",
     draw_seed: int = TORCH_FIDELITY_SEED,
+    precision_k: int = 3,
+    density_k: int = 5,
+    mmd_sigma: float = 10.0,
+    mmd_scale: float = 1000.0,
     reference_cache: bool = True,
     cache_dir: Optional[str] = None,
     device: str = "cpu",
@@ -145,6 +189,7 @@ def run(
         batch_size: images per generator call and per feature extraction (torch-fidelity's: 64).
         seed: seed of the checkpoint's latents.
         is_splits, kid_subsets, kid_subset_size, draws, draw_seed: the IS and KID protocol.
+        precision_k, density_k, mmd_sigma, mmd_scale: the k-NN sizes and the MMD kernel (as ``ImageQuality``'s).
         reference_cache, cache_dir: reuse the real features (see :mod:`lit_gan.metrics.reference`).
         device: where the networks run ("cpu", "cuda", "cuda:1").
         output: a JSON file for the values and the protocol.
@@ -156,6 +201,8 @@ def run(
         raise ConfigError("Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got "
                           + ("both" if data else "neither"))
     check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size)
+    if output is not None and (Path(output).is_dir() or not os.access(_existing_parent(Path(output)), os.W_OK)):
+        raise ConfigError(f"Expected argument `output` to be a file that can be written, got {output!r}")
     try:
         where = torch.device(device)
         torch.empty(0, device=where)
@@ -165,8 +212,11 @@ def run(
         from lit_gan.metrics.inception import InceptionFeatures
 
         feature_extractor = InceptionFeatures()
-    metric = ImageQualityMetrics(feature_extractor, metrics=metrics, is_splits=is_splits, kid_subsets=kid_subsets,
-                                 kid_subset_size=kid_subset_size, seed=draw_seed, draws=draws).to(where)
+    metric = ImageQualityMetrics(
+        feature_extractor, metrics=metrics, is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+        seed=draw_seed, draws=draws, precision_k=precision_k, density_k=density_k, mmd_sigma=mmd_sigma,
+        mmd_scale=mmd_scale,
+    ).to(where)
 
     if data is not None:
         data.prepare_data()
@@ -179,11 +229,15 @@ def run(
         source = {"data": str(Path(real).resolve()), "split": "folder"}
     if checkpoint is not None:  # read and checked before anything is extracted
         model, step = load_gan(checkpoint, where)
-        fakes: Iterable[Tensor] = generated_batches(model, num_samples or 10000, batch_size, seed)
-        generated = f"{checkpoint}, generator step {step}"
+        n_generated = num_samples or 10000
+        fakes: Iterable[Tensor] = generated_batches(model, n_generated, batch_size, seed)
+        generated = f"{checkpoint}, generator step {step}, latent seed {seed}"
     else:
-        fakes = folder_batches(SampleFolder(samples, num_samples), batch_size, where)  # listed and counted now
-        generated = str(Path(samples).resolve())
+        sample_files = SampleFolder(samples, num_samples)  # listed and counted now
+        n_generated, generated = len(sample_files), str(Path(samples).resolve())
+        fakes = folder_batches(sample_files, batch_size, where)
+    if "is" in metric.chosen and n_generated < is_splits:
+        raise ConfigError(f"Expected argument `is_splits` ({is_splits}) to be at most the {n_generated} generated images")
     with torch.no_grad():
         cache = ReferenceCache(cache_dir) if reference_cache else None
         features, hit = cached_features(reals, feature_extractor, cache, source)
@@ -194,8 +248,11 @@ def run(
             n_fake += len(images)
         values = {k: float(v) for k, v in metric.compute().items()}
     real_name = f"{source['data']} {source['split']}" if data is not None else source["data"]
-    random = {"draws": draws, "draw_seed": draw_seed} if {"is", "kid"} & set(metric.chosen) else {"draws": None, "draw_seed": None}
-    p = protocol(feature_extractor, random, {"num_real": len(features), "num_generated": n_fake},
+    settings = {"draws": draws, "draw_seed": draw_seed} if {"is", "kid"} & set(metric.chosen) else {"draws": None, "draw_seed": None}
+    settings |= {"metrics": list(metric.chosen), "is_splits": is_splits, "kid_subsets": kid_subsets,
+                 "kid_subset_size": min(kid_subset_size, len(features), n_fake), "precision_k": precision_k,
+                 "density_k": density_k, "mmd_sigma": mmd_sigma, "mmd_scale": mmd_scale}
+    p = protocol(feature_extractor, settings, {"num_real": len(features), "num_generated": n_fake},
                  {"real": real_name, "generated": generated}, hit)
     result = {"metrics": values, "protocol": p, "protocol_line": protocol_line(p)}
     width = max(len(k) for k in values)

@@ -28,7 +28,7 @@ from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.metrics.quality import OUTPUTS, ImageQualityMetrics, MetricName, check_metrics, default_metrics, value_names
 from lit_gan.metrics.reference import ReferenceCache, cached_features
-from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws
+from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_draws
 from lit_gan.tensors import fixed_latents
 
 SampleMetric = Union[ImageQualityMetrics, ModeCoverage]  # update(x, real=False), compute() -> dict, reset(), needs_real
@@ -245,8 +245,6 @@ class ImageQuality(SampleEvaluation):
             :class:`~lit_gan.metrics.InceptionFeatures` (``weights_path`` for nodes without internet) or
             :class:`~lit_gan.metrics.ClassifierFeatures` (``checkpoint_path``); None: Inception from
             torch hub's cache, downloaded if missing.
-        metrics: which metrics, among ``fid``, ``is``, ``kid``, ``precision_recall``,
-            ``density_coverage``, ``mmd``; None: all but ``mmd`` (and ``is`` where the extractor has no logits).
         num_samples: generator samples per evaluation (FID needs many: 10,000 or 50,000 for published values).
         batch_size: samples per generator call and per feature extraction.
         every_n_epochs, every_n_steps, seed: see :class:`SampleEvaluation` (``seed``: of the latents).
@@ -254,6 +252,8 @@ class ImageQuality(SampleEvaluation):
         is_splits: parts the samples are cut into for the IS mean and std.
         kid_subsets: random subsets for the KID mean and std.
         kid_subset_size: samples per KID subset; capped at the number of real and generated samples.
+        metrics: which metrics, among ``fid``, ``is``, ``kid``, ``precision_recall``,
+            ``density_coverage``, ``mmd``; None: all but ``mmd`` (and ``is`` where the extractor has no logits).
         draws: "torch-fidelity" (IS and KID equal torch-fidelity's on the same images) or "torch".
         draw_seed: seed of the IS splits and KID subsets (torch-fidelity's ``rng_seed``: 2020).
         precision_k, density_k, mmd_sigma, mmd_scale: see :class:`~lit_gan.metrics.ImageQualityMetrics`.
@@ -265,7 +265,6 @@ class ImageQuality(SampleEvaluation):
     def __init__(
         self,
         feature_extractor: Optional[FeatureExtractor] = None,
-        metrics: Optional[Sequence[MetricName]] = None,
         num_samples: int = 10000,
         batch_size: int = 100,
         every_n_epochs: Optional[int] = None,
@@ -275,6 +274,7 @@ class ImageQuality(SampleEvaluation):
         is_splits: int = 10,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
+        metrics: Optional[Sequence[MetricName]] = None,
         draws: Draws = "torch-fidelity",
         draw_seed: int = TORCH_FIDELITY_SEED,
         precision_k: int = 3,
@@ -292,6 +292,7 @@ class ImageQuality(SampleEvaluation):
         if is_splits > num_samples:
             raise ValueError(f"Expected argument `is_splits` ({is_splits}) to be at most `num_samples` ({num_samples})")
         self.metrics = None if metrics is None else check_metrics(list(metrics), feature_extractor)
+        check_draws(draws)
         self.feature_extractor = feature_extractor
         self.num_real = None if num_real is None else int(num_real)
         self.is_splits, self.kid_subsets, self.kid_subset_size = int(is_splits), int(kid_subsets), int(kid_subset_size)

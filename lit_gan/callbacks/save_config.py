@@ -29,8 +29,8 @@ class SaveConfigToLogger(SaveConfigCallback):
     tab shows the first set a run logged, so it shows the whole config. With it go the run's
     HPARAMS metrics: ``hp/<name>`` for every value of every sample-quality callback
     (:class:`~lit_gan.callbacks.ImageQuality`, :class:`~lit_gan.callbacks.MixtureCoverage`), and
-    ``hp_metric``, which those callbacks log at each evaluation (the HPARAMS tab shows the last value:
-    the run's final quality; NaN until the first evaluation, instead of Lightning's -1). Runs on global rank 0
+    ``hp_metric``, which those callbacks log at each evaluation of ``fit`` (the HPARAMS tab shows the
+    last value: the run's final quality; before the first evaluation, Lightning's -1). Runs on global rank 0
     (``save_config`` is only called there). Passed by ``lit_gan.cli.run_cli`` as
     ``save_config_callback``; it takes the arguments of ``SaveConfigCallback``.
 
@@ -58,7 +58,7 @@ class SaveConfigToLogger(SaveConfigCallback):
         text = self.parser.dump(self.config, skip_none=False)  # the YAML that config.yaml holds
         config: dict[str, Any] = yaml.safe_load(text)
         metrics = {name: float("nan") for c in trainer.callbacks if isinstance(c, SampleEvaluation)
-                   for name in c.hparam_names()}
+                   for name in c.hparam_names()} if stage == "fit" else {}  # fit logs them, test does not
         metrics = {"hp_metric": float("nan"), **metrics} if metrics else {}
         for logger in trainer.loggers:
             if metrics and isinstance(logger, TensorBoardLogger):

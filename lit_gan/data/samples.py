@@ -48,6 +48,14 @@ class SampleFolder(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def collate(self, images: list[torch.Tensor]) -> torch.Tensor:
+        """One batch (B, 3, H, W); images of another size than the first are named, not a stack error."""
+        other = next((i for i, x in enumerate(images) if x.shape != images[0].shape), None)
+        if other is not None:
+            raise ConfigError(f"Expected the images of a folder to be of one size, got {tuple(images[0].shape[1:])}"
+                              f" and {tuple(images[other].shape[1:])} (resize them first)")
+        return torch.stack(images)
+
     def __getitem__(self, i: int) -> torch.Tensor:
         try:
             with Image.open(self.files[i]) as image:

@@ -72,8 +72,6 @@ class ImageQualityMetrics(nn.Module):
 
     Args:
         feature_extractor: a :class:`~lit_gan.metrics.FeatureExtractor` (Inception, CLIP, DINOv2, a classifier).
-        metrics: which metrics, among ``fid``, ``is``, ``kid``, ``precision_recall``,
-            ``density_coverage``, ``mmd``; None: all but ``mmd`` (and ``is`` where the extractor has no logits).
         is_splits: parts the generated images are cut into for the IS mean and std.
         kid_subsets: random subsets for the KID mean and std.
         kid_subset_size: images per KID subset, at most; capped at the number of real and generated images.
@@ -83,6 +81,8 @@ class ImageQualityMetrics(nn.Module):
         precision_k: neighbours of the k-NN radii of precision and recall (3 in the paper).
         density_k: neighbours of the k-NN radii of density and coverage (5 in the paper).
         mmd_sigma, mmd_scale: the Gaussian kernel's bandwidth and the factor of MMD (CMMD: 10 and 1000).
+        metrics: which metrics, among ``fid``, ``is``, ``kid``, ``precision_recall``,
+            ``density_coverage``, ``mmd``; None: all but ``mmd`` (and ``is`` where the extractor has no logits).
     """
 
     needs_real = True
@@ -90,7 +90,6 @@ class ImageQualityMetrics(nn.Module):
     def __init__(
         self,
         feature_extractor: FeatureExtractor,
-        metrics: Optional[Sequence[MetricName]] = None,
         is_splits: int = 10,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
@@ -100,6 +99,7 @@ class ImageQualityMetrics(nn.Module):
         density_k: int = 5,
         mmd_sigma: float = 10.0,
         mmd_scale: float = 1000.0,
+        metrics: Optional[Sequence[MetricName]] = None,
     ) -> None:
         super().__init__()
         self.feature_extractor = feature_extractor.eval()
@@ -118,6 +118,7 @@ class ImageQualityMetrics(nn.Module):
             "mmd": lambda: KernelMMD(sigma=mmd_sigma, scale=mmd_scale, reset_real_features=False),
         }
         self.chosen = chosen
+        self.needs_real = any(name not in ON_LOGITS for name in chosen)  # IS alone compares with no real data
         for name in chosen:
             self.add_module(OUTPUTS[name][0], build[name]())
 

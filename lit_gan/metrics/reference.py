@@ -10,7 +10,8 @@ entry per key:
   images, the transforms and the shard of a DDP rank all show in it, so a changed file is a miss;
 - the extractor's :meth:`~lit_gan.metrics.FeatureExtractor.identity`: its name, its number of
   features, its weights' sha256 and its resize protocol, so other weights are a miss;
-- the lit-gan cache format.
+- the lit-gan cache format, and the versions of lit-gan and torch-fidelity (whose code computes
+  the features: a fix to it must not meet features of the old code).
 
 An entry is a plain ``torch.save`` dict of tensors and strings, read back with
 ``torch.load(weights_only=True)`` (a crafted file cannot run code), with its key and the sha256 of
@@ -23,7 +24,9 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
@@ -34,6 +37,7 @@ from lit_gan.errors import one_line
 
 FORMAT = "lit-gan-reference-1"
 CACHE_ENV = "LIT_GAN_CACHE_DIR"
+VERSIONS = {"lit_gan": version("lit-gan"), "torch_fidelity": version("torch-fidelity")}
 
 
 def default_cache_dir() -> Path:
@@ -83,7 +87,7 @@ class ReferenceCache:
 
     @staticmethod
     def full_key(key: dict[str, str]) -> dict[str, str]:
-        return {"format": FORMAT, **{k: str(v) for k, v in key.items()}}
+        return {"format": FORMAT, **VERSIONS, **{k: str(v) for k, v in key.items()}}
 
     def path(self, key: dict[str, str]) -> Path:
         name = hashlib.sha256(json.dumps(self.full_key(key), sort_keys=True).encode()).hexdigest()[:32]
@@ -105,11 +109,16 @@ class ReferenceCache:
                 why = "its features do not match their checksum"
             elif str(features.shape[0]) != self.full_key(key).get("num_images", str(features.shape[0])):
                 why = "it holds another number of images"
+            elif str(features.shape[1]) != self.full_key(key).get("features", str(features.shape[1])):
+                why = "it holds another number of features"
         except Exception as err:  # truncated, not a zip, an unsafe pickle (refused by weights_only), ...
             why = f"it cannot be read ({type(err).__name__}: {one_line(err)[:200]})"
         if why is not None:
             warnings.warn(f"reference cache entry {path} ignored and recomputed: {why}", stacklevel=2)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # a read-only shared cache: the entry stays, and is never trusted
+                pass
             return None
         return features
 
@@ -120,9 +129,11 @@ class ReferenceCache:
         torch.save(entry, buffer)
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # unique on NFS too
+        temporary = Path(name)
         try:
-            temporary.write_bytes(buffer.getbuffer())
+            with os.fdopen(handle, "wb") as f:
+                f.write(buffer.getbuffer())
             os.replace(temporary, path)
         finally:
             temporary.unlink(missing_ok=True)
@@ -134,10 +145,12 @@ def cached_features(
 ) -> tuple[Tensor, Optional[bool]]:
     """(features (N, d) of the images that ``batches()`` yields, whether they came from ``cache``).
 
-    ``batches`` is called once to hash the images and, on a miss, once more to extract them; the
-    key is their digest, ``source`` (e.g. the data module and split, for a reader of the cache) and
-    ``extractor.identity()``. With no cache, or an extractor without ``identity`` (then with a
-    warning), the features are extracted and nothing is stored (hit: None). A cache that cannot
+    ``batches`` is called once to hash the images and, on a miss, once more to extract them (and
+    hash them again: images that differ between the passes, from a shuffled loader or random
+    transforms, are not cached); the key is their digest, ``source`` (e.g. the data module and
+    split, for a reader of the cache) and ``extractor.identity()``. With no cache, or an extractor
+    without ``identity`` (then with a warning), the features are extracted and nothing is stored
+    (hit: None). A cache that cannot
     be written (read-only, full) warns and the features are still returned.
     """
     key = None
@@ -152,7 +165,15 @@ def cached_features(
             features = cache.load(key)
             if features is not None:
                 return features, True
-    features = torch.cat([extractor.extract(images)[0] for images in batches()])
+    digest, features = ImagesDigest(), []
+    for images in batches():
+        digest.update(images)
+        features.append(extractor.extract(images)[0])
+    features = torch.cat(features)
+    if key is not None and digest.hexdigest() != key["images_sha256"]:  # shuffled, or random transforms
+        warnings.warn("reference cache: the held-out images differ from one pass to the next (a shuffled loader"
+                      " or random transforms?); features not cached", stacklevel=2)
+        key = None
     if key is not None:
         try:
             cache.save(key, features)

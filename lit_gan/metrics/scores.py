@@ -26,7 +26,7 @@ DRAWS = ("torch-fidelity", "torch")
 TORCH_FIDELITY_SEED = 2020  # torch-fidelity's default rng_seed
 
 
-def _check_draws(draws: str) -> None:
+def check_draws(draws: str) -> None:
     if draws not in DRAWS:
         raise ValueError(f"Expected argument `draws` to be one of {', '.join(DRAWS)}, got {draws!r}")
 
@@ -57,7 +57,7 @@ class InceptionScore(_InceptionScore):
     ) -> None:
         if not (isinstance(splits, int) and splits > 0):
             raise ValueError(f"Expected argument `splits` to be an integer > 0, got {splits}")
-        _check_draws(draws)
+        check_draws(draws)
         self.draws = draws
         with warnings.catch_warnings():  # that every feature is kept is the point, and said above
             warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)
@@ -113,7 +113,7 @@ class KernelDistance(KernelInceptionDistance):
         self, feature: Any = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = TORCH_FIDELITY_SEED,
         cap_subset_size: bool = False, draws: Draws = "torch-fidelity", **kwargs: Any,
     ) -> None:
-        _check_draws(draws)
+        check_draws(draws)
         self.draws = draws
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)

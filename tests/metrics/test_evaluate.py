@@ -53,7 +53,8 @@ def test_a_folder_against_a_folder_gives_torch_fidelitys_values(tmp_path, folder
     p = result["protocol"]
     assert p["num_real"] == 30 and p["num_generated"] == 26 and p["reference_cache"] == "miss"
     assert line.startswith(f"inception-v3-compat (weights sha256 {p['weights_sha256'][:8]}), 30 real")
-    assert "TF1 bilinear to 299x299" in line and "torch-fidelity (seed 2020)" in line and "torch-fidelity 0.4" in line
+    assert "TF1 bilinear to 299x299, IS 4 splits, KID 7 subsets of 25, draws torch-fidelity (seed 2020)" in line
+    assert "torch-fidelity 0.4" in line
     # the second evaluation reads the real features from the reference cache: the same values
     again = evaluate(["--samples", str(fake), "--real", str(real), *inception(inception_weights), *FOLDER_ARGS,
                   "--num_samples", "26"])
@@ -108,15 +109,32 @@ def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_pat
     (["--checkpoint", "{real}/notes.txt", "--real", "{real}"], "`checkpoint` {real}/notes.txt"),
     (["--samples", "{fake}", "--real", "{real}", "--device", "cuda:7"], "Expected argument `device` to be a device"),
     (["--samples", "{fake}", "--real", "{real}", "--metrics", "[fid,psnr]"], 'Parser key "metrics"'),
+    (["--samples", "{fake}", "--real", "{real}", "--metrics", "[is]", "--is_splits", "27"],
+     "Expected argument `is_splits` (27) to be at most the 26 generated images"),
+    (["--samples", "{fake}", "--real", "{real}", "--output", "{real}"], "Expected argument `output` to be a file that can be written"),
+    (["--samples", "{fake}", "--real", "{mixed}"], "Expected the images of a folder to be of one size, got (24, 24) and (32, 32)"),
+    (["--checkpoint", "{foreign}", "--real", "{real}"],
+     "names the class 'antigravity.Fly', outside lit_gan, torch.optim and torch.nn: evaluate builds no other code"),
 ])
 def test_bad_input_is_one_line(tmp_path, folders, digits_classifier, capsys, args, message):
+    import sys
+
+    import torch
+    from PIL import Image
+
     real, fake = folders
-    fill = dict(real=real, fake=fake, classifier=digits_classifier)
+    mixed = write_folder(tmp_path / "mixed", 3, 2)
+    Image.new("RGB", (32, 32)).save(mixed / "big.png")
+    foreign = tmp_path / "foreign.ckpt"  # a crafted checkpoint naming a module to import
+    torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": "lit_gan.GAN", "generator": {
+        "class_path": "antigravity.Fly", "init_args": {}}}}, foreign)
+    fill = dict(real=real, fake=fake, classifier=digits_classifier, mixed=mixed, foreign=foreign)
     args = [a.format(**fill) for a in args]
     extractor = ["--feature_extractor", "lit_gan.metrics.ClassifierFeatures", "--feature_extractor.checkpoint_path",
                  str(digits_classifier)]
     with pytest.raises(SystemExit) as exit_info:
-        main(["evaluate", *args, *extractor, "--output", str(tmp_path / "out.json")])
+        main(["evaluate", *extractor, "--output", str(tmp_path / "out.json"), *args])
+    assert "antigravity" not in sys.modules  # never imported
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1, err
     assert err[0].startswith("lit-gan evaluate: error: ") and message.format(**fill) in err[0], err[0]

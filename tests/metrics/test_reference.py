@@ -129,3 +129,30 @@ def test_the_digest_sees_bytes_shape_and_dtype_and_the_default_folder(monkeypatc
     assert images_digest([x, x])[1] == 4
     monkeypatch.setenv("LIT_GAN_CACHE_DIR", str(tmp_path))
     assert default_cache_dir() == tmp_path
+
+
+def test_images_that_differ_between_the_two_passes_are_not_cached(tmp_path):
+    calls = []
+
+    def shuffled():  # another order at every call, as a shuffled loader would give
+        calls.append(1)
+        return reversed(list(batches()())) if len(calls) % 2 else batches()()
+
+    with pytest.warns(UserWarning, match="differ from one pass to the next"):
+        features, hit = cached_features(shuffled, Counting(), ReferenceCache(str(tmp_path)), SOURCE)
+    assert hit is None and features.shape == (12, 5) and not list(tmp_path.glob("*.pt"))
+
+
+def test_the_key_holds_the_versions_of_the_code_that_computed_the_features(tmp_path):
+    from lit_gan.metrics import reference
+
+    cache = ReferenceCache(str(tmp_path))
+    cached_features(batches(), Counting(), cache, SOURCE)
+    (entry,) = tmp_path.glob("*.pt")
+    assert torch.load(entry, weights_only=True)["key"]["lit_gan"] == reference.VERSIONS["lit_gan"]
+    old = dict(reference.VERSIONS)
+    try:
+        reference.VERSIONS["torch_fidelity"] = "0.0.1"  # features of another torch-fidelity: a miss
+        assert cached_features(batches(), Counting(), cache, SOURCE)[1] is False
+    finally:
+        reference.VERSIONS.update(old)
