@@ -12,13 +12,13 @@ from lit_gan.cli import main, run_cli
 from lit_gan.evaluate import main as evaluate
 from tests.metrics.test_torch_fidelity_protocol import write_folder
 
-FOLDER_ARGS = ["--is_splits", "4", "--kid_subsets", "7", "--kid_subset_size", "25"]
+FOLDER_ARGS = ["--is_splits", "4", "--kid_subsets", "7", "--kid_subset_size", "12"]
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate")
-    return write_folder(root / "real", 30, 0), write_folder(root / "fake", 26, 1, shift=40)
+    return write_folder(root / "real", 20, 0), write_folder(root / "fake", 16, 1, shift=40)
 
 
 def inception(weights) -> list[str]:
@@ -30,7 +30,7 @@ def test_a_folder_against_a_folder_gives_torch_fidelitys_values(tmp_path, folder
     real, fake = folders
     theirs = torch_fidelity.calculate_metrics(
         input1=str(fake), input2=str(real), cuda=False, isc=True, fid=True, kid=True, prc=True, verbose=False,
-        isc_splits=4, kid_subsets=7, kid_subset_size=25, feature_extractor_weights_path=str(inception_weights),
+        isc_splits=4, kid_subsets=7, kid_subset_size=12, feature_extractor_weights_path=str(inception_weights),
         feature_extractor="inception-v3-compat", feature_layer_prc="2048",
     )
     out = tmp_path / "metrics.json"
@@ -51,13 +51,13 @@ def test_a_folder_against_a_folder_gives_torch_fidelitys_values(tmp_path, folder
     line = result["protocol_line"]
     assert f"protocol: {line}" in printed
     p = result["protocol"]
-    assert p["num_real"] == 30 and p["num_generated"] == 26 and p["reference_cache"] == "miss"
-    assert line.startswith(f"inception-v3-compat (weights sha256 {p['weights_sha256'][:8]}), 30 real")
-    assert "TF1 bilinear to 299x299, IS 4 splits, KID 7 subsets of 25, draws torch-fidelity (seed 2020)" in line
+    assert p["num_real"] == 20 and p["num_generated"] == 16 and p["reference_cache"] == "miss"
+    assert line.startswith(f"inception-v3-compat (weights sha256 {p['weights_sha256'][:8]}), 20 real")
+    assert "TF1 bilinear to 299x299, IS 4 splits, KID 7 subsets of 12, draws torch-fidelity (seed 2020)" in line
     assert "torch-fidelity 0.4" in line
     # the second evaluation reads the real features from the reference cache: the same values
     again = evaluate(["--samples", str(fake), "--real", str(real), *inception(inception_weights), *FOLDER_ARGS,
-                  "--num_samples", "26"])
+                  "--num_samples", "16"])
     assert again["protocol"]["reference_cache"] == "hit" and again["metrics"] == ours
 
 
@@ -100,17 +100,17 @@ def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_pat
 @pytest.mark.parametrize("args,message", [
     ([], "Expected exactly one of the arguments `samples` (a folder) and `checkpoint`, got neither"),
     (["--samples", "{fake}"], "Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got neither"),
-    (["--samples", "{fake}", "--real", "{real}", "--num_samples", "27"],
-     "Expected argument `num_samples` (27) to be at most the 26 images in"),
+    (["--samples", "{fake}", "--real", "{real}", "--num_samples", "17"],
+     "Expected argument `num_samples` (17) to be at most the 16 images in"),
     (["--samples", "{real}/000.png", "--real", "{real}"], "`samples` '{real}/000.png' is not a folder of images"),
     (["--samples", "{fake}", "--real", "{real}/none"], "`real` '{real}/none' is not a folder of images"),
-    (["--samples", "{fake}", "--real", "{real}", "--num_real", "31"], "Expected argument `num_real` (31) to be at most"),
+    (["--samples", "{fake}", "--real", "{real}", "--num_real", "21"], "Expected argument `num_real` (21) to be at most"),
     (["--checkpoint", "{classifier}", "--real", "{real}"], "is not a checkpoint of a lit-gan GAN fit (it holds no class)"),
     (["--checkpoint", "{real}/notes.txt", "--real", "{real}"], "`checkpoint` {real}/notes.txt"),
     (["--samples", "{fake}", "--real", "{real}", "--device", "cuda:7"], "Expected argument `device` to be a device"),
     (["--samples", "{fake}", "--real", "{real}", "--metrics", "[fid,psnr]"], 'Parser key "metrics"'),
-    (["--samples", "{fake}", "--real", "{real}", "--metrics", "[is]", "--is_splits", "27"],
-     "Expected argument `is_splits` (27) to be at most the 26 generated images"),
+    (["--samples", "{fake}", "--real", "{real}", "--metrics", "[is]", "--is_splits", "17"],
+     "Expected argument `is_splits` (17) to be at most the 16 generated images"),
     (["--samples", "{fake}", "--real", "{real}", "--output", "{real}"], "Expected argument `output` to be a file that can be written"),
     (["--samples", "{fake}", "--real", "{mixed}"], "Expected the images of a folder to be of one size, got (24, 24) and (32, 32)"),
     (["--checkpoint", "{foreign}", "--real", "{real}"],
