@@ -29,9 +29,8 @@ from torch_fidelity.feature_extractor_clip import MODEL_METADATA, MODEL_URLS, bu
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
 from lit_gan.errors import UNREADABLE, ConfigError
-from lit_gan.metrics.features import FeatureExtractor
+from lit_gan.metrics.features import FeatureExtractor, rgb_uint8
 from lit_gan.metrics.weights import WeightsFile, is_torchscript_archive
-from lit_gan.tensors import to_uint8
 
 NAMES = tuple(MODEL_METADATA)  # clip-rn50, ..., clip-vit-l-14-336px
 # (input resolution, embedding size) of each published model (OpenAI's model card): a state dict
@@ -147,11 +146,7 @@ class CLIPFeatures(FeatureExtractor):
             return torch.jit.load(str(path), map_location="cpu").state_dict()
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(f"Expected argument `images` to have shape (B, 1 or 3, H, W), got {tuple(images.shape)}")
-        x = to_uint8(images)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB
+        x = rgb_uint8(images)  # (B, 3, H, W) uint8
         size = (self.resolution, self.resolution)
         x = interpolate_bilinear_2d_like_tensorflow1x(x.float(), size=size, align_corners=False)
         x = TF.normalize(x, MEAN, STD)  # (B, 3, R, R)

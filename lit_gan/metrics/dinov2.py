@@ -26,9 +26,8 @@ from torch.hub import download_url_to_file
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
 from lit_gan.errors import UNREADABLE, ConfigError
-from lit_gan.metrics.features import FeatureExtractor
+from lit_gan.metrics.features import FeatureExtractor, rgb_uint8
 from lit_gan.metrics.weights import WeightsFile
-from lit_gan.tensors import to_uint8
 
 BASE_URL = "https://dl.fbaipublicfiles.com/dinov2"
 INPUT_SIZE = 224  # torch-fidelity's FeatureExtractorDinoV2.INPUT_IMAGE_SIZE
@@ -229,11 +228,7 @@ class DINOv2Features(FeatureExtractor):
         self.requires_grad_(False).eval()
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(f"Expected argument `images` to have shape (B, 1 or 3, H, W), got {tuple(images.shape)}")
-        x = to_uint8(images)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB
+        x = rgb_uint8(images)  # (B, 3, H, W) uint8
         x = interpolate_bilinear_2d_like_tensorflow1x(x.float(), size=(INPUT_SIZE, INPUT_SIZE), align_corners=False)
         features = self.model(TF.normalize(x, MEAN, STD)).float()  # (B, embed_dim)
         return features, features.new_zeros(features.shape[0], 0)

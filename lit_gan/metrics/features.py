@@ -16,6 +16,16 @@ from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
 from lit_gan.files import file_digest
+from lit_gan.tensors import to_uint8
+
+
+def rgb_uint8(images: Tensor) -> Tensor:
+    """images (B, 1 or 3, H, W), float in [-1, 1] or uint8 -> uint8 RGB (B, 3, H, W), what the
+    pretrained networks (Inception, CLIP, DINOv2) take: float is quantized, grayscale repeated."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"Expected argument `images` to have shape (B, 1 or 3, H, W), got {tuple(images.shape)}")
+    x = to_uint8(images)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
 class FeatureExtractor(nn.Module):

@@ -25,9 +25,8 @@ from torch.hub import download_url_to_file
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
 from lit_gan.errors import UNREADABLE, ConfigError
-from lit_gan.metrics.features import FeatureExtractor
+from lit_gan.metrics.features import FeatureExtractor, rgb_uint8
 from lit_gan.metrics.weights import WeightsFile, WeightsNotFoundError, sha256  # noqa: F401 (sha256: public here before)
-from lit_gan.tensors import to_uint8
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = URL_INCEPTION_V3
@@ -138,11 +137,7 @@ class InceptionFeatures(FeatureExtractor):
         self.requires_grad_(False).eval()
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(f"Expected argument `images` to have shape (B, 1 or 3, H, W), got {tuple(images.shape)}")
-        x = to_uint8(images)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB
+        x = rgb_uint8(images)  # (B, 3, H, W) uint8
         features, logits = self.net(x)  # (B, num_features), (B, 1008)
         return features, logits
 
