@@ -14,7 +14,6 @@ both to ``output`` as JSON.
 """
 
 import json
-import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -32,6 +31,7 @@ from torch.utils.data import DataLoader
 from lit_gan.checkpoints import check_fits, read_checkpoint
 from lit_gan.checks import check_positive_ints
 from lit_gan.cli import LitGanParser
+from lit_gan.cli_checks import check_writable_folder
 from lit_gan.data.samples import SampleFolder
 from lit_gan.errors import ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor
@@ -123,12 +123,6 @@ def folder_batches(dataset: SampleFolder, batch_size: int, device: torch.device)
         yield images.to(device)
 
 
-def _existing_parent(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def protocol(extractor: FeatureExtractor, settings: dict[str, Any], counts: dict[str, int], sides: dict[str, str],
              cache_hit: Optional[bool]) -> dict[str, Any]:
     """What a reader needs to reproduce the values: the extractor, the numbers of images, the draws, the versions."""
@@ -201,8 +195,10 @@ def run(
         raise ConfigError("Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got "
                           + ("both" if data else "neither"))
     check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size)
-    if output is not None and (Path(output).is_dir() or not os.access(_existing_parent(Path(output)), os.W_OK)):
-        raise ConfigError(f"Expected argument `output` to be a file that can be written, got {output!r}")
+    if output is not None:
+        if Path(output).is_dir():
+            raise ConfigError(f"Expected argument `output` to be a file that can be written, got {output!r}")
+        check_writable_folder(str(Path(output).parent), "`output`'s folder")
     try:
         where = torch.device(device)
         torch.empty(0, device=where)

@@ -26,7 +26,7 @@ from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor
-from lit_gan.metrics.quality import OUTPUTS, ImageQualityMetrics, MetricName, check_metrics, default_metrics, value_names
+from lit_gan.metrics.quality import ImageQualityMetrics, MetricName, check_metrics, default_metrics, value_names
 from lit_gan.metrics.reference import ReferenceCache, cached_features
 from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_draws
 from lit_gan.tensors import fixed_latents
@@ -304,9 +304,8 @@ class ImageQuality(SampleEvaluation):
     def value_names(self) -> list[str]:
         if self.metrics is not None:
             return value_names(self.metrics)
-        if self.feature_extractor is None:  # Inception, built at setup: it has class logits
-            return value_names([m for m in OUTPUTS if m != "mmd"])
-        return value_names(default_metrics(self.feature_extractor))
+        # no extractor yet: Inception, built at setup, which has class logits
+        return value_names(default_metrics(self.feature_extractor is None or self.feature_extractor.num_classes > 0))
 
     def primary(self) -> str:
         names = self.value_names()

@@ -29,9 +29,9 @@ OUTPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
 ON_LOGITS = {"is"}  # scores the generated images' class logits alone
 
 
-def default_metrics(extractor: FeatureExtractor) -> tuple[str, ...]:
+def default_metrics(has_logits: bool) -> tuple[str, ...]:
     """Every metric but MMD; IS only when the extractor has class logits."""
-    return tuple(m for m in OUTPUTS if m != "mmd" and (m not in ON_LOGITS or extractor.num_classes > 0))
+    return tuple(m for m in OUTPUTS if m != "mmd" and (m not in ON_LOGITS or has_logits))
 
 
 def value_names(metrics: Sequence[str]) -> list[str]:
@@ -103,7 +103,7 @@ class ImageQualityMetrics(nn.Module):
     ) -> None:
         super().__init__()
         self.feature_extractor = feature_extractor.eval()
-        chosen = default_metrics(feature_extractor) if metrics is None else check_metrics(metrics, feature_extractor)
+        chosen = default_metrics(feature_extractor.num_classes > 0) if metrics is None else check_metrics(metrics, feature_extractor)
         d, k = feature_extractor.num_features, feature_extractor.num_classes
         # the metrics receive features, not images: their own "network" is the identity
         build = {

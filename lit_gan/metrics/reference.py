@@ -16,15 +16,15 @@ entry per key:
 An entry is a plain ``torch.save`` dict of tensors and strings, read back with
 ``torch.load(weights_only=True)`` (a crafted file cannot run code), with its key and the sha256 of
 its features inside: a file whose key or checksum does not match, or that cannot be read, is
-recomputed and replaced (with a warning), never trusted. Entries are written atomically (a
-temporary file, then ``os.replace``), so a run that stops mid-write leaves no partial entry.
+recomputed and replaced (with a warning), never trusted. Entries are written as checkpoints are
+(``checkpoint_io.write_atomically``: a temporary file, fsync, then ``os.replace``), so a run that
+stops mid-write leaves no partial entry.
 """
 
 import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 from torch import Tensor
 
+from lit_gan.checkpoint_io import write_atomically
 from lit_gan.errors import one_line
 
 FORMAT = "lit-gan-reference-1"
@@ -128,15 +129,7 @@ class ReferenceCache:
         buffer = io.BytesIO()
         torch.save(entry, buffer)
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # unique on NFS too
-        temporary = Path(name)
-        try:
-            with os.fdopen(handle, "wb") as f:
-                f.write(buffer.getbuffer())
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_atomically(path, buffer.getbuffer())  # the checkpoints' writer: a unique temporary file, fsync, rename
         return path
 
 
