@@ -21,7 +21,8 @@ between the two halves of the held-out digits (``--samples`` each): what a perfe
 score at this sample size; the held-out digits' own IS is printed beside it. Wall time and CPU
 time (all threads of this process) are of the training. ``--score-every N`` also scores the
 generator every N generator updates during training, with the times so far (they then include
-those evaluations, seconds each): the state at update N of a longer run is the final state of a
+those evaluations, seconds each), with the family's estimate (``train/jsd``, ``train/wasserstein``, ...)
+averaged over the generator updates since the previous score: the state at update N of a longer run is the final state of a
 run of N updates when nothing in the config depends on ``max_steps`` (a learning-rate decay would).
 """
 
@@ -63,17 +64,24 @@ class ScoreAlong(Callback):
 
     def __init__(self, every: int, score, report) -> None:
         self.every, self.score, self.report, self.rows, self.last = every, score, report, [], -1
+        self.seen, self.window = 0, []
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.t0, self.c0 = time.perf_counter(), time.process_time()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
+        name = f"train/{pl_module.estimate_name}"  # the family's estimate, logged at each generator update
+        if step != self.seen and name in trainer.callback_metrics:
+            self.seen = step
+            self.window.append(float(trainer.callback_metrics[name]))
         if step % self.every == 0 and step != self.last:
             self.last = step
             wall, cpu = time.perf_counter() - self.t0, time.process_time() - self.c0
+            estimate = {name: sum(self.window) / len(self.window)} if self.window else {}  # mean since the last score
+            self.window = []
             with torch.random.fork_rng(devices=[]):
-                self.rows.append({"step": step, "wall_s": wall, "cpu_s": cpu, **self.score(pl_module)})
+                self.rows.append({"step": step, "wall_s": wall, "cpu_s": cpu, **estimate, **self.score(pl_module)})
             self.report(self.rows[-1])
 
 
@@ -215,6 +223,8 @@ def main() -> None:
             model = run["model"].cpu()
             grid_z = torch.randn(64, model.latent_dim, generator=torch.Generator().manual_seed(0))  # as SampleGrid
             save_image(model.sample(64, z=grid_z).add(1).div(2), args.grid, nrow=8, padding=2)
+    (Path(args.out) / "results.json").write_text(json.dumps({"config": args.config, "overrides": args.overrides,
+                                                            "floor": floor, "rows": rows}, indent=1))
     print(f"over seeds {args.seeds}: FID {spread(rows, 'fid')} (floor {floor['fid']:.2f}), IS {spread(rows, 'is')},"
           f" classes {spread(rows, 'classes')}, training {spread([{'m': r['wall_s'] / 60} for r in rows], 'm')} min wall,"
           f" {spread([{'m': r['cpu_s'] / 60} for r in rows], 'm')} min CPU")

@@ -2,6 +2,8 @@
 2 generator updates per seed. Checks that the command works and prints what BENCHMARKS.md
 reports (the values mean nothing here), and that a second call loads the runs it finds."""
 
+import json
+import math
 import re
 
 from lit_gan.cli import run_cli
@@ -26,5 +28,9 @@ def test_digits_quality_trains_scores_and_reloads(tmp_path, monkeypatch):
         assert re.search(rf"^seed {seed}: 2 generator updates, FID [0-9.]+ .* IS [0-9.]+, \d+ classes", out, re.M), out
         assert len(re.findall(rf"^  seed {seed} step [12]: FID", out, re.M)) == 2, out
     assert re.search(r"^over seeds \[0, 1\]: FID ", out, re.M) and (tmp_path / "grid.png").stat().st_size > 0
+    along = json.loads((tmp_path / "runs" / "seed_0" / "along.json").read_text())
+    assert [r["step"] for r in along] == [1, 2] and all(math.isfinite(r["train/jsd"]) for r in along), along
+    results = json.loads((tmp_path / "runs" / "results.json").read_text())
+    assert [r["seed"] for r in results["rows"]] == [0, 1] and results["floor"]["fid"] >= 0, results
     again = bench("digits_quality", *args)  # both final.ckpt are there: loaded, not trained again
     assert again.count("(loaded)") == 2, again

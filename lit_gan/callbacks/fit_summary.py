@@ -35,10 +35,12 @@ class FitSummary(Callback):
 
     @rank_zero_only
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        print("\n".join(self.lines(trainer)), flush=True)
+        print("\n".join(self.lines(trainer, pl_module)), flush=True)
 
-    def lines(self, trainer: Trainer) -> list[str]:
-        lines = [f"Finished at generator step {trainer.global_step}."]
+    def lines(self, trainer: Trainer, pl_module: LightningModule) -> list[str]:
+        # a GAN's global step counts generator updates; another module's (the digit classifier) its steps
+        step = "generator step" if hasattr(pl_module, "generator") else "step"
+        lines = [f"Finished at {step} {trainer.global_step}."]
         for callback in trainer.callbacks:
             if isinstance(callback, SampleEvaluation) and callback.last_values:
                 values = " | ".join(

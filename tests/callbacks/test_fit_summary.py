@@ -61,3 +61,15 @@ def test_two_processes_print_the_summary_once(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("Finished at generator step 4.") == 1
     assert proc.stdout.count("(MixtureCoverage, step 4)") == 1
+
+
+def test_a_classifier_run_counts_steps_not_generator_steps(tmp_path, monkeypatch, capsys):
+    from tests.data.test_mnist5k import write_csv
+
+    monkeypatch.chdir(tmp_path)
+    csv = write_csv(tmp_path / "digits.csv.gz", n_per_class=20)
+    main(["fit", "--config", str(REPO / "configs" / "classifier_mnist5k.yaml"), "--data.init_args.path", str(csv),
+          "--data.init_args.batch_size", "16", "--trainer.max_steps", "2", "--trainer.accelerator", "cpu",
+          "--trainer.enable_progress_bar", "false"])
+    out = capsys.readouterr().out
+    assert "Finished at step 2." in out and "generator" not in out
