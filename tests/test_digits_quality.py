@@ -32,5 +32,10 @@ def test_digits_quality_trains_scores_and_reloads(tmp_path, monkeypatch):
     assert [r["step"] for r in along] == [1, 2] and all(math.isfinite(r["train/jsd"]) for r in along), along
     results = json.loads((tmp_path / "runs" / "results.json").read_text())
     assert [r["seed"] for r in results["rows"]] == [0, 1] and results["floor"]["fid"] >= 0, results
+    figure = bench("estimates_vs_fid", str(tmp_path / "runs"), "--png", str(tmp_path / "estimates.png"))
+    for seed in (0, 1):  # two scored updates per seed: a rank correlation of +1 or -1
+        assert re.search(rf"^runs seed {seed}: Spearman\(train/jsd, FID\) [+-]1\.00 over 2 updates \(1-2\)", figure, re.M), figure
+    assert re.search(r"^runs all seeds: Spearman [+-][0-9.]+ over 4 points", figure, re.M), figure
+    assert (tmp_path / "estimates.png").stat().st_size > 0
     again = bench("digits_quality", *args)  # both final.ckpt are there: loaded, not trained again
     assert again.count("(loaded)") == 2, again

@@ -1,0 +1,76 @@
+"""The family's distance estimate against sample quality on real digits (issue 15, item 4).
+
+    python -m benchmarks.estimates_vs_fid OUT [OUT ...] [--png docs/images/estimates_vs_fid_digits.png]
+
+Each OUT is the ``--out`` folder of a ``benchmarks.digits_quality --score-every N`` call; its
+``seed_S/along.json`` holds, at every N-th generator update, the classifier FID of the generator
+then and the family's logged estimate (``train/jsd``, ``train/wasserstein``, ...) averaged over
+the N updates before it. Prints, per folder and seed, the Spearman rank correlation between the
+two over the scored updates (positive: the estimate falls as the samples get better, as a
+distance should), the correlation over all seeds' points together, and the estimate's range;
+``--png`` plots both against the update, a panel per folder.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+
+def load(out: Path) -> tuple[str, dict[int, list[dict]]]:
+    seeds = {int(p.parent.name.split("_")[1]): json.loads(p.read_text()) for p in sorted(out.glob("seed_*/along.json"))}
+    if not seeds:
+        raise SystemExit(f"{out}: no seed_*/along.json (run benchmarks.digits_quality with --score-every)")
+    names = {k for rows in seeds.values() for r in rows for k in r if k.startswith("train/")}
+    if len(names) != 1:
+        raise SystemExit(f"{out}: expected one logged estimate in along.json, found {sorted(names) or 'none'}")
+    return names.pop(), seeds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("outs", nargs="+", type=Path)
+    parser.add_argument("--png", help="write the figure here")
+    args = parser.parse_args()
+    runs = [(out, *load(out)) for out in args.outs]
+    for out, name, seeds in runs:
+        pooled_e, pooled_f = [], []
+        for seed, rows in seeds.items():
+            e, f = [r[name] for r in rows], [r["fid"] for r in rows]
+            pooled_e += e
+            pooled_f += f
+            print(f"{out.name} seed {seed}: Spearman({name}, FID) {spearmanr(e, f)[0]:+.2f} over {len(rows)} updates"
+                  f" ({rows[0]['step']}-{rows[-1]['step']}); {name} {min(e):.3f} to {max(e):.3f}, last {e[-1]:.3f};"
+                  f" FID {f[0]:.0f} to {f[-1]:.0f}")
+        print(f"{out.name} all seeds: Spearman {spearmanr(pooled_e, pooled_f)[0]:+.2f} over {len(pooled_e)} points")
+    if args.png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.6), squeeze=False)
+        for ax, (out, name, seeds) in zip(axes[0], runs):
+            right = ax.twinx()
+            rhos = []
+            for seed, rows in seeds.items():
+                steps = [r["step"] for r in rows]
+                e, f = [r[name] for r in rows], [r["fid"] for r in rows]
+                ax.plot(steps, e, color="tab:blue", lw=1, alpha=0.5 + 0.25 * (seed % 3))
+                right.plot(steps, f, color="tab:red", lw=1, ls="--", alpha=0.5 + 0.25 * (seed % 3))
+                rhos.append(f"{spearmanr(e, f)[0]:+.2f}")
+            if name == "train/jsd":
+                ax.axhline(np.log(2), color="gray", lw=0.8, ls=":")
+            right.set_yscale("log")
+            ax.set_xlabel("generator update")
+            ax.set_ylabel(name, color="tab:blue")
+            right.set_ylabel("classifier FID (log)", color="tab:red")
+            ax.set_title(f"{out.name}: Spearman {' / '.join(rhos)}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(args.png, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
