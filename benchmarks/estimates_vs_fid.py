@@ -26,7 +26,8 @@ def load(out: Path) -> tuple[str, dict[int, list[dict]]]:
     names = {k for rows in seeds.values() for r in rows for k in r if k.startswith("train/")}
     if len(names) != 1:
         raise SystemExit(f"{out}: expected one logged estimate in along.json, found {sorted(names) or 'none'}")
-    return names.pop(), seeds
+    name = names.pop()  # the update-0 score comes before any estimate: left out
+    return name, {seed: [r for r in rows if name in r] for seed, rows in seeds.items()}
 
 
 def main() -> None:
