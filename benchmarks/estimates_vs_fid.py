@@ -52,8 +52,12 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.6), squeeze=False)
-        for ax, (out, name, seeds) in zip(axes[0], runs):
+        cols = min(2, len(runs))
+        rows_ = -(-len(runs) // cols)
+        fig, axes = plt.subplots(rows_, cols, figsize=(5.6 * cols, 3.8 * rows_), squeeze=False)
+        for ax in axes.flat[len(runs):]:
+            ax.set_visible(False)
+        for ax, (out, name, seeds) in zip(axes.flat, runs):
             right = ax.twinx()
             rhos = []
             for seed, rows in seeds.items():
