@@ -21,9 +21,10 @@ between the two halves of the held-out digits (``--samples`` each): what a perfe
 score at this sample size; the held-out digits' own IS is printed beside it. Wall time and CPU
 time (all threads of this process) are of the training. ``--score-every N`` also scores the
 generator every N generator updates during training, with the times so far (they then include
-those evaluations, seconds each), with the family's estimate (``train/jsd``, ``train/wasserstein``, ...)
-averaged over the generator updates since the previous score: the state at update N of a longer run is the final state of a
-run of N updates when nothing in the config depends on ``max_steps`` (a learning-rate decay would).
+those evaluations, seconds each), with the family's estimate (``train/jsd``, ``train/wasserstein``,
+...) averaged over the generator updates since the previous score: the state at update N of a
+longer run is the final state of a run of N updates when nothing in the config depends on
+``max_steps`` (a learning-rate decay would).
 """
 
 import argparse

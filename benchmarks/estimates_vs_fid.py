@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 
-def load(out: Path) -> tuple[str, dict[int, list[dict]]]:
+def load(out: Path) -> tuple[str, dict[int, dict]]:
     seeds = {int(p.parent.name.split("_")[1]): json.loads(p.read_text()) for p in sorted(out.glob("seed_*/along.json"))}
     if not seeds:
         raise SystemExit(f"{out}: no seed_*/along.json (run benchmarks.digits_quality with --score-every)")
@@ -27,7 +27,13 @@ def load(out: Path) -> tuple[str, dict[int, list[dict]]]:
     if len(names) != 1:
         raise SystemExit(f"{out}: expected one logged estimate in along.json, found {sorted(names) or 'none'}")
     name = names.pop()  # the update-0 score comes before any estimate: left out
-    return name, {seed: [r for r in rows if name in r] for seed, rows in seeds.items()}
+    return name, {seed: series([r for r in rows if name in r], name) for seed, rows in seeds.items()}
+
+
+def series(rows: list[dict], name: str) -> dict:
+    """A seed's scored updates, estimates and FIDs, and the rank correlation of the last two."""
+    steps, e, f = [r["step"] for r in rows], [r[name] for r in rows], [r["fid"] for r in rows]
+    return {"steps": steps, "estimate": e, "fid": f, "rho": spearmanr(e, f)[0]}
 
 
 def main() -> None:
@@ -38,12 +44,12 @@ def main() -> None:
     runs = [(out, *load(out)) for out in args.outs]
     for out, name, seeds in runs:
         pooled_e, pooled_f = [], []
-        for seed, rows in seeds.items():
-            e, f = [r[name] for r in rows], [r["fid"] for r in rows]
+        for seed, run in seeds.items():
+            e, f, steps = run["estimate"], run["fid"], run["steps"]
             pooled_e += e
             pooled_f += f
-            print(f"{out.name} seed {seed}: Spearman({name}, FID) {spearmanr(e, f)[0]:+.2f} over {len(rows)} updates"
-                  f" ({rows[0]['step']}-{rows[-1]['step']}); {name} {min(e):.3f} to {max(e):.3f}, last {e[-1]:.3f};"
+            print(f"{out.name} seed {seed}: Spearman({name}, FID) {run['rho']:+.2f} over {len(steps)} updates"
+                  f" ({steps[0]}-{steps[-1]}); {name} {min(e):.3f} to {max(e):.3f}, last {e[-1]:.3f};"
                   f" FID {f[0]:.0f} to {f[-1]:.0f}")
         print(f"{out.name} all seeds: Spearman {spearmanr(pooled_e, pooled_f)[0]:+.2f} over {len(pooled_e)} points")
     if args.png:
@@ -59,13 +65,10 @@ def main() -> None:
             ax.set_visible(False)
         for ax, (out, name, seeds) in zip(axes.flat, runs):
             right = ax.twinx()
-            rhos = []
-            for seed, rows in seeds.items():
-                steps = [r["step"] for r in rows]
-                e, f = [r[name] for r in rows], [r["fid"] for r in rows]
-                ax.plot(steps, e, color="tab:blue", lw=1, alpha=0.5 + 0.25 * (seed % 3))
-                right.plot(steps, f, color="tab:red", lw=1, ls="--", alpha=0.5 + 0.25 * (seed % 3))
-                rhos.append(f"{spearmanr(e, f)[0]:+.2f}")
+            for seed, run in seeds.items():
+                ax.plot(run["steps"], run["estimate"], color="tab:blue", lw=1, alpha=0.5 + 0.25 * (seed % 3))
+                right.plot(run["steps"], run["fid"], color="tab:red", lw=1, ls="--", alpha=0.5 + 0.25 * (seed % 3))
+            rhos = [f"{run['rho']:+.2f}" for run in seeds.values()]
             if name == "train/jsd":
                 ax.axhline(np.log(2), color="gray", lw=0.8, ls=":")
             right.set_yscale("log")
