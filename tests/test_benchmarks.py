@@ -41,7 +41,7 @@ def test_overhead_runs_both_loops():
 
 @pytest.mark.slow
 def test_lipschitz_trains_the_five_critics_and_plots_their_gradient_norms(tmp_path):
-    out = bench("lipschitz", "--steps", "2", "--log-every", "1", "--workers", "1", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path))
+    out = bench("lipschitz", "--steps", "2", "--log-every", "1", "--workers", "2", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path))
     names = re.findall(r"^(\S+): per-layer median grad norm \(input -> output\): \[(.*)\]$", out, re.M)
     assert [n for n, _ in names] == ["wgan_clip0.1", "wgan_clip0.01", "wgan_clip0.001", "wgan_gp_deep", "wgan_sn_deep"], out
     assert all(len(layers.split(",")) == 9 for _, layers in names), out  # 8 hidden layers and the output layer
