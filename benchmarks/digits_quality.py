@@ -115,7 +115,7 @@ def train(config: Path, seed: int, out: Path, overrides: list[str], data_path: s
     except SystemExit:  # lit-gan's one-line error (a bad value, a loss that overflowed)
         raise SystemExit(stderr.getvalue().strip().splitlines()[-1]) from None
     times = {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu, "steps": cli.trainer.global_step}
-    cli.trainer.save_checkpoint(done)
+    cli.trainer.save_checkpoint(done, weights_only=False)  # the whole state, as fit saves it
     (folder / "times.json").write_text(json.dumps(times))
     (folder / "key").write_text(key)
     return {"model": cli.model, **times, "loaded": False}
