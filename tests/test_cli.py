@@ -81,6 +81,8 @@ BAD = [
     ("toys/r3gan", ["--model.init_args.r1_gamma=-1"], "model.init_args.r1_gamma"),
     ("toys/r3gan", ["--model.init_args.ema_decay", "1.0"], "model.init_args.ema_decay"),
     ("toys/r3gan", ["--model.init_args.ema_warmup=-5"], "model.init_args.ema_warmup"),
+    ("wgan_gp", ["--model.init_args.generator.init_args.upsampling", "bilinear"],
+     "model.init_args.generator.init_args.upsampling"),
 ]
 
 

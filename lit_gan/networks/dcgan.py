@@ -41,6 +41,18 @@ _NORMS = {
 }
 
 
+Upsampling = Literal["transposed", "nearest"]
+_UPSAMPLINGS = {
+    # DCGAN's 4x4 transposed convolution of stride 2
+    "transposed": lambda c_in, c_out, bias: nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias),
+    # resize-convolution (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"): nearest
+    # upsampling, then a 3x3 convolution; no output phase is favoured, so no checkerboard at the start
+    "nearest": lambda c_in, c_out, bias: nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)
+    ),
+}
+
+
 class DCGANGenerator(nn.Module):
     """z (B, latent_dim) -> x (B, C, H, W) in [-1, 1].
 
@@ -48,11 +60,19 @@ class DCGANGenerator(nn.Module):
         latent_dim: size of z; linked from the model's ``latent_dim``.
         img_shape: (C, H, W) with C in (1, 3); linked from the data.
         base_channels: channels before the last layer; each earlier layer has twice as many.
+        upsampling: how each layer doubles the side: ``"transposed"`` as in DCGAN, or
+            ``"nearest"`` (resize-convolution), whose untrained samples hold no period-2 pattern:
+            BENCHMARKS.md "Where the dots come from".
     """
 
-    def __init__(self, latent_dim: int, img_shape: Sequence[int], base_channels: int = 64) -> None:
+    def __init__(
+        self, latent_dim: int, img_shape: Sequence[int], base_channels: int = 64, upsampling: Upsampling = "transposed"
+    ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, base_channels=base_channels)
+        if upsampling not in _UPSAMPLINGS:
+            raise ValueError(f"Expected argument `upsampling` to be one of {sorted(_UPSAMPLINGS)}, got {upsampling!r}")
+        up = _UPSAMPLINGS[upsampling]
         s0, k = doublings(img_shape)
         channels = [base_channels * 2 ** (k - 1 - i) for i in range(k)]  # e.g. [256, 128, 64] for 32x32
         layers: list[nn.Module] = [
@@ -61,8 +81,8 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(True),
         ]
         for c_in, c_out in zip(channels[:-1], channels[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(channels[-1], img_shape[0], 4, 2, 1), nn.Tanh()]
+            layers += [up(c_in, c_out, False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [up(channels[-1], img_shape[0], True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
