@@ -2,7 +2,8 @@
 
 Sizes of the form s0 * 2**k with s0 in {4, 7} are produced: 28 (7*4), 32 (4*8), 64 (4*16), ...
 Both networks use 4x4 kernels with stride 2 for every doubling and one s0 x s0 kernel at the
-ends, as in the DCGAN paper; the critic mirrors the generator.
+ends, as in the DCGAN paper; the critic mirrors the generator. The generator can instead double
+by nearest upsampling and a 3x3 convolution (``upsampling="nearest"``).
 """
 
 from typing import Literal, Sequence
