@@ -45,7 +45,8 @@ def periodic_shares(images: torch.Tensor) -> dict:
     return {"p2": float(power[period2].sum() / total), "p4": float(power[period4].sum() / total)}
 
 
-def measure(model, z: torch.Tensor) -> dict:
+def measure(model, n: int) -> dict:
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(0))  # the same n latents each time
     with torch.no_grad():
         samples = model.sample(len(z), z=z)
         # the samples the critic sees in training (batch statistics), from copies: the run's
@@ -82,24 +83,14 @@ def main() -> None:
                   f" seen p2 {100 * t['p2']:.3f}% p4 {100 * t['p4']:.3f}%,"
                   f" push p2 {100 * p['p2']:.3f}% p4 {100 * p['p4']:.3f}%", flush=True)
 
-        z = torch.randn(args.samples, yaml_latent(config, args.overrides), generator=torch.Generator().manual_seed(0))
-        along = ScoreAlong(args.every, lambda model: measure(model, z), report)
+        along = ScoreAlong(args.every, lambda model: measure(model, args.samples), report)
         overrides = [f"trainer.max_steps={args.steps}", *args.overrides]
         run = train(config, seed, Path(args.out), overrides, args.data_path, along)
         if args.steps == 0:  # the networks as initialized for this seed, untrained
-            along.rows.append({"step": 0, **measure(run["model"], z)})
+            along.rows.append({"step": 0, **measure(run["model"], args.samples)})
             report(along.rows[-1])
         results["seeds"][seed] = along.rows
     (Path(args.out) / "dots.json").write_text(json.dumps(results, indent=1))
-
-
-def yaml_latent(config: Path, overrides: list[str]) -> int:
-    import yaml
-
-    for o in overrides:
-        if o.startswith("model.init_args.latent_dim="):
-            return int(o.split("=", 1)[1])
-    return int(yaml.safe_load(config.read_text())["model"]["init_args"]["latent_dim"])
 
 
 if __name__ == "__main__":
