@@ -1,5 +1,6 @@
 """Plain ``nn.Module`` generators and critics; they know nothing of training."""
 
+from lit_gan.networks.augment import DiffAugment
 from lit_gan.networks.classifier import ConvClassifier
 from lit_gan.networks.dcgan import DCGANCritic, DCGANGenerator
 from lit_gan.networks.mlp import MLPCritic, MLPGenerator
@@ -7,6 +8,6 @@ from lit_gan.networks.resnet import ResNetCritic, ResNetGenerator
 from lit_gan.networks.spectral import apply_spectral_norm
 
 __all__ = [
-    "ConvClassifier", "DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator",
+    "ConvClassifier", "DCGANCritic", "DiffAugment", "DCGANGenerator", "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator",
     "apply_spectral_norm",
 ]
