@@ -2,7 +2,7 @@
 
     python -m benchmarks.digits_quality --classifier CKPT [--config configs/quickstart_mnist.yaml]
         [--seeds 0 1 2] [--samples 500] [--out /tmp/digits_quality] [--score-every 200]
-        [--grid docs/images/samples_quickstart_mnist.png]
+        [--grid docs/images/samples_quickstart_mnist.png [--grid-step N]]
 
 CKPT is a checkpoint of ``lit-gan fit --config configs/classifier_mnist5k.yaml`` (its last.ckpt).
 Each seed trains ``--config`` exactly as ``lit-gan fit --config CONFIG --seed_everything SEED``
@@ -24,7 +24,9 @@ generator every N generator updates during training, with the times so far (they
 those evaluations, seconds each), with the family's estimate (``train/jsd``, ``train/wasserstein``,
 ...) averaged over the generator updates since the previous score: the state at update N of a
 longer run is the final state of a run of N updates when nothing in the config depends on
-``max_steps`` (a learning-rate decay would).
+``max_steps`` (a learning-rate decay would). ``--grid-step N`` (with ``--score-every``) draws the grid
+from the state at update N, not the final one: one longer run then gives the figures of the config
+as shipped and the rest of the curve.
 """
 
 import argparse
@@ -63,8 +65,9 @@ class ScoreAlong(Callback):
     """Scores the generator every ``every`` generator updates during training (``score(model)``), with
     the wall and CPU time since the start of the fit; the training's random stream is left alone."""
 
-    def __init__(self, every: int, score, report) -> None:
+    def __init__(self, every: int, score, report, snapshot=None) -> None:
         self.every, self.score, self.report, self.rows, self.last = every, score, report, [], -1
+        self.snapshot = snapshot  # called as snapshot(step, model) after each score
         self.seen, self.window = 0, []
 
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -83,6 +86,8 @@ class ScoreAlong(Callback):
             self.window = []
             with torch.random.fork_rng(devices=[]):
                 self.rows.append({"step": step, "wall_s": wall, "cpu_s": cpu, **estimate, **self.score(pl_module)})
+                if self.snapshot is not None:
+                    self.snapshot(step, pl_module)
             self.report(self.rows[-1])
 
 
@@ -185,6 +190,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--data-path", help="another CSV for MNIST5k (tests)")
     parser.add_argument("--score-every", type=int, help="also score every this many generator updates during training")
+    parser.add_argument("--grid-step", type=int, help="draw --grid at this generator update (a multiple of --score-every)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -202,13 +208,27 @@ def main() -> None:
         samples = torch.cat([model.sample(len(part), z=part) for part in z.split(250)])
         return scores(real_a, *classify(features, samples.cpu()))
 
+    if args.grid_step is not None and not (args.grid and args.score_every and args.grid_step % args.score_every == 0):
+        parser.error("--grid-step needs --grid and a --score-every that divides it")
+
+    def draw_grid(model) -> None:
+        from torchvision.utils import save_image
+
+        grid_z = torch.randn(64, model.latent_dim, generator=torch.Generator().manual_seed(0))  # as SampleGrid
+        save_image(model.sample(64, z=grid_z).add(1).div(2).cpu(), args.grid, nrow=8, padding=2)
+
     rows = []
     for seed in args.seeds:
         def report(r: dict, seed: int = seed) -> None:
             print(f"  seed {seed} step {r['step']}: FID {r['fid']:.2f} ({r['fid'] / floor['fid']:.2f}x), IS {r['is']:.2f},"
                   f" {r['classes']} classes, {r['wall_s'] / 60:.1f} min wall, {r['cpu_s'] / 60:.1f} min CPU", flush=True)
 
-        along = ScoreAlong(args.score_every, score, report) if args.score_every else None
+        def snapshot(step: int, model, seed: int = seed) -> None:
+            if step == args.grid_step and seed == args.seeds[0]:
+                with torch.random.fork_rng(devices=[]):
+                    draw_grid(model)
+
+        along = ScoreAlong(args.score_every, score, report, snapshot) if args.score_every else None
         run = train(config, seed, Path(args.out), args.overrides, args.data_path, along)
         if along is not None:
             (Path(args.out) / f"seed_{seed}" / "along.json").write_text(json.dumps(along.rows))
@@ -218,12 +238,10 @@ def main() -> None:
               f" the floor), IS {row['is']:.2f}, {row['classes']} classes (smallest {100 * row['min_share']:.1f}%),"
               f" training {row['wall_s'] / 60:.1f} min wall, {row['cpu_s'] / 60:.1f} min CPU"
               + (" (loaded)" if row["loaded"] else ""), flush=True)
-        if args.grid and seed == args.seeds[0]:
-            from torchvision.utils import save_image
-
-            model = run["model"].cpu()
-            grid_z = torch.randn(64, model.latent_dim, generator=torch.Generator().manual_seed(0))  # as SampleGrid
-            save_image(model.sample(64, z=grid_z).add(1).div(2), args.grid, nrow=8, padding=2)
+        if args.grid and args.grid_step is None and seed == args.seeds[0]:
+            draw_grid(run["model"].cpu())
+        elif args.grid and run["loaded"] and seed == args.seeds[0]:
+            print(f"--grid-step: seed {seed} was loaded, not trained: no grid drawn", flush=True)
     (Path(args.out) / "results.json").write_text(json.dumps({"config": args.config, "overrides": args.overrides,
                                                             "floor": floor, "rows": rows}, indent=1))
     print(f"over seeds {args.seeds}: FID {spread(rows, 'fid')} (floor {floor['fid']:.2f}), IS {spread(rows, 'is')},"

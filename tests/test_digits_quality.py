@@ -20,7 +20,7 @@ def test_digits_quality_trains_scores_and_reloads(tmp_path, monkeypatch):
              "--trainer.default_root_dir", str(tmp_path / "classifier"), "--trainer.enable_progress_bar", "false"])
     classifier = next((tmp_path / "classifier").rglob("last.ckpt"))
     args = ["--classifier", str(classifier), "--data-path", str(csv), "--samples", "20", "--seeds", "0", "1",
-            "--out", str(tmp_path / "runs"), "--score-every", "1", "--grid", str(tmp_path / "grid.png"),
+            "--out", str(tmp_path / "runs"), "--score-every", "1", "--grid", str(tmp_path / "grid.png"), "--grid-step", "1",
             "--threads", "1", "--set", "trainer.max_steps=2", "data.init_args.batch_size=8"]
     out = bench("digits_quality", *args)
     assert re.search(r"^floor: held-out vs held-out, 20 vs 20: FID [0-9.]+", out, re.M), out
@@ -38,4 +38,11 @@ def test_digits_quality_trains_scores_and_reloads(tmp_path, monkeypatch):
     assert re.search(r"^runs all seeds: Spearman [+-][0-9.]+ over 4 points", figure, re.M), figure
     assert (tmp_path / "estimates.png").stat().st_size > 0
     again = bench("digits_quality", *args)  # both final.ckpt are there: loaded, not trained again
-    assert again.count("(loaded)") == 2, again
+    assert again.count("(loaded)") == 2 and "seed 0 was loaded, not trained: no grid drawn" in again, again
+    # --grid-step 1 of a 2-update run drew the grid of a 1-update run (the state at update 1)
+    short = args[:args.index("--seeds")] + ["--seeds", "0", "--threads", "1", "--grid", str(tmp_path / "short.png"),
+                                            "--out", str(tmp_path / "short"), "--set", "trainer.max_steps=1",
+                                            "data.init_args.batch_size=8"]
+    bench("digits_quality", *short)
+    assert (tmp_path / "grid.png").read_bytes() == (tmp_path / "short.png").read_bytes()
+
