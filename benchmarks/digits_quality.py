@@ -223,10 +223,9 @@ def main() -> None:
             print(f"  seed {seed} step {r['step']}: FID {r['fid']:.2f} ({r['fid'] / floor['fid']:.2f}x), IS {r['is']:.2f},"
                   f" {r['classes']} classes, {r['wall_s'] / 60:.1f} min wall, {r['cpu_s'] / 60:.1f} min CPU", flush=True)
 
-        def snapshot(step: int, model, seed: int = seed) -> None:
+        def snapshot(step: int, model, seed: int = seed) -> None:  # inside ScoreAlong's fork_rng
             if step == args.grid_step and seed == args.seeds[0]:
-                with torch.random.fork_rng(devices=[]):
-                    draw_grid(model)
+                draw_grid(model)
 
         along = ScoreAlong(args.score_every, score, report, snapshot) if args.score_every else None
         run = train(config, seed, Path(args.out), args.overrides, args.data_path, along)

@@ -45,4 +45,3 @@ def test_digits_quality_trains_scores_and_reloads(tmp_path, monkeypatch):
                                             "data.init_args.batch_size=8"]
     bench("digits_quality", *short)
     assert (tmp_path / "grid.png").read_bytes() == (tmp_path / "short.png").read_bytes()
-

@@ -8,6 +8,6 @@ from lit_gan.networks.resnet import ResNetCritic, ResNetGenerator
 from lit_gan.networks.spectral import apply_spectral_norm
 
 __all__ = [
-    "ConvClassifier", "DCGANCritic", "DiffAugment", "DCGANGenerator", "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator",
+    "ConvClassifier", "DCGANCritic", "DCGANGenerator", "DiffAugment", "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator",
     "apply_spectral_norm",
 ]
