@@ -20,6 +20,13 @@ def check_positive_ints(**values: Union[None, int, Sequence[int]]) -> None:
             raise ValueError(f"Expected argument `{name}` to be an integer >= 1, got {value}")
 
 
+def check_not_negative_int(**values: int) -> None:
+    """Refuse the first argument that is not an integer >= 0 (a count that may be zero)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"Expected argument `{name}` to be an integer >= 0, got {value!r}")
+
+
 def check_greater_than_zero(**values: object) -> None:
     """Refuse the first argument that is given (not None) and not a finite number > 0 (NaN, inf included)."""
     for name, value in values.items():

@@ -83,6 +83,7 @@ BAD = [
     ("toys/r3gan", ["--model.init_args.ema_warmup=-5"], "model.init_args.ema_warmup"),
     ("wgan_gp", ["--model.init_args.generator.init_args.upsampling", "bilinear"],
      "model.init_args.generator.init_args.upsampling"),
+    ("quickstart_mnist", ["--model.init_args.critic.init_args.extra_layers=-1"], "model.init_args.critic.init_args.extra_layers"),
 ]
 
 

@@ -3,15 +3,18 @@
 Sizes of the form s0 * 2**k with s0 in {4, 7} are produced: 28 (7*4), 32 (4*8), 64 (4*16), ...
 Both networks use 4x4 kernels with stride 2 for every doubling and one s0 x s0 kernel at the
 ends, as in the DCGAN paper; the critic mirrors the generator. The generator can instead double
-by nearest upsampling and a 3x3 convolution (``upsampling="nearest"``).
+by nearest upsampling and a 3x3 convolution (``upsampling="nearest"``). ``extra_layers`` adds 3x3
+convolutions of stride 1 at the generator's last hidden side and the critic's first, as
+``n_extra_layers`` does in the WGAN reference code (Arjovsky et al. 2017, ``models/dcgan.py``).
 """
 
 from typing import Literal, Sequence
 
 import torch
+from jsonargparse.typing import NonNegativeInt
 from torch import nn
 
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import check_not_negative_int, check_positive_ints
 from lit_gan.networks.spectral import apply_spectral_norm
 
 _BASE_SIZES = (4, 7)
@@ -64,13 +67,21 @@ class DCGANGenerator(nn.Module):
         upsampling: how each layer doubles the side: ``"transposed"`` as in DCGAN, or
             ``"nearest"`` (resize-convolution), whose untrained samples hold no period-2 pattern:
             BENCHMARKS.md "Where the dots come from".
+        extra_layers: 3x3 convolutions (with BatchNorm and ReLU) of ``base_channels`` at half the
+            image's side, before the last layer.
     """
 
     def __init__(
-        self, latent_dim: int, img_shape: Sequence[int], base_channels: int = 64, upsampling: Upsampling = "transposed"
+        self,
+        latent_dim: int,
+        img_shape: Sequence[int],
+        base_channels: int = 64,
+        upsampling: Upsampling = "transposed",
+        extra_layers: NonNegativeInt = 0,
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, base_channels=base_channels)
+        check_not_negative_int(extra_layers=extra_layers)
         if upsampling not in _UPSAMPLINGS:
             raise ValueError(f"Expected argument `upsampling` to be one of {sorted(_UPSAMPLINGS)}, got {upsampling!r}")
         up = _UPSAMPLINGS[upsampling]
@@ -83,6 +94,9 @@ class DCGANGenerator(nn.Module):
         ]
         for c_in, c_out in zip(channels[:-1], channels[1:]):
             layers += [up(c_in, c_out, False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        for _ in range(extra_layers):
+            c = channels[-1]
+            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
         layers += [up(channels[-1], img_shape[0], True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -100,16 +114,27 @@ class DCGANCritic(nn.Module):
             per sample and so is broken by batch statistics (Gulrajani et al. 2017, Section 4).
         spectral_norm: spectrally normalize every convolution (Miyato et al. 2018), see
             :mod:`lit_gan.networks.spectral`; SNGAN's critic has no other normalization (``norm: none``).
+        extra_layers: 3x3 convolutions (with ``norm`` and LeakyReLU) of ``base_channels`` at half
+            the image's side, after the first layer.
     """
 
     def __init__(
-        self, img_shape: Sequence[int], base_channels: int = 64, norm: CriticNorm = "layer", spectral_norm: bool = False
+        self,
+        img_shape: Sequence[int],
+        base_channels: int = 64,
+        norm: CriticNorm = "layer",
+        spectral_norm: bool = False,
+        extra_layers: NonNegativeInt = 0,
     ) -> None:
         super().__init__()
         check_positive_ints(base_channels=base_channels)
+        check_not_negative_int(extra_layers=extra_layers)
         s0, k = doublings(img_shape)
         channels = [base_channels * 2**i for i in range(k)]  # e.g. [64, 128, 256] for 32x32
         layers: list[nn.Module] = [nn.Conv2d(img_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for _ in range(extra_layers):
+            c = channels[0]
+            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=norm == "none"), _NORMS[norm](c), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(channels[:-1], channels[1:]):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _NORMS[norm](c_out), nn.LeakyReLU(0.2, True)]
         layers.append(nn.Conv2d(channels[-1], 1, s0, 1, 0))  # (B, 1, 1, 1)

@@ -40,6 +40,37 @@ def test_dcgan_generator_refuses_an_unknown_upsampling():
         DCGANGenerator(16, (1, 28, 28), upsampling="bilinear")
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_extra_layers_add_stride_1_convolutions_at_half_the_side(shape):
+    # WGAN's n_extra_layers: 3x3 convolutions of base_channels at side/2, last in G, first in D
+    half = shape[1] // 2
+    for extra in (0, 2):
+        g = DCGANGenerator(16, shape, base_channels=8, upsampling="nearest", extra_layers=extra)
+        d = DCGANCritic(shape, base_channels=8, norm="batch", spectral_norm=False, extra_layers=extra)
+        sides = {}
+
+        def hook(module, inputs, output):
+            sides[module] = output.shape
+        stride_1 = [m for m in [*g.modules(), *d.modules()] if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)
+                    and m.in_channels == m.out_channels == 8]
+        for m in stride_1:
+            m.register_forward_hook(hook)
+        x = g(torch.randn(4, 16))
+        assert x.shape == (4, *shape) and d(x).shape == (4,)
+        assert len(stride_1) == 2 * extra and all(s == (4, 8, half, half) for s in sides.values()) and len(sides) == 2 * extra
+        doublings = {28: 2, 32: 3}[shape[1]]
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in g.modules()) == doublings + extra  # one per hidden layer
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in d.modules()) == doublings - 1 + extra
+    base = DCGANCritic(shape, 8, norm="none", spectral_norm=True)
+    deeper = DCGANCritic(shape, 8, norm="none", spectral_norm=True, extra_layers=1)
+    assert len(deeper.state_dict()) > len(base.state_dict())
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="`extra_layers` to be an integer >= 0"):
+            DCGANGenerator(16, shape, extra_layers=bad)
+        with pytest.raises(ValueError, match="`extra_layers` to be an integer >= 0"):
+            DCGANCritic(shape, extra_layers=bad)
+
+
 def test_gradient_penalty_critics_are_per_sample():
     # "layer" and "none" have no batch coupling: one sample's score ignores the rest of the batch
     for critic in (DCGANCritic((3, 32, 32), 8, norm="layer"), DCGANCritic((3, 32, 32), 8, norm="none"), MLPCritic((2,), norm="layer")):
