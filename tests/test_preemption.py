@@ -190,7 +190,11 @@ def test_under_ddp_sigterm_saves_and_the_job_exits_143(tmp_path, to):
     # saves. The other rank exits 0: a non-zero one would make Lightning's launcher SIGKILL rank 0 (exit -9, not 143)
     started = tmp_path / "started"
     log = open(tmp_path / "log.txt", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "lit_gan.cli", "fit", *SMALL, *CKPT, *TINY, "--trainer.max_steps", "100000",
+    # 160 batches per rank and epoch: no epoch-end save before the stop. One at the stop's generator step (an epoch
+    # of 40 batches ends at critic step 40 = generator step 8 with n_critic 5) makes ModelCheckpoint skip the
+    # exception's save as a duplicate of that step, and last.ckpt is then the epoch-end state, a few critic steps earlier
+    proc = subprocess.Popen([sys.executable, "-m", "lit_gan.cli", "fit", *SMALL, "--data.init_args.n_train", "10240", *CKPT,
+                             *TINY, "--trainer.max_steps", "100000",
                              "--trainer.limit_val_batches", "0", "--trainer.devices", "2", "--trainer.strategy", "ddp",
                              "--trainer.callbacks+=tests.helpers.TouchAt", f"--trainer.callbacks.path={started}",
                              "--trainer.callbacks.at_batch=7", "--trainer.callbacks+=tests.test_preemption.RecordStop",
