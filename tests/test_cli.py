@@ -84,6 +84,8 @@ BAD = [
     ("wgan_gp", ["--model.init_args.generator.init_args.upsampling", "bilinear"],
      "model.init_args.generator.init_args.upsampling"),
     ("quickstart_mnist", ["--model.init_args.critic.init_args.extra_layers=-1"], "model.init_args.critic.init_args.extra_layers"),
+    ("quickstart_mnist", ["--model.init_args.code_categories=-1"], "model.init_args.code_categories"),
+    ("quickstart_mnist", ["--model.init_args.info_weight=-1"], "model.init_args.info_weight"),
 ]
 
 
@@ -122,6 +124,16 @@ def test_constraint_needing_several_values_is_one_line_too(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "`critic`" in err[0] and "BatchNorm" in err[0]
+
+
+def test_a_code_of_one_category_is_refused_in_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / "quickstart_mnist.yaml"), "--model.init_args.code_categories", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "`code_categories`" in err[0] and "2 to latent_dim (64)" in err[0], err
+    assert not (tmp_path / "lightning_logs").exists()
 
 
 def test_console_script_is_installed_and_exits_cleanly(tmp_path):

@@ -1,6 +1,7 @@
 """The objectives beyond the lecture under real 2-process DDP (CPU, gloo): the hinge, least squares
-and relativistic pairing losses, R1 and R2 (taken out of place, so DDP's reducer never sees them)
-and the generator EMA keep both ranks identical, the average's weights and buffers included."""
+and relativistic pairing losses, R1 and R2 (taken out of place, so DDP's reducer never sees them),
+the generator EMA and InfoGAN's code (Q's head in the critic) keep both ranks identical, the
+average's weights and buffers included."""
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ MODELS = {
     "hinge": {"class_path": "lit_gan.Hinge", "init_args": {}},
     "lsgan": {"class_path": "lit_gan.LSGAN", "init_args": {"a": -1.0, "b": 1.0, "c": 0.0}},
     "r3gan_ema": {"class_path": "lit_gan.RpGAN", "init_args": {"r1_gamma": 1.0, "r2_gamma": 1.0, "ema_decay": 0.5}},
+    "infogan_code": {"class_path": "lit_gan.GAN", "init_args": {"code_categories": 2}},
 }
 
 

@@ -2,12 +2,13 @@
 
 from lit_gan.networks.augment import DiffAugment
 from lit_gan.networks.classifier import ConvClassifier
+from lit_gan.networks.code import CodedCritic, CodedGenerator
 from lit_gan.networks.dcgan import DCGANCritic, DCGANGenerator
 from lit_gan.networks.mlp import MLPCritic, MLPGenerator
 from lit_gan.networks.resnet import ResNetCritic, ResNetGenerator
 from lit_gan.networks.spectral import apply_spectral_norm
 
 __all__ = [
-    "ConvClassifier", "DCGANCritic", "DCGANGenerator", "DiffAugment", "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator",
+    "CodedCritic", "CodedGenerator", "ConvClassifier", "DCGANCritic", "DCGANGenerator", "DiffAugment", "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator",
     "apply_spectral_norm",
 ]

@@ -117,5 +117,12 @@ class DiffAugment(nn.Module):
         self.policy = tuple(policy)
         self.critic = from_spec(critic)(img_shape)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The wrapped critic's ``features`` of T(x) (for ``code_categories``)."""
+        return self.critic.features(diff_augment(x, self.policy) if self.training else x)
+
+    def score(self, h: Tensor) -> Tensor:
+        return self.critic.score(h)
+
     def forward(self, x: Tensor) -> Tensor:
         return self.critic(diff_augment(x, self.policy) if self.training else x)

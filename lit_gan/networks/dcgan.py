@@ -142,5 +142,11 @@ class DCGANCritic(nn.Module):
         if spectral_norm:
             apply_spectral_norm(self)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[:-1](x)  # (B, C, s0, s0), the input of the last layer
+
+    def score(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net[-1](h).flatten()  # (B,)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()  # (B,)
+        return self.score(self.features(x))

@@ -88,5 +88,11 @@ class MLPCritic(nn.Module):
         if spectral_norm:
             apply_spectral_norm(self)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[:-1](x)  # (B, width), the input of the last layer
+
+    def score(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net[-1](h).squeeze(1)  # (B,)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)  # (B,)
+        return self.score(self.features(x))

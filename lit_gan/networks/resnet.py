@@ -151,6 +151,11 @@ class ResNetCritic(nn.Module):
         if spectral_norm:
             apply_spectral_norm(self)  # after the initialization: it normalizes the initialized weights
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling: (B, ch)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling: (B, ch)
+
+    def score(self, h: torch.Tensor) -> torch.Tensor:
         return self.linear(h).squeeze(1)  # (B,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(self.features(x))

@@ -9,8 +9,9 @@ al. 2017; Arjovsky et al. 2017, Algorithm 1), with Lightning's batch loop as its
 A family overrides three pure hooks, ``critic_loss``, ``generator_loss`` and ``estimate`` (plus
 ``critic_penalty`` for a regularizer of the critic, and ``pairs_real = True`` when the generator's
 loss also reads the critic's scores of the batch's real samples, as the relativistic GAN's does).
-Any family may add the zero-centred penalties R1 and R2 (``r1_gamma``, ``r2_gamma``) and sample
-from an exponential moving average of the generator (``ema_decay``). How one update is made (backward, the
+Any family may add the zero-centred penalties R1 and R2 (``r1_gamma``, ``r2_gamma``), InfoGAN's
+categorical code (``code_categories``) and sample from an exponential moving average of the
+generator (``ema_decay``). How one update is made (backward, the
 gradients averaged over DDP ranks, the non-finite policy, the optimizer step) is
 :class:`~lit_gan.objectives.updates.Updater`'s business; what a checkpoint holds beyond the
 weights is :mod:`lit_gan.checkpoints`'.
@@ -41,6 +42,8 @@ from lit_gan.checkpoints import load_training_state, save_training_state, set_rn
 from lit_gan.checks import check_not_negative, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
+from lit_gan.networks.code import CodedCritic, CodedGenerator, latent_code
+from lit_gan.objectives import losses
 from lit_gan.objectives.ema import GeneratorEMA
 from lit_gan.objectives.penalties import r1_r2, refuse_batch_norm
 from lit_gan.objectives.updates import OnNonFinite, Updater
@@ -81,6 +84,13 @@ class AdversarialModule(LightningModule):
         ema_decay: sample (``sample``, ``predict``, the sample grids and quality callbacks) from an
             exponential moving average of the generator with this decay, in [0, 1); None: off.
         ema_warmup: generator updates during which the average is a copy of the generator.
+        code_categories: InfoGAN's categorical code (Chen et al. 2016), 0: off. The argmax of z's
+            first ``code_categories`` entries is a category c, uniform, that the generator sees as
+            a one-hot in their place; a linear head Q on the critic's features guesses c from
+            G(z), and the critic (with Q) and the generator both minimize ``info_weight`` times
+            -E log Q(c | G(z)). See :mod:`lit_gan.networks.code`. Logs ``train/mutual_info``, the
+            lower bound log k - that loss of I(c; G(z)).
+        info_weight: lambda of that loss (InfoGAN: 1 for a categorical code).
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -104,6 +114,8 @@ class AdversarialModule(LightningModule):
         r2_gamma: NonNegativeFloat = 0.0,
         ema_decay: Optional[EMADecay] = None,
         ema_warmup: NonNegativeInt = 0,
+        code_categories: NonNegativeInt = 0,
+        info_weight: NonNegativeFloat = 1.0,
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
@@ -116,6 +128,15 @@ class AdversarialModule(LightningModule):
         self.latent_dim, self.img_shape, self.n_critic = int(latent_dim), tuple(img_shape), int(n_critic)
         self.generator = from_spec(generator)(self.latent_dim, self.img_shape)
         self.critic = from_spec(critic)(self.img_shape)
+        check_not_negative(info_weight=info_weight)
+        self.code_categories, self.info_weight = int(code_categories), float(info_weight)
+        if self.code_categories:
+            if not 2 <= self.code_categories <= self.latent_dim:
+                raise ValueError(
+                    f"Expected argument `code_categories` to be 0 (off) or 2 to latent_dim ({self.latent_dim}), got {code_categories}"
+                )
+            self.generator = CodedGenerator(self.generator, self.code_categories)
+            self.critic = CodedCritic(self.critic, self.code_categories, self.img_shape)
         check_not_negative(r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.r1_gamma, self.r2_gamma = float(r1_gamma), float(r2_gamma)
         if self.r1_gamma > 0 or self.r2_gamma > 0:
@@ -254,11 +275,14 @@ class AdversarialModule(LightningModule):
 
     def critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
         """Algorithm 1, lines 3-8: the critic's loss on real and generated samples, plus its penalty."""
+        z = self.sample_latent(real.shape[0])
         with torch.no_grad():
-            fake = self.generator(self.sample_latent(real.shape[0]))
+            fake = self.generator(z)
         # losses in float32 even under bf16/16-mixed autocast
-        real_scores, fake_scores = self.critic(real).float(), self.critic(fake).float()
+        real_scores = self.critic(real).float()
+        fake_scores, info, info_logs = self.score_generated(fake, z)
         penalty, logs = self.critic_penalty(real, fake)
+        penalty, logs = penalty + info, {**logs, **info_logs}
         if self.r1_gamma > 0 or self.r2_gamma > 0:
             zero_centered, more = r1_r2(self.critic, real, fake, self.r1_gamma, self.r2_gamma)
             penalty, logs = penalty + zero_centered, {**logs, **more}
@@ -272,9 +296,10 @@ class AdversarialModule(LightningModule):
         """Algorithm 1, lines 10-11: the generator's loss on fresh samples, as many as ``real`` holds;
         the schedulers and the average of the generator follow its step."""
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
-            fake_scores = self.critic(self.generator(self.sample_latent(real.shape[0]))).float()
+            z = self.sample_latent(real.shape[0])
+            fake_scores, info, _ = self.score_generated(self.generator(z), z)
             real_scores = self.critic(real).float() if self.pairs_real else None
-            loss = self.generator_loss(fake_scores, real_scores)
+            loss = self.generator_loss(fake_scores, real_scores) + info
             stepped = self.updater.update(self, opt, self.generator, loss, "g_loss", counted=True, critic_update=self.critic_steps)
         if stepped:
             for scheduler in self.trainer.lr_scheduler_configs:
@@ -282,6 +307,17 @@ class AdversarialModule(LightningModule):
             if self.generator_ema is not None:
                 self.generator_ema.update(self.generator, self.global_step)
         return loss.detach()
+
+    def score_generated(self, fake: Tensor, z: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """The critic's scores (float32) of generated samples ``fake`` = G(z), and what
+        ``code_categories`` adds to both losses, ``info_weight`` times InfoGAN's loss of Q's guesses
+        of their codes, with what to log (0 and nothing when off)."""
+        if not self.code_categories:
+            return self.critic(fake).float(), fake.new_zeros(()), {}
+        scores, logits = self.critic.scores_and_logits(fake)
+        code = latent_code(z, self.code_categories)
+        info = losses.info_loss(logits.float(), code)
+        return scores.float(), self.info_weight * info, {"mutual_info": losses.mutual_information_bound(logits.float(), code).detach()}
 
     def log_window(self, g_loss: Tensor) -> None:
         """Log the critic's values averaged over the last n_critic updates, and the generator's loss."""

@@ -142,3 +142,16 @@ def rpgan_generator_loss(fake_scores: Tensor, real_scores: Tensor) -> Tensor:
 def relativistic_margin(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
     """E (D(x_i) - D(G(z_i))): how far the critic ranks real above generated, on the pairs."""
     return (real_scores - fake_scores).mean()
+
+
+# --- InfoGAN's categorical code (Chen et al. 2016, eq. 4-5): L_I(G, Q) = E_{c, x ~ G(z, c)} log Q(c | x) + H(c)
+def info_loss(code_logits: Tensor, code: Tensor) -> Tensor:
+    """-E log Q(c | G(z, c)): the cross-entropy of Q's logits (B, k) for the codes c (B,). Both the
+    generator and Q minimize it (weighted by lambda), which maximizes L_I, as H(c) is constant."""
+    return F.cross_entropy(code_logits, code)
+
+
+def mutual_information_bound(code_logits: Tensor, code: Tensor) -> Tensor:
+    """L_I = H(c) - info_loss for c uniform over k categories: a lower bound of I(c; G(z, c)),
+    at most log k (reached when Q recovers every code), negative while Q guesses worse than uniform."""
+    return math.log(code_logits.shape[1]) - info_loss(code_logits, code)
