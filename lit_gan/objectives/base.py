@@ -39,7 +39,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
 from lit_gan.checkpoints import load_training_state, save_training_state, set_rng_states
-from lit_gan.checks import check_not_negative, check_positive_ints
+from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
 from lit_gan.networks.code import CodedCritic, CodedGenerator, latent_code
@@ -128,6 +128,7 @@ class AdversarialModule(LightningModule):
         self.latent_dim, self.img_shape, self.n_critic = int(latent_dim), tuple(img_shape), int(n_critic)
         self.generator = from_spec(generator)(self.latent_dim, self.img_shape)
         self.critic = from_spec(critic)(self.img_shape)
+        check_not_negative_int(code_categories=code_categories)
         check_not_negative(info_weight=info_weight)
         self.code_categories, self.info_weight = int(code_categories), float(info_weight)
         if self.code_categories:

@@ -114,6 +114,12 @@ def test_a_code_outside_2_to_latent_dim_is_refused_naming_it(categories, latent_
         GAN(generator=MLPGenerator, critic=MLPCritic, latent_dim=latent_dim, img_shape=(2,), code_categories=categories)
 
 
+@pytest.mark.parametrize("categories", [-2, 2.5])
+def test_a_code_that_is_not_a_count_is_refused_naming_it(categories):
+    with pytest.raises(ValueError, match=r"argument `code_categories` to be an integer >= 0"):
+        GAN(generator=MLPGenerator, critic=MLPCritic, latent_dim=5, img_shape=(2,), code_categories=categories)
+
+
 def test_a_resumed_run_with_a_code_ends_bit_for_bit_as_an_uninterrupted_one(tmp_path):
     n, code = 7, dict(code_categories=2, ema_decay=0.7)
     seed_everything(0)
