@@ -132,7 +132,7 @@ def test_a_code_of_one_category_is_refused_in_one_line(capsys, tmp_path, monkeyp
         main(["fit", "--config", str(REPO / "configs" / "quickstart_mnist.yaml"), "--model.init_args.code_categories", "1"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "`code_categories`" in err[0] and "2 to latent_dim (64)" in err[0], err
+    assert len(err) == 1 and "`code_categories`" in err[0] and "2 to latent_dim - 1 (63)" in err[0], err
     assert not (tmp_path / "lightning_logs").exists()
 
 

@@ -26,7 +26,8 @@ def latent_code(z: Tensor, categories: int) -> Tensor:
 
 
 class CodedGenerator(nn.Module):
-    """z (B, latent_dim) -> generator(z with its first ``categories`` entries replaced by the one-hot of their argmax)."""
+    """z (B, latent_dim) -> generator(z with its first ``categories`` entries replaced by the
+    one-hot of their argmax)."""
 
     def __init__(self, generator: nn.Module, categories: int) -> None:
         super().__init__()

@@ -84,12 +84,12 @@ class AdversarialModule(LightningModule):
         ema_decay: sample (``sample``, ``predict``, the sample grids and quality callbacks) from an
             exponential moving average of the generator with this decay, in [0, 1); None: off.
         ema_warmup: generator updates during which the average is a copy of the generator.
-        code_categories: InfoGAN's categorical code (Chen et al. 2016), 0: off. The argmax of z's
-            first ``code_categories`` entries is a category c, uniform, that the generator sees as
-            a one-hot in their place; a linear head Q on the critic's features guesses c from
-            G(z), and the critic (with Q) and the generator both minimize ``info_weight`` times
-            -E log Q(c | G(z)). See :mod:`lit_gan.networks.code`. Logs ``train/mutual_info``, the
-            lower bound log k - that loss of I(c; G(z)).
+        code_categories: InfoGAN's categorical code (Chen et al. 2016): 0 (off) or k in 2 to
+            ``latent_dim`` - 1. The argmax of z's first k entries is a category c, uniform, that
+            the generator sees as a one-hot in their place; a linear head Q on the critic's
+            features guesses c from G(z), and the critic (with Q) and the generator both minimize
+            ``info_weight`` times -E log Q(c | G(z)). See :mod:`lit_gan.networks.code`. Logs
+            ``train/mutual_info``, the lower bound log k - that loss of I(c; G(z)).
         info_weight: lambda of that loss (InfoGAN: 1 for a categorical code).
     """
 
@@ -132,9 +132,10 @@ class AdversarialModule(LightningModule):
         check_not_negative(info_weight=info_weight)
         self.code_categories, self.info_weight = int(code_categories), float(info_weight)
         if self.code_categories:
-            if not 2 <= self.code_categories <= self.latent_dim:
+            if not 2 <= self.code_categories < self.latent_dim:  # at least one entry of noise beside the code
                 raise ValueError(
-                    f"Expected argument `code_categories` to be 0 (off) or 2 to latent_dim ({self.latent_dim}), got {code_categories}"
+                    f"Expected argument `code_categories` to be 0 (off) or 2 to latent_dim - 1 ({self.latent_dim - 1}),"
+                    f" got {code_categories}"
                 )
             self.generator = CodedGenerator(self.generator, self.code_categories)
             self.critic = CodedCritic(self.critic, self.code_categories, self.img_shape)
@@ -318,7 +319,8 @@ class AdversarialModule(LightningModule):
         scores, logits = self.critic.scores_and_logits(fake)
         code = latent_code(z, self.code_categories)
         info = losses.info_loss(logits.float(), code)
-        return scores.float(), self.info_weight * info, {"mutual_info": losses.mutual_information_bound(logits.float(), code).detach()}
+        bound = losses.mutual_information_bound(logits.float(), code).detach()
+        return scores.float(), self.info_weight * info, {"mutual_info": bound}
 
     def log_window(self, g_loss: Tensor) -> None:
         """Log the critic's values averaged over the last n_critic updates, and the generator's loss."""

@@ -131,10 +131,11 @@ def test_the_cli_trains_and_reloads_an_augmented_critic(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli = run_cli(["fit", "--config", str(_augmented_quickstart(tmp_path)), "--trainer.max_steps", "2",
                    "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"])
-    assert cli.trainer.global_step == 2 and isinstance(cli.model.critic, DiffAugment)
+    augmented = cli.model.critic.critic  # the quickstart's code_categories wraps the critic in CodedCritic
+    assert cli.trainer.global_step == 2 and isinstance(augmented, DiffAugment)
     ckpt = next(tmp_path.glob("lightning_logs/version_0/checkpoints/*.ckpt"))
     model = GAN.load_from_checkpoint(ckpt, weights_only=True)  # the nested class_path is plain data
-    assert model.critic.policy == ("translation", "cutout") and isinstance(model.critic.critic, DCGANCritic)
+    assert model.critic.critic.policy == ("translation", "cutout") and isinstance(model.critic.critic.critic, DCGANCritic)
     for key, value in cli.model.critic.state_dict().items():
         assert torch.equal(model.critic.state_dict()[key], value), key
 
