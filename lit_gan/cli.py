@@ -204,6 +204,17 @@ def main(args: Optional[list[str]] = None) -> None:
         evaluate(argv[1:])
         return
     run_cli(args)
+    close_process_group()
+
+
+def close_process_group() -> None:
+    """After a DDP run that ended normally, close its process group before the interpreter exits.
+    Lightning does so for NCCL only; a gloo group left to the interpreter's teardown made the process
+    abort now and then after the run ("terminate called without an active exception", status -6)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -215,3 +215,15 @@ def test_optimizer_and_trainer_values_torch_refuses_are_one_line(args, expected,
     assert exit_info.value.code == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and re.search(expected, err[0]), err
+
+
+def test_a_gloo_process_group_is_closed_after_a_run(tmp_path):
+    import torch.distributed as dist
+
+    from lit_gan.cli import close_process_group
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    close_process_group()
+    assert not dist.is_initialized()
+    close_process_group()  # nothing to close: no error
