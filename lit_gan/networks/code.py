@@ -15,9 +15,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 
-from lit_gan.networks.spectral import apply_spectral_norm
+from lit_gan.networks.spectral import apply_spectral_norm, is_spectrally_normalized
 
 
 def latent_code(z: Tensor, categories: int) -> Tensor:
@@ -60,7 +59,7 @@ class CodedCritic(nn.Module):
             width = math.prod(critic.features(torch.zeros(1, *img_shape)).shape[1:])
         critic.train(mode)
         self.q = nn.Linear(width, self.categories)
-        if any(parametrize.is_parametrized(m) for m in critic.modules()):
+        if is_spectrally_normalized(critic):
             apply_spectral_norm(self.q)
 
     def forward(self, x: Tensor) -> Tensor:

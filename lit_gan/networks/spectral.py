@@ -18,6 +18,11 @@ from torch.nn.utils.parametrizations import spectral_norm
 _NORMALIZED = (nn.Linear, nn.modules.conv._ConvNd)  # Linear and every convolution (transposed ones on dim 1)
 
 
+def is_spectrally_normalized(module: nn.Module) -> bool:
+    """Whether any layer of ``module`` has a parametrized (spectrally normalized) weight."""
+    return any(parametrize.is_parametrized(m) for m in module.modules())
+
+
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectrally normalize the weight of every Linear and convolution layer of ``module``, in
     place, and return it. Layers already normalized are left as they are. Raises ``ValueError``

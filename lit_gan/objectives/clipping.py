@@ -7,16 +7,16 @@ from typing import Any, Optional
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import nn
-from torch.nn.utils import parametrize
 from torch.utils.hooks import RemovableHandle
 
 from lit_gan.checks import check_greater_than_zero
+from lit_gan.networks.spectral import is_spectrally_normalized
 
 
 def refuse_spectral_norm(critic: nn.Module) -> None:
     """Raise ``ValueError`` if ``critic`` is spectrally normalized: the clip would act on the raw
     weights, which the normalization rescales, so it would constrain nothing."""
-    if any(parametrize.is_parametrized(m) for m in critic.modules()):
+    if is_spectrally_normalized(critic):
         raise ValueError("Expected argument `critic` to have no `spectral_norm` with weight clipping: the normalization"
                          " rescales the clipped weights (use one of the two)")
 
