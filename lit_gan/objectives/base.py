@@ -317,9 +317,8 @@ class AdversarialModule(LightningModule):
         if not self.code_categories:
             return self.critic(fake).float(), fake.new_zeros(()), {}
         scores, logits = self.critic.scores_and_logits(fake)
-        code = latent_code(z, self.code_categories)
-        info = losses.info_loss(logits.float(), code)
-        bound = losses.mutual_information_bound(logits.float(), code).detach()
+        info = losses.info_loss(logits.float(), latent_code(z, self.code_categories))
+        bound = losses.mutual_information_bound(info.detach(), self.code_categories)
         return scores.float(), self.info_weight * info, {"mutual_info": bound}
 
     def log_window(self, g_loss: Tensor) -> None:

@@ -151,7 +151,8 @@ def info_loss(code_logits: Tensor, code: Tensor) -> Tensor:
     return F.cross_entropy(code_logits, code)
 
 
-def mutual_information_bound(code_logits: Tensor, code: Tensor) -> Tensor:
-    """L_I = H(c) - info_loss for c uniform over k categories: a lower bound of I(c; G(z, c)),
-    at most log k (reached when Q recovers every code), negative while Q guesses worse than uniform."""
-    return math.log(code_logits.shape[1]) - info_loss(code_logits, code)
+def mutual_information_bound(info: Tensor, categories: int) -> Tensor:
+    """L_I = H(c) - info for c uniform over k = ``categories`` (``info``: :func:`info_loss`'s value): a
+    lower bound of I(c; G(z, c)), at most log k (reached when Q recovers every code), negative while
+    Q guesses worse than uniform."""
+    return math.log(categories) - info
