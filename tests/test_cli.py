@@ -118,21 +118,19 @@ def test_devices_that_do_not_exist_are_one_line(args, expected, capsys, tmp_path
     assert len(err) == 1 and re.search(expected, err[0]), err
 
 
-def test_constraint_needing_several_values_is_one_line_too(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(REPO / "configs" / "wgan_gp.yaml"), "--model.init_args.critic.init_args.norm", "batch"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "`critic`" in err[0] and "BatchNorm" in err[0]
-
-
-def test_a_code_of_one_category_is_refused_in_one_line(capsys, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "config,args,expected",
+    [("wgan_gp", ["--model.init_args.critic.init_args.norm", "batch"], ["`critic`", "BatchNorm"]),
+     ("quickstart_mnist", ["--model.init_args.code_categories", "1"], ["`code_categories`", "2 to latent_dim - 1 (63)"])],
+    ids=["batch-norm-with-a-penalty", "code-of-one-category"],
+)
+def test_constraint_needing_several_values_is_one_line_too(config, args, expected, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(REPO / "configs" / "quickstart_mnist.yaml"), "--model.init_args.code_categories", "1"])
+        main(["fit", "--config", str(REPO / "configs" / f"{config}.yaml"), *args])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "`code_categories`" in err[0] and "2 to latent_dim - 1 (63)" in err[0], err
+    assert len(err) == 1 and all(part in err[0] for part in expected), err
     assert not (tmp_path / "lightning_logs").exists()
 
 
