@@ -57,6 +57,27 @@ def test_grayscale_goes_in_as_three_equal_channels_of_uint8(extractor, inception
         extractor.extract(images(1, seed=1, channels=2))
 
 
+def test_on_the_cpu_the_network_runs_on_a_few_images_at_a_time_with_the_same_values(extractor, inception_weights):
+    batch = images(10, seed=2, channels=3)
+    sizes = []
+    hook = extractor.net.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
+    try:
+        features, logits = extractor.extract(batch)  # the default: 4 at a time
+        extractor.cpu_batch_size = None
+        whole_features, whole_logits = extractor.extract(batch)
+    finally:
+        extractor.cpu_batch_size = 4
+        hook.remove()
+    assert sizes == [4, 4, 2, 10]
+    assert features.shape == (10, 2048) and logits.shape == (10, 1008)
+    # the same values, in the same order (the rows differ from image to image, so a mix-up would show)
+    assert (whole_features[1:] - whole_features[:-1]).abs().amax() > 0.1
+    torch.testing.assert_close(features, whole_features, rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(logits, whole_logits, rtol=1e-6, atol=1e-5)
+    with pytest.raises(ValueError, match="Expected argument `cpu_batch_size` to be an integer >= 1, got 0"):
+        InceptionFeatures(weights_path=str(inception_weights), check_hash=False, cpu_batch_size=0)
+
+
 def test_fid_is_kid_through_inception(extractor64, inception_weights):
     real, fake = images(4, seed=2, high=128), images(4, seed=3, low=128)
     real_features, _ = extractor64.extract(real)
