@@ -34,13 +34,17 @@ torch-fidelity's (the same network and resize: equal for the whole batch, equal 
 
 ``end-to-end``: ``lit-gan fit --config configs/quickstart_mnist.yaml --trainer.max_steps 50`` (its
 last checkpoint), 10,000 real digit PNGs (MNIST5k's 5,000 as they are and shifted one pixel to
-the right, grayscale), then the real command twice with one fresh ``LIT_GAN_CACHE_DIR``:
+the right, grayscale), then the real command
 
     lit-gan evaluate --checkpoint CKPT --real DIR/real --num_samples 10000
         --feature_extractor lit_gan.metrics.InceptionFeatures --feature_extractor.weights_path W --output ...
 
-the first a cache miss, the second a hit; the wall time of each (``time.perf_counter`` around
-``subprocess.run``), the CPU time of the child, and the JSON's ``protocol.reference_cache``.
+(and ``--cache_samples true`` where said) three times on one fresh ``LIT_GAN_CACHE_DIR``: (1) with ``--cache_samples true``: nothing cached
+yet, both sides extracted and stored; (2) without it: the reference from the cache, the samples
+extracted (what a new checkpoint of the same data costs); (3) with it again: both sides from the
+cache (a re-evaluation of the same checkpoint); the wall time of each (``time.perf_counter``
+around ``subprocess.run``), the CPU time of the child, and the JSON's ``protocol.reference_cache``
+and ``protocol.samples_cache``.
 With ``--profile`` each run is ``python -m cProfile -o ... lit-gan evaluate ...`` and the time is
 broken down (reading and hashing the real images, real and generated extraction, sampling, each
 metric's update and compute).
@@ -286,10 +290,11 @@ def prepare(work: Path) -> tuple[Path, Path, Path]:
     return last_checkpoint(fit), real, weights
 
 
-def evaluate_command(checkpoint: Path, real: Path, weights: Path, output: Path, prof, n: int) -> list[str]:
+def evaluate_command(checkpoint: Path, real: Path, weights: Path, output: Path, prof, n: int, samples: bool) -> list[str]:
     command = [LIT_GAN, "evaluate", "--checkpoint", str(checkpoint), "--real", str(real), "--num_samples", str(n),
                *([] if n == 10000 else ["--num_real", str(n)]), "--feature_extractor", "lit_gan.metrics.InceptionFeatures",
-               "--feature_extractor.weights_path", str(weights), "--output", str(output)]
+               "--feature_extractor.weights_path", str(weights), "--output", str(output),
+               *(["--cache_samples", "true"] if samples else [])]
     return command if prof is None else [sys.executable, "-m", "cProfile", "-o", str(prof), *command]
 
 
@@ -299,8 +304,9 @@ PARTS = [
     ("reading + hashing the real images (images_digest)", "lit_gan/metrics/reference.py", "images_digest", None),
     ("  sha256 of their bytes alone (ImagesDigest.update)", "lit_gan/metrics/reference.py", "update", None),
     ("reading the real PNGs, every read (SampleFolder.__getitem__)", "lit_gan/data/samples.py", "__getitem__", None),
-    ("real extraction (extract under cached_features)", "lit_gan/metrics/inception.py", "extract", "cached_features"),
-    ("generated extraction (extract under ImageQualityMetrics.update)", "lit_gan/metrics/inception.py", "extract", "update"),
+    ("extraction through the cache (the real side; with --cache_samples the generated side too)",
+     "lit_gan/metrics/inception.py", "extract", "cached_outputs"),
+    ("generated extraction outside the cache (ImageQualityMetrics.update)", "lit_gan/metrics/inception.py", "extract", "update"),
     ("sampling the generator (generated_batches)", "lit_gan/evaluate.py", "generated_batches", None),
     ("metrics' updates (ImageQualityMetrics.update_features)", "lit_gan/metrics/quality.py", "update_features", None),
     ("reference cache load", "lit_gan/metrics/reference.py", "load", None),
@@ -348,10 +354,10 @@ def end_to_end(args) -> None:
     cache.mkdir()
     env = {**os.environ, "LIT_GAN_CACHE_DIR": str(cache)}
     results = []
-    for i in (1, 2):
+    for i, samples in ((1, True), (2, False), (3, True)):
         output = work / f"evaluate_{i}.json"
         prof = work / f"evaluate_{i}.prof" if args.profile else None
-        command = evaluate_command(checkpoint, real, weights, output, prof, args.num_samples)
+        command = evaluate_command(checkpoint, real, weights, output, prof, args.num_samples, samples)
         print(f"LIT_GAN_CACHE_DIR={cache} {' '.join(command)}", flush=True)
         before, children = load_average(), resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
@@ -361,8 +367,10 @@ def end_to_end(args) -> None:
         (work / f"evaluate_{i}.log").write_text(done.stdout)
         if done.returncode != 0:
             raise RuntimeError(f"run {i} failed:\n{done.stdout[-3000:]}")
-        hit = json.loads(output.read_text())["protocol"]["reference_cache"]
-        row = {"benchmark": "end-to-end", "run": i, "reference_cache": hit, "wall_s": round(wall, 1),
+        written = json.loads(output.read_text())["protocol"]
+        hit, samples_hit = written["reference_cache"], written["samples_cache"]
+        row = {"benchmark": "end-to-end", "run": i, "reference_cache": hit, "samples_cache": samples_hit,
+               "wall_s": round(wall, 1),
                "cpu_s": round(after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime, 1),
                "profiled": bool(args.profile), "threads": torch.get_num_threads(), "load_before": before,
                "load_after": load_average()}
@@ -373,11 +381,11 @@ def end_to_end(args) -> None:
         if args.out:
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
-    first, second = results
-    print(f"\n| run | reference_cache | wall s | CPU s |\n|---|---|---|---|")
+    first = results[0]
+    print("\n| run | reference_cache | samples_cache | wall s | CPU s | first / this, wall (CPU) |\n|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['run']} | {r['reference_cache']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |")
-    print(f"\nfirst / second: {first['wall_s'] / second['wall_s']:.2f}x (wall), {first['cpu_s'] / second['cpu_s']:.2f}x (CPU)")
+        print(f"| {r['run']} | {r['reference_cache']} | {r['samples_cache']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |"
+              f" {first['wall_s'] / r['wall_s']:.2f}x ({first['cpu_s'] / r['cpu_s']:.2f}x) |")
 
 
 def main() -> None:
@@ -389,7 +397,7 @@ def main() -> None:
     ex.add_argument("--weights", help="an Inception state dict; default: random values with its keys, in a temp folder")
     ex.add_argument("--profile", action="store_true", help="torch.profiler of one batch of each instead")
     ex.add_argument("--out", help="append each timing to this JSONL file")
-    ee = sub.add_parser("end-to-end", help="lit-gan evaluate of 10,000 samples, cache miss then hit")
+    ee = sub.add_parser("end-to-end", help="lit-gan evaluate of 10,000 samples: nothing cached, the reference, both")
     ee.add_argument("--workdir", required=True, help="checkpoint, real PNGs, weights, cache and outputs (reused if there)")
     ee.add_argument("--profile", action="store_true", help="run each under cProfile and break the time down")
     ee.add_argument("--num_samples", type=int, default=10000, help="generated and real images (fewer: a quick check)")

@@ -36,7 +36,7 @@ from lit_gan.data.samples import SampleFolder
 from lit_gan.errors import ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.metrics.quality import ImageQualityMetrics, MetricName
-from lit_gan.metrics.reference import ReferenceCache, cached_features
+from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs
 from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws
 from lit_gan.objectives.base import AdversarialModule
 from lit_gan.specs import from_spec
@@ -124,7 +124,7 @@ def folder_batches(dataset: SampleFolder, batch_size: int, device: torch.device)
 
 
 def protocol(extractor: FeatureExtractor, settings: dict[str, Any], counts: dict[str, int], sides: dict[str, str],
-             cache_hit: Optional[bool]) -> dict[str, Any]:
+             cache_hit: Optional[bool], samples_hit: Optional[bool] = None) -> dict[str, Any]:
     """What a reader needs to reproduce the values: the extractor, the numbers of images, the draws, the versions."""
     identity = {"extractor": type(extractor).__name__, "weights_sha256": "unknown", "resize": "unknown"}
     try:
@@ -133,6 +133,7 @@ def protocol(extractor: FeatureExtractor, settings: dict[str, Any], counts: dict
         pass
     return {**identity, **counts, **sides, **settings,
             "reference_cache": {True: "hit", False: "miss", None: "off"}[cache_hit],
+            "samples_cache": {True: "hit", False: "miss", None: "off"}[samples_hit],
             "lit_gan": version("lit-gan"), "torch": torch.__version__, "torch_fidelity": version("torch-fidelity")}
 
 
@@ -165,6 +166,7 @@ def run(
     mmd_sigma: float = 10.0,
     mmd_scale: float = 1000.0,
     reference_cache: bool = True,
+    cache_samples: bool = False,
     cache_dir: Optional[str] = None,
     device: str = "cpu",
     output: Optional[str] = None,
@@ -185,6 +187,10 @@ def run(
         is_splits, kid_subsets, kid_subset_size, draws, draw_seed: the IS and KID protocol.
         precision_k, density_k, mmd_sigma, mmd_scale: the k-NN sizes and the MMD kernel (as ``ImageQuality``'s).
         reference_cache, cache_dir: reuse the real features (see :mod:`lit_gan.metrics.reference`).
+        cache_samples: also keep the generated images' features (and logits) in the cache, under their
+            bytes: evaluating the same checkpoint (same latent seed and number) or folder again, against
+            another split or with other metrics or draws, then extracts nothing. Off by default: each
+            entry is as large as the reference's (82 MB for 10,000 images on Inception, 40 MB more for IS).
         device: where the networks run ("cpu", "cuda", "cuda:1").
         output: a JSON file for the values and the protocol.
     """
@@ -226,22 +232,29 @@ def run(
     if checkpoint is not None:  # read and checked before anything is extracted
         model, step = load_gan(checkpoint, where)
         n_generated = num_samples or 10000
-        fakes: Iterable[Tensor] = generated_batches(model, n_generated, batch_size, seed)
+        fakes: Callable[[], Iterable[Tensor]] = lambda: generated_batches(model, n_generated, batch_size, seed)  # noqa: E731
         generated = f"{checkpoint}, generator step {step}, latent seed {seed}"
     else:
         sample_files = SampleFolder(samples, num_samples)  # listed and counted now
         n_generated, generated = len(sample_files), str(Path(samples).resolve())
-        fakes = folder_batches(sample_files, batch_size, where)
+        fakes = lambda: folder_batches(sample_files, batch_size, where)  # noqa: E731
     if "is" in metric.chosen and n_generated < is_splits:
         raise ConfigError(f"Expected argument `is_splits` ({is_splits}) to be at most the {n_generated} generated images")
     with torch.no_grad():
         cache = ReferenceCache(cache_dir) if reference_cache else None
         features, hit = cached_features(reals, feature_extractor, cache, source)
         metric.update_features(features.to(where), real=True)
-        n_fake = 0
-        for images in fakes:
-            metric.update(images, real=False)
-            n_fake += len(images)
+        if cache_samples:
+            samples_source = {"data": "generated", "split": "checkpoint" if checkpoint is not None else "folder"}
+            fake_features, fake_logits, samples_hit = cached_outputs(
+                fakes, feature_extractor, ReferenceCache(cache_dir), samples_source, logits=feature_extractor.num_classes > 0)
+            metric.update_features(fake_features.to(where), None if fake_logits is None else fake_logits.to(where))
+            n_fake = len(fake_features)
+        else:
+            n_fake, samples_hit = 0, None
+            for images in fakes():
+                metric.update(images, real=False)
+                n_fake += len(images)
         values = {k: float(v) for k, v in metric.compute().items()}
     real_name = f"{source['data']} {source['split']}" if data is not None else source["data"]
     settings = {"draws": draws, "draw_seed": draw_seed} if {"is", "kid"} & set(metric.chosen) else {"draws": None, "draw_seed": None}
@@ -249,7 +262,7 @@ def run(
                  "kid_subset_size": min(kid_subset_size, len(features), n_fake), "precision_k": precision_k,
                  "density_k": density_k, "mmd_sigma": mmd_sigma, "mmd_scale": mmd_scale}
     p = protocol(feature_extractor, settings, {"num_real": len(features), "num_generated": n_fake},
-                 {"real": real_name, "generated": generated}, hit)
+                 {"real": real_name, "generated": generated}, hit, samples_hit)
     result = {"metrics": values, "protocol": p, "protocol_line": protocol_line(p)}
     width = max(len(k) for k in values)
     print("\n".join([f"{'metric':<{width}}  value"] + [f"{k:<{width}}  {v:.6g}" for k, v in values.items()]))

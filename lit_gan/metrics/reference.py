@@ -13,6 +13,11 @@ entry per key:
 - the lit-gan cache format, and the versions of lit-gan and torch-fidelity (whose code computes
   the features: a fix to it must not meet features of the old code).
 
+The same cache keeps, when asked (``lit-gan evaluate --cache_samples true``), the features and
+logits of generated images under the same kind of key (their bytes as the extractor receives
+them): a second evaluation of one checkpoint or folder of samples, against another split or with
+other metrics or draws, then extracts nothing.
+
 An entry is a plain ``torch.save`` dict of tensors and strings, read back with
 ``torch.load(weights_only=True)`` (a crafted file cannot run code), with its key and the sha256 of
 its features inside: a file whose key or checksum does not match, or that cannot be read, is
@@ -28,7 +33,7 @@ import os
 import warnings
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Union
 
 import torch
 from torch import Tensor
@@ -76,11 +81,18 @@ def _features_sha256(features: Tensor) -> str:
     return hashlib.sha256(features.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
+def _is_table(x: Any, rows: Optional[int] = None) -> bool:
+    """A (N, d) float32 tensor (with ``rows`` rows when given)."""
+    return isinstance(x, Tensor) and x.ndim == 2 and x.dtype == torch.float32 and rows in (None, x.shape[0])
+
+
 class ReferenceCache:
     """Features of reference images on disk, under ``root``, one file per key (see the module).
 
     ``load(key)`` returns the features (N, d) float32 on the CPU, or None on a miss (no entry, or a
-    corrupt one, which is then removed); ``save(key, features)`` writes the entry.
+    corrupt one, which is then removed); ``save(key, features)`` writes the entry. With ``logits``
+    (N, K) (a key whose ``outputs`` is ``features and logits``: generated images, for IS), ``save``
+    stores them beside the features and ``load(key, logits=True)`` returns both, or None.
     """
 
     def __init__(self, root: Optional[str] = None) -> None:
@@ -94,7 +106,7 @@ class ReferenceCache:
         name = hashlib.sha256(json.dumps(self.full_key(key), sort_keys=True).encode()).hexdigest()[:32]
         return self.root / f"{name}.pt"
 
-    def load(self, key: dict[str, str]) -> Optional[Tensor]:
+    def load(self, key: dict[str, str], logits: bool = False) -> Union[None, Tensor, tuple[Tensor, Tensor]]:
         path = self.path(key)
         if not path.is_file():
             return None
@@ -102,8 +114,12 @@ class ReferenceCache:
         try:
             entry = torch.load(path, map_location="cpu", weights_only=True)
             features = entry["features"] if isinstance(entry, dict) else None
-            if not isinstance(features, Tensor) or features.ndim != 2 or features.dtype != torch.float32:
+            if not _is_table(features):
                 why = "no (N, d) float32 features"
+            elif logits and not _is_table(entry.get("logits"), features.shape[0]):
+                why = "no (N, K) float32 logits"
+            elif logits and entry.get("logits_sha256") != _features_sha256(entry["logits"]):
+                why = "its logits do not match their checksum"
             elif entry.get("key") != self.full_key(key):
                 why = "its key is not the one asked for"
             elif entry.get("features_sha256") != _features_sha256(features):
@@ -121,11 +137,14 @@ class ReferenceCache:
             except OSError:  # a read-only shared cache: the entry stays, and is never trusted
                 pass
             return None
-        return features
+        return (features, entry["logits"]) if logits else features
 
-    def save(self, key: dict[str, str], features: Tensor) -> Path:
+    def save(self, key: dict[str, str], features: Tensor, logits: Optional[Tensor] = None) -> Path:
         features = features.detach().float().contiguous().cpu()
         entry = {"key": self.full_key(key), "features": features, "features_sha256": _features_sha256(features)}
+        if logits is not None:
+            logits = logits.detach().float().contiguous().cpu()
+            entry |= {"logits": logits, "logits_sha256": _features_sha256(logits)}
         buffer = io.BytesIO()
         torch.save(entry, buffer)
         path = self.path(key)
@@ -143,33 +162,48 @@ def cached_features(
     transforms, are not cached); the key is their digest, ``source`` (e.g. the data module and
     split, for a reader of the cache) and ``extractor.identity()``. With no cache, or an extractor
     without ``identity`` (then with a warning), the features are extracted and nothing is stored
-    (hit: None). A cache that cannot
-    be written (read-only, full) warns and the features are still returned.
+    (hit: None). A cache that cannot be written (read-only, full) warns and the features are still
+    returned.
     """
+    features, _, hit = cached_outputs(batches, extractor, cache, source, logits=False)
+    return features, hit
+
+
+def cached_outputs(
+    batches: Callable[[], Iterable[Tensor]], extractor: Any, cache: Optional[ReferenceCache], source: dict[str, str],
+    logits: bool = True,
+) -> tuple[Tensor, Optional[Tensor], Optional[bool]]:
+    """(features (N, d), logits (N, K) or None, hit): :func:`cached_features`, keeping ``extract``'s
+    logits too when ``logits`` (under a key of its own: ``outputs: features and logits``)."""
     key = None
     if cache is not None:
         try:
             identity = extractor.identity()
         except NotImplementedError:
-            warnings.warn(f"reference cache off: {type(extractor).__name__} has no identity()", stacklevel=2)
+            warnings.warn(f"reference cache off: {type(extractor).__name__} has no identity()", stacklevel=3)
         else:
             digest, n = images_digest(batches())
             key = {"images_sha256": digest, "num_images": str(n), **source, **identity}
-            features = cache.load(key)
-            if features is not None:
-                return features, True
-    digest, features = ImagesDigest(), []
+            if logits:
+                key["outputs"] = "features and logits"
+            found = cache.load(key, logits=logits)
+            if found is not None:
+                return (*found, True) if logits else (found, None, True)
+    digest, features, logit_rows = ImagesDigest(), [], []
     for images in batches():
         digest.update(images)
-        features.append(extractor.extract(images)[0])
+        f, l = extractor.extract(images)
+        features.append(f)
+        logit_rows.append(l)
     features = torch.cat(features)
+    kept = torch.cat(logit_rows) if logits else None
     if key is not None and digest.hexdigest() != key["images_sha256"]:  # shuffled, or random transforms
-        warnings.warn("reference cache: the held-out images differ from one pass to the next (a shuffled loader"
-                      " or random transforms?); features not cached", stacklevel=2)
+        warnings.warn(f"reference cache: the images ({source.get('data', '')} {source.get('split', '')}) differ from"
+                      " one pass to the next (a shuffled loader or random transforms?); features not cached", stacklevel=3)
         key = None
     if key is not None:
         try:
-            cache.save(key, features)
+            cache.save(key, features, kept)
         except OSError as err:
-            warnings.warn(f"reference cache: could not write {cache.path(key)} ({err}); features not cached", stacklevel=2)
-    return features, None if key is None else False
+            warnings.warn(f"reference cache: could not write {cache.path(key)} ({err}); features not cached", stacklevel=3)
+    return features, kept, None if key is None else False

@@ -70,6 +70,28 @@ def test_a_folder_against_a_folder_gives_torch_fidelitys_values(tmp_path, folder
         assert chunked[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
 
 
+@pytest.mark.filterwarnings("ignore:.*not the standard FID weights")
+def test_cached_samples_give_the_same_values_and_a_second_evaluation_extracts_nothing(folders, inception_weights,
+                                                                                       monkeypatch):
+    from lit_gan.metrics import InceptionFeatures
+
+    real, fake = folders
+    args = ["--samples", str(fake), "--real", str(real), *inception(inception_weights), *FOLDER_ARGS]
+    plain = evaluate(args)
+    extracted = []
+    extract = InceptionFeatures.extract
+    monkeypatch.setattr(InceptionFeatures, "extract", lambda self, x: extracted.append(len(x)) or extract(self, x))
+    first, second = (evaluate([*args, "--cache_samples", "true"]) for _ in range(2))
+    assert plain["protocol"]["samples_cache"] == "off"
+    assert [r["protocol"]["samples_cache"] for r in (first, second)] == ["miss", "hit"]
+    assert [r["protocol"]["reference_cache"] for r in (first, second)] == ["hit", "hit"]
+    assert sum(extracted) == 16  # the first run's generated images, once; the second extracted nothing
+    assert first["metrics"] == plain["metrics"] and second["metrics"] == plain["metrics"]  # IS's logits included
+    # other samples (the first 12 of the folder) are a miss, not a reuse
+    other = evaluate([*args, "--cache_samples", "true", "--num_samples", "12", "--metrics", "[fid]"])
+    assert other["protocol"]["samples_cache"] == "miss" and sum(extracted) == 28
+
+
 def fit_config(tmp_path, classifier) -> dict:
     networks = {"generator": {"class_path": "lit_gan.networks.DCGANGenerator", "init_args": {"base_channels": 8}},
                 "critic": {"class_path": "lit_gan.networks.DCGANCritic", "init_args": {"base_channels": 8}}}
@@ -104,6 +126,15 @@ def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_pat
     assert "step 3" in result["protocol"]["generated"]
     for key, value in result["metrics"].items():
         assert value == pytest.approx(float(logged[f"test/{key}"]), rel=1e-5, abs=1e-6), key
+    # the generated side cached under its images: the same checkpoint and seed again is a hit, another seed a miss
+    again = [evaluate(["--checkpoint", ckpt, "--config", str(data), "--num_samples", "40", "--batch_size", "20",
+                       "--feature_extractor", "lit_gan.metrics.ClassifierFeatures",
+                       "--feature_extractor.checkpoint_path", str(digits_classifier), "--is_splits", "2",
+                       "--kid_subsets", "3", "--kid_subset_size", "20", "--cache_samples", "true", "--seed", seed])
+             for seed in ("0", "0", "1")]
+    assert [r["protocol"]["samples_cache"] for r in again] == ["miss", "hit", "miss"]
+    assert again[0]["metrics"] == result["metrics"] and again[1]["metrics"] == result["metrics"]
+    assert again[2]["metrics"]["fid"] != result["metrics"]["fid"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lit_gan.metrics.features import FeatureExtractor
-from lit_gan.metrics.reference import ReferenceCache, cached_features, default_cache_dir, images_digest
+from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs, default_cache_dir, images_digest
 
 
 class Counting(FeatureExtractor):
@@ -65,6 +65,42 @@ def test_a_change_of_the_images_or_the_extractor_is_a_miss(tmp_path, change):
     features, hit = cached_features(images, extractor, cache, source)
     assert hit is False and extractor.passes == (2 if change == "count" else 3)
     assert len(list(tmp_path.glob("*.pt"))) == 2  # the other entry is kept
+
+
+class WithLogits(Counting):
+    """Counting's features, and 2 logits per image (the first two features, doubled)."""
+
+    num_classes = 2
+
+    def extract(self, images):
+        features, _ = super().extract(images)
+        return features, 2 * features[:, :2]
+
+
+@pytest.mark.parametrize("how", [None, "logits_changed", "logits_missing", "logits_short"])
+def test_generated_images_keep_their_logits_under_a_key_of_their_own(tmp_path, how):
+    cache, extractor = ReferenceCache(str(tmp_path)), WithLogits()
+    features, logits, hit = cached_outputs(batches(), extractor, cache, SOURCE)
+    assert hit is False and extractor.passes == 3 and logits.shape == (12, 2)
+    assert torch.equal(logits, 2 * features[:, :2])
+    assert cached_features(batches(), extractor, cache, SOURCE)[1] is False  # features alone: another entry
+    assert extractor.passes == 6 and len(list(tmp_path.glob("*.pt"))) == 2
+    (entry_path,) = [p for p in tmp_path.glob("*.pt") if "logits" in torch.load(p, weights_only=True)]
+    if how is not None:
+        entry = torch.load(entry_path, weights_only=True)
+        if how == "logits_changed":
+            entry["logits"][0, 0] += 1
+        elif how == "logits_missing":
+            del entry["logits"]
+        else:
+            entry["logits"] = entry["logits"][:-1]
+        torch.save(entry, entry_path)
+        with pytest.warns(UserWarning, match="ignored and recomputed"):
+            assert cached_outputs(batches(), extractor, cache, SOURCE)[2] is False
+        assert extractor.passes == 9
+    again_features, again_logits, hit = cached_outputs(batches(), extractor, cache, SOURCE)
+    assert hit is True and torch.equal(again_features, features) and torch.equal(again_logits, logits)
+    assert extractor.passes == (9 if how else 6)  # nothing extracted
 
 
 def corrupt(path, how):
