@@ -39,7 +39,7 @@ the right, grayscale), then the real command
     lit-gan evaluate --checkpoint CKPT --real DIR/real --num_samples 10000
         --feature_extractor lit_gan.metrics.InceptionFeatures --feature_extractor.weights_path W --output ...
 
-(and ``--cache_samples true`` where said) three times on one fresh ``LIT_GAN_CACHE_DIR``: (1) with ``--cache_samples true``: nothing cached
+three times on one fresh ``LIT_GAN_CACHE_DIR``: (1) with ``--cache_samples true``: nothing cached
 yet, both sides extracted and stored; (2) without it: the reference from the cache, the samples
 extracted (what a new checkpoint of the same data costs); (3) with it again: both sides from the
 cache (a re-evaluation of the same checkpoint); the wall time of each (``time.perf_counter``

@@ -123,6 +123,26 @@ def folder_batches(dataset: SampleFolder, batch_size: int, device: torch.device)
         yield images.to(device)
 
 
+def feed_generated(metric: ImageQualityMetrics, fakes: Callable[[], Iterable[Tensor]], cache: Optional[ReferenceCache],
+                   source: dict[str, str], batch_size: int, where: torch.device) -> tuple[int, Optional[bool]]:
+    """Give ``metric`` the generated images' outputs, from ``cache`` when it holds them (None: extracted, not
+    stored); (the number of images, whether the cache had them). Cached outputs go in by batches of
+    ``batch_size``, as extracted ones do, so that FID's running sums and the values are the same to the bit."""
+    if cache is None:
+        n = 0
+        for images in fakes():
+            metric.update(images, real=False)
+            n += len(images)
+        return n, None
+    extractor = metric.feature_extractor
+    features, logits, hit = cached_outputs(fakes, extractor, cache, source, logits=extractor.num_classes > 0,
+                                           what="samples cache")
+    for start in range(0, len(features), batch_size):
+        rows = slice(start, start + batch_size)
+        metric.update_features(features[rows].to(where), None if logits is None else logits[rows].to(where))
+    return len(features), hit
+
+
 def protocol(extractor: FeatureExtractor, settings: dict[str, Any], counts: dict[str, int], sides: dict[str, str],
              cache_hit: Optional[bool], samples_hit: Optional[bool] = None) -> dict[str, Any]:
     """What a reader needs to reproduce the values: the extractor, the numbers of images, the draws, the versions."""
@@ -187,10 +207,12 @@ def run(
         is_splits, kid_subsets, kid_subset_size, draws, draw_seed: the IS and KID protocol.
         precision_k, density_k, mmd_sigma, mmd_scale: the k-NN sizes and the MMD kernel (as ``ImageQuality``'s).
         reference_cache, cache_dir: reuse the real features (see :mod:`lit_gan.metrics.reference`).
-        cache_samples: also keep the generated images' features (and logits) in the cache, under their
-            bytes: evaluating the same checkpoint (same latent seed and number) or folder again, against
-            another split or with other metrics or draws, then extracts nothing. Off by default: each
-            entry is as large as the reference's (82 MB for 10,000 images on Inception, 40 MB more for IS).
+        cache_samples: also keep the generated images' features (and logits) in the cache (``cache_dir``, also
+            with ``reference_cache`` off), under their bytes: evaluating the same checkpoint (same ``seed``,
+            ``num_samples``, ``batch_size`` and ``device``) or folder again, against another split or with
+            other metrics or draws, then extracts nothing. A miss draws (or reads) the samples twice: to hash
+            them, then to extract them. Off by default: each entry is as large as the reference's (82 MB
+            for 10,000 images on Inception, 40 MB more for the logits).
         device: where the networks run ("cpu", "cuda", "cuda:1").
         output: a JSON file for the values and the protocol.
     """
@@ -244,17 +266,9 @@ def run(
         cache = ReferenceCache(cache_dir) if reference_cache else None
         features, hit = cached_features(reals, feature_extractor, cache, source)
         metric.update_features(features.to(where), real=True)
-        if cache_samples:
-            samples_source = {"data": "generated", "split": "checkpoint" if checkpoint is not None else "folder"}
-            fake_features, fake_logits, samples_hit = cached_outputs(
-                fakes, feature_extractor, ReferenceCache(cache_dir), samples_source, logits=feature_extractor.num_classes > 0)
-            metric.update_features(fake_features.to(where), None if fake_logits is None else fake_logits.to(where))
-            n_fake = len(fake_features)
-        else:
-            n_fake, samples_hit = 0, None
-            for images in fakes():
-                metric.update(images, real=False)
-                n_fake += len(images)
+        samples_source = {"data": "generated", "split": "checkpoint" if checkpoint is not None else "folder"}
+        n_fake, samples_hit = feed_generated(metric, fakes, ReferenceCache(cache_dir) if cache_samples else None,
+                                             samples_source, batch_size, where)
         values = {k: float(v) for k, v in metric.compute().items()}
     real_name = f"{source['data']} {source['split']}" if data is not None else source["data"]
     settings = {"draws": draws, "draw_seed": draw_seed} if {"is", "kid"} & set(metric.chosen) else {"draws": None, "draw_seed": None}

@@ -107,8 +107,8 @@ class InceptionFeatures(FeatureExtractor):
         cpu_batch_size: on the CPU, run the network on this many images at a time (None: the whole
             batch at once). Inception's first activations at 299 x 299 are about 3 MB per image, so
             a batch of 64 leaves the CPU's caches; 4 at a time was 1.5x (1 thread) to 1.8x (2
-            threads) as fast with the same features to the bit (BENCHMARKS.md). On a GPU the whole
-            batch runs at once.
+            threads) as fast here, with the same features up to floating-point rounding
+            (BENCHMARKS.md). On a GPU the whole batch runs at once. Part of ``identity``.
 
     The file must be a plain state dict: it is loaded with ``weights_only=True``, and a pickle that
     holds anything else (code to run) is refused, its code never run.
@@ -147,7 +147,7 @@ class InceptionFeatures(FeatureExtractor):
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
         x = rgb_uint8(images)  # (B, 3, H, W) uint8
-        if x.device.type != "cpu" or self.cpu_batch_size is None or len(x) <= self.cpu_batch_size:
+        if not self._chunked() or len(x) <= self.cpu_batch_size:
             return tuple(self.net(x))  # (B, num_features), (B, 1008)
         features, logits = zip(*(self.net(chunk) for chunk in x.split(self.cpu_batch_size)))
         return torch.cat(features), torch.cat(logits)
@@ -158,4 +158,9 @@ class InceptionFeatures(FeatureExtractor):
             "features": str(self.num_features),
             "weights_sha256": self._file_sha256(self.weights_path),
             "resize": "uint8 RGB (grayscale repeated), TF1 bilinear to 299x299",
+            "forward": f"{self.cpu_batch_size} images at a time" if self._chunked() else "whole batches",
         }
+
+    def _chunked(self) -> bool:
+        """Whether ``extract`` runs the network on ``cpu_batch_size`` images at a time (on the CPU)."""
+        return self.cpu_batch_size is not None and next(self.net.parameters()).device.type == "cpu"

@@ -171,16 +171,17 @@ def cached_features(
 
 def cached_outputs(
     batches: Callable[[], Iterable[Tensor]], extractor: Any, cache: Optional[ReferenceCache], source: dict[str, str],
-    logits: bool = True,
+    logits: bool = True, what: str = "reference cache",
 ) -> tuple[Tensor, Optional[Tensor], Optional[bool]]:
     """(features (N, d), logits (N, K) or None, hit): :func:`cached_features`, keeping ``extract``'s
-    logits too when ``logits`` (under a key of its own: ``outputs: features and logits``)."""
+    logits too when ``logits`` (under a key of its own: ``outputs: features and logits``); ``what``
+    names the cache in the warnings."""
     key = None
     if cache is not None:
         try:
             identity = extractor.identity()
         except NotImplementedError:
-            warnings.warn(f"reference cache off: {type(extractor).__name__} has no identity()", stacklevel=3)
+            warnings.warn(f"{what} off: {type(extractor).__name__} has no identity()", stacklevel=3)
         else:
             digest, n = images_digest(batches())
             key = {"images_sha256": digest, "num_images": str(n), **source, **identity}
@@ -192,18 +193,19 @@ def cached_outputs(
     digest, features, logit_rows = ImagesDigest(), [], []
     for images in batches():
         digest.update(images)
-        f, l = extractor.extract(images)
-        features.append(f)
-        logit_rows.append(l)
+        outputs = extractor.extract(images)  # (features, logits)
+        features.append(outputs[0])
+        if logits:
+            logit_rows.append(outputs[1])
     features = torch.cat(features)
     kept = torch.cat(logit_rows) if logits else None
     if key is not None and digest.hexdigest() != key["images_sha256"]:  # shuffled, or random transforms
-        warnings.warn(f"reference cache: the images ({source.get('data', '')} {source.get('split', '')}) differ from"
+        warnings.warn(f"{what}: the images ({source.get('data', '')} {source.get('split', '')}) differ from"
                       " one pass to the next (a shuffled loader or random transforms?); features not cached", stacklevel=3)
         key = None
     if key is not None:
         try:
             cache.save(key, features, kept)
         except OSError as err:
-            warnings.warn(f"reference cache: could not write {cache.path(key)} ({err}); features not cached", stacklevel=3)
+            warnings.warn(f"{what}: could not write {cache.path(key)} ({err}); features not cached", stacklevel=3)
     return features, kept, None if key is None else False
