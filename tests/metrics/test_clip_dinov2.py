@@ -370,7 +370,7 @@ def test_every_extractor_says_which_network_weights_and_resize_it_is(
     dino_path, dino = two_blocks
     expected = {
         inception: {"extractor": "inception-v3-compat", "features": "64", "weights_sha256": sha256_of(inception_weights),
-                    "resize": "uint8 RGB (grayscale repeated), TF1 bilinear to 299x299"},
+                    "resize": "uint8 RGB (grayscale repeated), TF1 bilinear to 299x299", "forward": "4 images at a time"},
         ClassifierFeatures(str(digits_classifier)): {
             "extractor": "classifier", "features": "128", "weights_sha256": sha256_of(digits_classifier),
             "resize": "none: images of shape 1x8x8 as trained, uint8 mapped to [-1, 1]"},
