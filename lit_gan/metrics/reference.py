@@ -77,7 +77,7 @@ def images_digest(batches: Iterable[Tensor]) -> tuple[str, int]:
     return digest.hexdigest(), digest.count
 
 
-def _features_sha256(features: Tensor) -> str:
+def _tensor_sha256(features: Tensor) -> str:
     return hashlib.sha256(features.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
@@ -118,11 +118,11 @@ class ReferenceCache:
                 why = "no (N, d) float32 features"
             elif logits and not _is_table(entry.get("logits"), features.shape[0]):
                 why = "no (N, K) float32 logits"
-            elif logits and entry.get("logits_sha256") != _features_sha256(entry["logits"]):
+            elif logits and entry.get("logits_sha256") != _tensor_sha256(entry["logits"]):
                 why = "its logits do not match their checksum"
             elif entry.get("key") != self.full_key(key):
                 why = "its key is not the one asked for"
-            elif entry.get("features_sha256") != _features_sha256(features):
+            elif entry.get("features_sha256") != _tensor_sha256(features):
                 why = "its features do not match their checksum"
             elif str(features.shape[0]) != self.full_key(key).get("num_images", str(features.shape[0])):
                 why = "it holds another number of images"
@@ -141,10 +141,10 @@ class ReferenceCache:
 
     def save(self, key: dict[str, str], features: Tensor, logits: Optional[Tensor] = None) -> Path:
         features = features.detach().float().contiguous().cpu()
-        entry = {"key": self.full_key(key), "features": features, "features_sha256": _features_sha256(features)}
+        entry = {"key": self.full_key(key), "features": features, "features_sha256": _tensor_sha256(features)}
         if logits is not None:
             logits = logits.detach().float().contiguous().cpu()
-            entry |= {"logits": logits, "logits_sha256": _features_sha256(logits)}
+            entry |= {"logits": logits, "logits_sha256": _tensor_sha256(logits)}
         buffer = io.BytesIO()
         torch.save(entry, buffer)
         path = self.path(key)

@@ -16,6 +16,8 @@ import copy
 import torch
 from torch import nn
 
+from lit_gan.checks import check_not_negative_int
+
 
 class GeneratorEMA(nn.Module):
     """Holds ``module``, the averaged copy of a generator.
@@ -30,9 +32,8 @@ class GeneratorEMA(nn.Module):
         super().__init__()
         if not 0 <= float(decay) < 1:
             raise ValueError(f"Expected argument `ema_decay` to be in [0, 1), got {decay}")
-        if int(warmup) < 0:
-            raise ValueError(f"Expected argument `ema_warmup` to be an integer >= 0, got {warmup}")
-        self.decay, self.warmup = float(decay), int(warmup)
+        check_not_negative_int(ema_warmup=warmup)
+        self.decay, self.warmup = float(decay), warmup
         self.module = copy.deepcopy(generator).requires_grad_(False)
 
     @torch.no_grad()
