@@ -8,14 +8,21 @@ objectives draw their latents the same way: rank r takes rows r::W of one global
 
 A checkpoint records the seed, the epoch and how many samples of it all ranks together trained
 on (the data module's ``state_dict``); resuming skips those, so that a resumed run trains on the
-data in the order of an uninterrupted one, also with another number of processes (the permutation
-does not depend on it) when that number divides the samples trained on. Lightning keeps a ``DistributedSampler`` as it is instead of
+data in the order of an uninterrupted one, also with another number of processes or batch size
+(the permutation does not depend on them) when the new number of processes divides the samples
+trained on. The count goes on from the checkpoint's: the batches run since the resume are counted
+at the new global batch size. Lightning keeps a ``DistributedSampler`` as it is instead of
 replacing it by its own.
+
+The epoch of the permutation is the one Lightning's loop runs (``trainer.current_epoch``), not the
+number it passes to ``set_epoch`` (epochs processed): the two differ by one after a resume from a
+checkpoint written when fit stopped at ``max_steps`` in the middle of an epoch, where the loop goes
+on with that epoch.
 """
 
 import os
 import warnings
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.distributed as dist
@@ -34,12 +41,22 @@ class ShuffledOrder(DistributedSampler):
     ``resume(epoch, n)``, the first ``n`` indices of that epoch's share are skipped once."""
 
     def __init__(
-        self, dataset: Dataset, seed: int = 0, drop_last: bool = True, num_replicas: Optional[int] = None, rank: Optional[int] = None
+        self,
+        dataset: Dataset,
+        seed: int = 0,
+        drop_last: bool = True,
+        num_replicas: Optional[int] = None,
+        rank: Optional[int] = None,
+        epoch_of: Optional[Callable[[], int]] = None,
     ) -> None:
         world, this_rank = _world()
         num_replicas, rank = (world, this_rank) if num_replicas is None else (num_replicas, rank or 0)
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
         self._skip: Optional[tuple[int, int]] = None  # (epoch, indices of this rank's share to skip)
+        self._epoch_of = epoch_of  # the epoch the training loop runs, which set_epoch's argument may not be
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch if self._epoch_of is None else self._epoch_of())
 
     def resume(self, epoch: int, n: int) -> None:
         self._skip = (int(epoch), int(n))
@@ -65,10 +82,12 @@ class ResumableOrder(LightningDataModule):
         """Batches of ``batch_size`` in :class:`ShuffledOrder`, continuing a restored order."""
         state = getattr(self, "_order_to_restore", None) or {}
         seed = int(state.get("seed", os.environ.get("PL_GLOBAL_SEED", 0)))
-        self._order = ShuffledOrder(dataset, seed=seed, drop_last=drop_last)
+        trainer = getattr(self, "trainer", None)
+        epoch_of = (lambda: trainer.current_epoch) if trainer is not None else None
+        self._order = ShuffledOrder(dataset, seed=seed, drop_last=drop_last, epoch_of=epoch_of)
         if state:  # skip this rank's share of the samples all ranks trained on (any number of ranks before)
             self._order.resume(state["epoch"], state["samples"] // self._order.num_replicas)
-            self._order_to_restore = None
+            self._resumed_from, self._order_to_restore = state, None
         # A generator of its own: each new iterator draws a seed for its workers from the loader's
         # generator, which would otherwise advance the global stream between epochs, and not on
         # a run resumed at an epoch's end (its iterator is made before the states are restored).
@@ -80,8 +99,14 @@ class ResumableOrder(LightningDataModule):
         if order is None or getattr(self, "trainer", None) is None:
             return {}
         batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # training steps run this epoch
-        samples = batches * self.batch_size * order.num_replicas  # positions of the epoch's permutation used
-        return {"order": {"seed": order.seed, "epoch": self.trainer.current_epoch, "samples": samples}}
+        since, samples = batches, 0  # batches at this run's global batch size, and the positions used before them
+        resumed = getattr(self, "_resumed_from", None)
+        if resumed is not None and resumed["epoch"] == order.epoch:  # counted on from the checkpoint's
+            # Lightning restored the checkpoint's count of batches, which may have been of another global size
+            before = resumed.get("batches", resumed["samples"] // (self.batch_size * order.num_replicas))
+            since, samples = batches - before, resumed["samples"]
+        samples += since * self.batch_size * order.num_replicas  # positions of the epoch's permutation used
+        return {"order": {"seed": order.seed, "epoch": order.epoch, "samples": samples, "batches": batches}}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._order_to_restore = state_dict.get("order")

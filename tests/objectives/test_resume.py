@@ -67,9 +67,10 @@ def _data():
     return RingOfGaussians(batch_size=8, n_train=64, n_val=16)  # 8 batches, 4 generator updates per epoch
 
 
+@pytest.mark.parametrize("saved", ["every_k_steps", "when_fit_stops"])
 @pytest.mark.parametrize("k", [3, 4, 5], ids=["mid-epoch", "end-of-epoch", "next-epoch"])
 @pytest.mark.parametrize("family", [WGANGP, partial(FGAN, divergence="kl")], ids=["wgan_gp", "fgan"])
-def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, k, family):
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, k, family, saved):
     n = 7
     kwargs = dict(limit_val_batches=2)  # validation at each epoch's end draws latents too
     seed_everything(0)
@@ -77,9 +78,13 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, k, 
     cpu_trainer(tmp_path, max_steps=n, **kwargs).fit(uninterrupted, _data())
 
     seed_everything(0)
-    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=k, save_top_k=-1)
+    # when_fit_stops: Lightning's default, written as the epoch ends, which max_steps ends early;
+    # its loop state counts that epoch as processed although it goes on with it when resumed
+    every = dict(every_n_train_steps=k) if saved == "every_k_steps" else {}
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", **every)  # keeps the newest only
     cpu_trainer(tmp_path, max_steps=k, callbacks=[ckpt], enable_checkpointing=True, **kwargs).fit(_model(n, family), _data())
     (path,) = (tmp_path / "ckpt").iterdir()
+    assert path.name.endswith(f"step={k}.ckpt")
 
     seed_everything(123)  # what the restore must undo
     resumed = _model(n, family)
@@ -90,3 +95,31 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, k, 
     for key, value in resumed.state_dict().items():
         assert torch.equal(value, expected[key]), key  # bit for bit
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1)
+
+
+def test_the_data_position_counts_on_at_another_batch_size(tmp_path):
+    """6 batches of 8 (48 samples), then resumed at batch size 4: the rest of the epoch is 4
+    batches, and the next checkpoint says the epoch's 64 samples were used (not 10 batches x 4)."""
+    seed_everything(0)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "first", every_n_train_steps=3, save_top_k=-1)
+    cpu_trainer(tmp_path, max_steps=3, callbacks=[ckpt], enable_checkpointing=True).fit(_model(7), _data())
+    (path,) = (tmp_path / "first").iterdir()
+    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] | {"seed": 0} == {
+        "seed": 0, "epoch": 0, "samples": 48, "batches": 6}
+
+    seen = []
+
+    class Record(WGANGP):
+        def training_step(self, batch, batch_idx):
+            seen.append(batch[0].clone())
+            return super().training_step(batch, batch_idx)
+
+    data = RingOfGaussians(batch_size=4, n_train=64, n_val=16)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "second", every_n_train_steps=5, save_top_k=-1)
+    cpu_trainer(tmp_path, max_steps=5, callbacks=[ckpt], enable_checkpointing=True).fit(
+        Record(n_critic=2, **tiny_networks()), data, ckpt_path=path)
+    (path,) = (tmp_path / "second").iterdir()
+    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"]["samples"] == 64
+    # the 4 batches were the last 16 samples of epoch 0's permutation, in order
+    order = list(data._order.__class__(data.train_dataloader().dataset, seed=0, num_replicas=1))
+    assert torch.equal(torch.cat(seen), data.train_dataloader().dataset.tensors[0][order[48:]])
