@@ -6,6 +6,7 @@
 
 import re
 import sys
+from pathlib import Path
 from typing import Any, Iterator, NoReturn, Optional
 
 from jsonargparse import Namespace
@@ -16,8 +17,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
-from lit_gan.cli_checks import (check_arguments, check_checkpoint_kind, check_config_file, check_instantiated,
-                                given_img_shape)
+from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_config_file,
+                                check_instantiated, given_img_shape)
 from lit_gan.errors import ConfigError, NonFiniteError
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
@@ -135,10 +136,11 @@ class LitGanCLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         self._checkpoint = None
-        if ckpt_path and ckpt_path not in SPECIAL:
+        if ckpt_path and (ckpt_path not in SPECIAL or Path(ckpt_path).is_file()):  # Lightning parses any file
             try:
                 self._checkpoint = read_checkpoint(ckpt_path)
                 check_checkpoint_kind(self._checkpoint, ckpt_path, self.config[subcommand])
+                check_checkpoint_imports(self._checkpoint, ckpt_path, self.config[subcommand])
             except ConfigError as err:
                 self.parser.error(str(err))
         before = self._model_values(subcommand)

@@ -20,6 +20,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lit_gan.checkpoints import FAMILY_KEY
 from lit_gan.errors import ConfigError
 from lit_gan.objectives import AdversarialModule
+from lit_gan.specs import import_paths, untrusted_import
 
 _KINDS = {yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}
 
@@ -175,3 +176,18 @@ def check_checkpoint_kind(checkpoint: dict[str, Any], path: str, config: Namespa
         want = "a GAN fit" if issubclass(cls, AdversarialModule) else f"a {cls.__name__} fit"
         raise ConfigError(f"`ckpt_path` {path} holds {holds}, but the config builds a {config.model.class_path}:"
                           f" give a checkpoint of {want}")
+
+
+def check_checkpoint_imports(checkpoint: dict[str, Any], path: str, config: Namespace) -> None:
+    """LightningCLI builds the model from a checkpoint's hyperparameters, which imports every class
+    path and every dotted string given for a callable: one outside lit_gan, torch.optim and
+    torch.nn is refused unless the config or the command line names it too (your own networks)."""
+    model = config.get("model")
+    given = import_paths(model.as_dict() if isinstance(model, Namespace) else model)
+    foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}, allowed=given)
+    if foreign is not None:
+        raise ConfigError(
+            f"refusing `ckpt_path` {path}: its hyperparameters name {foreign!r}, outside lit_gan, torch.optim,"
+            " torch.nn and the config, and building the model from them would import it and run its code;"
+            " if you trust the file, name it in the config"
+        )

@@ -39,42 +39,28 @@ from lit_gan.metrics.quality import ImageQualityMetrics, MetricName
 from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs
 from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws
 from lit_gan.objectives.base import AdversarialModule
-from lit_gan.specs import from_spec
+from lit_gan.specs import from_spec, untrusted_import
 from lit_gan.tensors import fixed_latents, real_images
-
-
-TRUSTED = ("lit_gan.", "torch.optim.", "torch.nn.")  # the only modules a checkpoint's class paths may name
-
-
-def class_paths(node: Any) -> Iterator[str]:
-    """Every ``class_path`` / ``_class_path`` value at any depth of a checkpoint's hyperparameters."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("class_path", "_class_path"):
-                yield str(value)
-            yield from class_paths(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from class_paths(value)
 
 
 def load_gan(path: str, device: torch.device) -> tuple[AdversarialModule, int]:
     """(the GAN of a ``lit-gan fit`` checkpoint, read as plain data (``weights_only``), in eval mode; its step).
 
-    Its family must be one of lit-gan's (the ``_class_path`` Lightning stored), and every class its
-    hyperparameters name (networks, optimizers, schedulers) must be of lit-gan, ``torch.optim`` or
-    ``torch.nn``: building the model imports them, so a checkpoint naming any other module is refused
-    before anything is imported."""
+    Its family must be one of lit-gan's (the ``_class_path`` Lightning stored), and every class or
+    import path its hyperparameters name (networks, optimizers, schedulers, a scheduler's
+    ``lr_lambda``) must be of lit-gan, ``torch.optim`` or ``torch.nn``: building the model imports
+    them, so a checkpoint naming any other module is refused before anything is imported
+    (``lit_gan.specs.untrusted_import``)."""
     try:
         checkpoint = read_checkpoint(path)
     except ConfigError as err:  # its messages name fit's and test's argument
         raise ConfigError(str(err).replace("`ckpt_path`", "`checkpoint`")) from err
     hparams = dict(checkpoint.get("hyper_parameters") or {})
     class_path = str(hparams.get("_class_path", ""))
-    foreign = next((c for c in class_paths(hparams) if not c.startswith(TRUSTED)), None)
+    foreign = untrusted_import(hparams)
     if foreign is not None:
         raise ConfigError(
-            f"`checkpoint` {path} names the class {foreign!r}, outside lit_gan, torch.optim and torch.nn: evaluate"
+            f"`checkpoint` {path} names {foreign!r}, outside lit_gan, torch.optim and torch.nn: evaluate"
             " builds no other code from a checkpoint; draw its samples with `lit-gan predict` and SampleWriter,"
             " then `lit-gan evaluate --samples`"
         )

@@ -1,5 +1,6 @@
 """Plain-data descriptions of callables, so that checkpoints load with ``weights_only=True``, and
-the call of such a callable with a hyperparameter error in one line.
+the call of such a callable with a hyperparameter error in one line, and the check that a
+checkpoint's hyperparameters import nothing but lit-gan's and torch's classes.
 
 A class or ``functools.partial`` of a class becomes ``{"class_path": ..., "init_args": {...}}``,
 the same shape the CLI writes, and such a dict becomes a callable again. Used by every layer
@@ -7,8 +8,11 @@ the same shape the CLI writes, and such a dict becomes a callable again. Used by
 """
 
 import importlib
+import importlib.util
+import re
+from collections.abc import Collection, Iterator
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from lit_gan.errors import ConfigError, one_line
 
@@ -51,3 +55,46 @@ def build(name: str, factory: Callable[[Any], Any], arg: Any) -> Any:
         return factory(arg)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"`{name}`: {one_line(err)}") from err
+
+
+TRUSTED = ("lit_gan.", "torch.optim.", "torch.nn.")  # what a checkpoint's hyperparameters may import
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _strings(node: Any) -> Iterator[tuple[bool, str]]:
+    """(is it a class path, the string) for every string at any depth of ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "_instantiator":  # Lightning's own: LightningCLI drops it, load_from_checkpoint checks it
+                continue
+            if key in ("class_path", "_class_path") and isinstance(value, str):
+                yield True, value
+            else:
+                yield from _strings(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        yield False, node
+
+
+def import_paths(node: Any) -> set[str]:
+    """The strings of ``node`` (a config) that building it could import."""
+    return {value for is_class, value in _strings(node) if is_class or _IMPORT_PATH.fullmatch(value)}
+
+
+def untrusted_import(hparams: Any, allowed: Collection[str] = ()) -> Optional[str]:
+    """The first string of a checkpoint's hyperparameters that building the model would import from
+    outside lit_gan, torch.optim and torch.nn and that is not in ``allowed``; None if there is none.
+
+    Building imports every ``class_path``, and jsonargparse also imports a dotted string given where
+    a callable goes (``lr_lambda: os._exit``): importing runs a module's code, and the callable is
+    then called. So any class path outside those is untrusted, and so is any other dotted string
+    whose first part is an installed module (looked up without importing it): ``data.png`` is not.
+    """
+    for is_class, value in _strings(hparams):
+        if value.startswith(TRUSTED) or value in allowed:
+            continue
+        if is_class or (_IMPORT_PATH.fullmatch(value) and importlib.util.find_spec(value.split(".")[0]) is not None):
+            return value
+    return None

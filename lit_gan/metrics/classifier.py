@@ -24,7 +24,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from lit_gan.errors import UNREADABLE, ConfigError, one_line, unsafe_pickle_reason
 from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.networks.classifier import ConvClassifier
-from lit_gan.specs import build, from_spec, to_spec
+from lit_gan.specs import build, from_spec, to_spec, untrusted_import
 from lit_gan.tensors import to_unit_range
 
 NetworkFactory = Callable[[Sequence[int], int], nn.Module]  # (img_shape, num_classes) -> network
@@ -117,7 +117,11 @@ class ClassifierFeatures(FeatureExtractor):
                 " lightning_logs/version_N/checkpoints/<name>.ckpt"
             )
         try:
-            classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            # its hyperparameters first: building the classifier imports what they name
+            foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}) if isinstance(checkpoint, dict) else None
+            if foreign is None:
+                classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:  # a crafted pickle: weights_only refused it, its code never ran
             raise ConfigError(
                 f"refusing to load `checkpoint_path`={checkpoint_path!r}: it holds more than tensors and plain data"
@@ -128,6 +132,11 @@ class ClassifierFeatures(FeatureExtractor):
                 f"`checkpoint_path`={checkpoint_path!r} is not a checkpoint of a lit_gan Classifier"
                 f" ({type(err).__name__}: {one_line(err) or 'no message'})"
             ) from err
+        if foreign is not None:
+            raise ConfigError(
+                f"refusing `checkpoint_path`={checkpoint_path!r}: its hyperparameters name {foreign!r}, outside"
+                " lit_gan, torch.optim and torch.nn, and building the classifier would import it and run its code"
+            )
         self.checkpoint_path = str(path)
         self.img_shape = classifier.img_shape
         self.network = classifier.network

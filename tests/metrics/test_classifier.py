@@ -75,6 +75,19 @@ def test_a_crafted_pickle_as_checkpoint_path_is_refused_and_its_code_never_runs(
     assert "\n" not in str(info.value) and "GLOBAL posix.system" in str(info.value) and "weights_only" not in str(info.value)
 
 
+def test_a_checkpoint_naming_another_module_is_refused_before_it_is_imported(tmp_path, digits_classifier, monkeypatch):
+    import sys
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "strange_net.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\nclass Net: pass\n")
+    checkpoint = torch.load(digits_classifier, weights_only=True)
+    checkpoint["hyper_parameters"]["network"] = {"class_path": "strange_net.Net", "init_args": {}}
+    torch.save(checkpoint, tmp_path / "foreign.ckpt")
+    with pytest.raises(ConfigError, match="refusing `checkpoint_path`=.*foreign.ckpt.*name 'strange_net.Net', outside lit_gan"):
+        ClassifierFeatures(str(tmp_path / "foreign.ckpt"))
+    assert not (tmp_path / "imported").exists() and "strange_net" not in sys.modules
+
+
 def test_classifier_needs_labels_and_a_network_with_features_and_head():
     model = Classifier(img_shape=(1, 8, 8))
     assert isinstance(model.network, ConvClassifier)

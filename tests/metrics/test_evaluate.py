@@ -190,7 +190,9 @@ def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_pat
     (["--samples", "{fake}", "--real", "{real}", "--output", "{real}"], "Expected argument `output` to be a file that can be written"),
     (["--samples", "{fake}", "--real", "{mixed}"], "Expected the images of a folder to be of one size, got (24, 24) and (32, 32)"),
     (["--checkpoint", "{foreign}", "--real", "{real}"],
-     "names the class 'antigravity.Fly', outside lit_gan, torch.optim and torch.nn: evaluate builds no other code"),
+     "names 'antigravity.Fly', outside lit_gan, torch.optim and torch.nn: evaluate builds no other code"),
+    (["--checkpoint", "{callable}", "--real", "{real}"],  # a trusted class, given a function to import and call
+     "names 'antigravity.geohash', outside lit_gan, torch.optim and torch.nn: evaluate builds no other code"),
 ])
 def test_bad_input_is_one_line(tmp_path, folders, digits_classifier, capsys, args, message):
     import sys
@@ -204,7 +206,10 @@ def test_bad_input_is_one_line(tmp_path, folders, digits_classifier, capsys, arg
     foreign = tmp_path / "foreign.ckpt"  # a crafted checkpoint naming a module to import
     torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": "lit_gan.GAN", "generator": {
         "class_path": "antigravity.Fly", "init_args": {}}}}, foreign)
-    fill = dict(real=real, fake=fake, classifier=digits_classifier, mixed=mixed, foreign=foreign)
+    scheduler = {"class_path": "torch.optim.lr_scheduler.LambdaLR", "init_args": {"lr_lambda": "antigravity.geohash"}}
+    torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": "lit_gan.GAN", "g_scheduler": scheduler}},
+               tmp_path / "callable.ckpt")
+    fill = dict(real=real, fake=fake, classifier=digits_classifier, mixed=mixed, foreign=foreign, callable=tmp_path / "callable.ckpt")
     args = [a.format(**fill) for a in args]
     extractor = ["--feature_extractor", "lit_gan.metrics.ClassifierFeatures", "--feature_extractor.checkpoint_path",
                  str(digits_classifier)]
