@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningModule, Trainer
 
 from lit_gan.errors import UNREADABLE, ConfigError, NonFiniteError, unsafe_pickle_reason
 
@@ -77,6 +77,26 @@ def load_training_state(checkpoint: dict[str, Any], model: LightningModule) -> t
     if family is not None:
         raise ConfigError(f"the checkpoint holds a {family}, not a {type(model).__qualname__}")
     return int(checkpoint.get("critic_steps", 0)), int(checkpoint.get("skipped_updates", 0)), checkpoint.get("rng_states")
+
+
+def check_resumed_step(max_steps: int, step: int) -> None:
+    """Refuse a ``max_steps`` below the ``step`` a run resumes at (it counts every generator update,
+    the checkpoint's included); equal is a finished run resumed (a requeued job), which ends at once."""
+    if 0 <= max_steps < step:
+        raise ConfigError(
+            f"`trainer.max_steps` ({max_steps}) is below the step of `ckpt_path` ({step}):"
+            f" max_steps counts all generator updates, the checkpoint's included; give more than {step}"
+        )
+
+
+def mark_checkpoints_saved(trainer: Trainer) -> None:
+    """Tell every ModelCheckpoint that this step's checkpoint exists. Lightning keeps the step it last
+    saved at out of the checkpoint, and after a resume at step N with n_critic > 1 the step stays N for
+    n_critic - 1 batches: ``every_n_train_steps`` would write step N's file again, a batch later, over
+    the one the run resumed from. (0 at the start of a run, as Lightning starts it.)"""
+    for callback in trainer.checkpoint_callbacks:
+        if hasattr(callback, "_last_global_step_saved"):
+            callback._last_global_step_saved = trainer.global_step
 
 
 def read_checkpoint(path: str) -> dict[str, Any]:

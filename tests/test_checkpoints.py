@@ -177,7 +177,7 @@ LAST = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.dirpath=ckp
         "--trainer.callbacks.save_on_exception=true"]
 
 
-@pytest.mark.parametrize("kind", ["truncated", "crafted"])
+@pytest.mark.parametrize("kind", ["truncated", "crafted", "other_networks"])
 def test_ckpt_path_last_on_a_bad_last_ckpt_is_one_line(good_ckpt, tmp_path, capsys, monkeypatch, kind):
     # Lightning finds last.ckpt itself: lit-gan's CheckpointIO checks it as it loads it, as read_checkpoint does a path
     monkeypatch.chdir(tmp_path)
@@ -187,7 +187,7 @@ def test_ckpt_path_last_on_a_bad_last_ckpt_is_one_line(good_ckpt, tmp_path, caps
     if kind == "truncated":  # a kill or a full disk during a copy, before lit-gan saved atomically
         data = open(good_ckpt, "rb").read()
         last.write_bytes(data[: len(data) // 2])
-    else:
+    elif kind == "crafted":
         class Evil:
             def __reduce__(self):
                 import os
@@ -195,11 +195,37 @@ def test_ckpt_path_last_on_a_bad_last_ckpt_is_one_line(good_ckpt, tmp_path, caps
                 return (os.system, (f"touch {marker}",))
 
         torch.save({**torch.load(good_ckpt, weights_only=True), "payload": Evil()}, last)
+    else:  # the model is built from the config, here with another critic: Lightning's load would list the mismatches
+        shutil.copy(good_ckpt, last)
     before = last.read_bytes()
-    line = refused(tmp_path, capsys, "last", *LAST, subcommand="fit")
+    other = ["--model.init_args.critic.init_args.hidden_dims=[16,16]"] if kind == "other_networks" else []
+    line = refused(tmp_path, capsys, "last", *LAST, *other, subcommand="fit")
     if kind == "truncated":
         assert f"`ckpt_path` {last} is not a readable checkpoint (truncated, corrupt" in line
+    elif kind == "other_networks":
+        assert f"`ckpt_path` {last} does not fit the model: critic.net.1.weight is (256, 2) there, (16, 2) here" in line
     else:
         assert f"refusing to load `ckpt_path` {last}: it holds more than tensors" in line and "GLOBAL posix.system" in line
         assert "weights_only" not in line and not marker.exists()
     assert last.read_bytes() == before and sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]  # untouched
+
+
+def test_max_steps_below_the_checkpoint_step_is_one_line(good_ckpt, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = refused(tmp_path, capsys, good_ckpt, "--trainer.max_steps", "1", subcommand="fit")
+    assert "`trainer.max_steps` (1) is below the step of `ckpt_path` (2)" in line and "give more than 2" in line
+    cli = run_cli(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), *QUICK, "--trainer.max_steps", "2",
+                   "--ckpt_path", good_ckpt])  # equal: a finished run resumed (a requeued job) ends at once
+    assert cli.trainer.global_step == 2
+
+
+def test_validate_logs_at_the_checkpoint_step(good_ckpt, tmp_path, monkeypatch):
+    """validate/test restore no loop: their x axis is the checkpoint's generator step, not 0."""
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    run_cli(["validate", "--config", str(REPO / "configs" / "quickstart.yaml"), *QUICK, "--ckpt_path", good_ckpt,
+             "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path)])
+    (metrics,) = tmp_path.glob("lightning_logs/version_*/metrics.csv")
+    rows = list(csv.DictReader(metrics.open()))
+    assert rows and all(row["step"] == "2" for row in rows) and rows[0]["val/wasserstein"]

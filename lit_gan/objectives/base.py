@@ -36,9 +36,11 @@ from lightning.fabric.utilities.seed import reset_seed
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
-from lit_gan.checkpoints import load_training_state, save_training_state, set_rng_states
+from lit_gan.checkpoints import (check_fits, check_resumed_step, load_training_state, mark_checkpoints_saved,
+                                 save_training_state, set_rng_states)
 from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
@@ -152,6 +154,7 @@ class AdversarialModule(LightningModule):
         self._log_every: Optional[int] = None  # the trainer's log_every_n_steps, in generator updates
         self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
         self._rng_to_restore: Optional[dict[str, Any]] = None  # a checkpoint's random states, set when training starts
+        self._loaded_step: Optional[int] = None  # the generator step of the checkpoint the weights come from
         self._interrupt = InterruptAsPreemption(self)
 
     # ----------------------------------------------------------------- hooks of the families
@@ -181,7 +184,7 @@ class AdversarialModule(LightningModule):
         draw what 1 process with batch 2B draws, and the ranks' streams stay in step.
         """
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer is not None else (1, 0)
-        return sampler((n * world, *shape), device=self.device)[rank::world]
+        return sampler((n * world, *shape), device=self.device, dtype=self.dtype)[rank::world]  # bf16-true: bf16
 
     def sample_latent(self, n: int) -> Tensor:
         return self.draw(torch.randn, n, self.latent_dim)
@@ -192,7 +195,7 @@ class AdversarialModule(LightningModule):
         averaged generator when ``ema_decay`` is set."""
         generator = self.generator if self.generator_ema is None else self.generator_ema.module
         with eval_mode(generator):
-            return generator(self.sample_latent(n) if z is None else z.to(self.device))
+            return generator(self.sample_latent(n) if z is None else z.to(self.device, self.dtype))
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
@@ -234,6 +237,7 @@ class AdversarialModule(LightningModule):
         self.trainer.log_every_n_steps = self._log_every * self.n_critic  # Lightning counts batches
 
     def on_train_start(self) -> None:
+        mark_checkpoints_saved(self.trainer)
         # Resuming: the random streams continue where the checkpoint left them (latents, t, data order).
         if self._rng_to_restore is not None:
             set_rng_states(self._rng_to_restore)  # rank 0's, the same on every rank (see ``draw``)
@@ -250,8 +254,10 @@ class AdversarialModule(LightningModule):
     # ----------------------------------------------------------------- the step contract
     @property
     def generator_step(self) -> int:
-        """Generator updates so far (``trainer.global_step``)."""
-        return self.global_step
+        """Generator updates so far: ``trainer.global_step`` while fitting; in validate, test and
+        predict (whose trainer counts none), those of the checkpoint the weights come from."""
+        fitting = self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING
+        return self.global_step if fitting or self._loaded_step is None else self._loaded_step
 
     @property
     def log_every_n_generator_steps(self) -> int:
@@ -267,7 +273,7 @@ class AdversarialModule(LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         """One critic update on this batch; after every ``n_critic``-th, one generator update."""
         g_opt, d_opt = self.optimizers()
-        real = real_images(batch)
+        real = self.real(batch)
         self.updates_generator = (self.critic_steps + 1) % self.n_critic == 0
         self.critic_update(d_opt, real)
         self.critic_steps += 1
@@ -334,8 +340,14 @@ class AdversarialModule(LightningModule):
             self.log("step", float(self.global_step))  # the logged x axis: generator updates
 
     # ----------------------------------------------------------------- evaluation
-    def _evaluate(self, batch: Any, stage: str) -> Tensor:
+    def real(self, batch: Any) -> Tensor:
+        """The batch's images (or points), in the weights' float type: under ``16-true`` or
+        ``bf16-true`` the image data modules still give float32 (converted from uint8 after transfer)."""
         real = real_images(batch)
+        return real.to(self.dtype) if real.is_floating_point() and self.dtype.is_floating_point else real
+
+    def _evaluate(self, batch: Any, stage: str) -> Tensor:
+        real = self.real(batch)
         # the training stream is left as it was: a resumed run, which does not repeat an epoch's
         # validation, continues it exactly
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
@@ -343,7 +355,7 @@ class AdversarialModule(LightningModule):
         estimate = self.estimate(self.critic(real), self.critic(fake))
         self.log(f"{stage}/{self.estimate_name}", estimate, prog_bar=True, sync_dist=True)
         if self.loggers:
-            self.log("step", float(self.global_step))  # the same x axis as training: generator updates
+            self.log("step", float(self.generator_step))  # the same x axis as training: generator updates
         return estimate
 
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
@@ -363,3 +375,8 @@ class AdversarialModule(LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # the random states are applied at on_train_start, after on_fit_start's seeding
         self.critic_steps, self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self)
+        if self.strict_loading:  # other networks (`--ckpt_path last` too): one line, not load_state_dict's list
+            check_fits(checkpoint, getattr(self._trainer, "ckpt_path", None) or "the checkpoint", self)
+        self._loaded_step = int(checkpoint.get("global_step", 0))
+        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+            check_resumed_step(self.trainer.max_steps, self._loaded_step)

@@ -1,5 +1,7 @@
-"""bf16-mixed on the CPU: every family trains, the gradient penalty included; losses stay float32."""
+"""bf16-mixed on the CPU: every family trains, the gradient penalty included; losses stay float32.
+The true precisions train image data too (its images come as float32 from uint8)."""
 
+import math
 from functools import partial
 
 import pytest
@@ -42,3 +44,16 @@ def test_gradient_penalty_under_autocast_matches_float32():
     assert mixed.float().item() == pytest.approx(exact.item(), rel=0.05, abs=1e-3)
     mixed.backward()
     assert all(torch.isfinite(p.grad).all() for n, p in critic.named_parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("precision,dtype", [("bf16-true", torch.bfloat16), ("64-true", torch.float64)])
+def test_true_precisions_train_on_images(tmp_path, precision, dtype):
+    torch.manual_seed(0)
+    model = WGANGP(generator=partial(DCGANGenerator, base_channels=8), critic=partial(DCGANCritic, base_channels=8, norm="layer"),
+                   latent_dim=8, img_shape=(1, 8, 8), n_critic=2)
+    trainer = cpu_trainer(tmp_path, max_steps=2, precision=precision, limit_val_batches=1)
+    data = DigitsDataModule(batch_size=16)
+    trainer.fit(model, data)
+    assert all(v.dtype == dtype for v in model.state_dict().values() if v.is_floating_point())
+    assert torch.isfinite(trainer.callback_metrics["train/d_loss"])
+    assert math.isfinite(trainer.validate(model, data, verbose=False)[0]["val/wasserstein"])

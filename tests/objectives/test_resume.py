@@ -123,3 +123,17 @@ def test_the_data_position_counts_on_at_another_batch_size(tmp_path):
     # the 4 batches were the last 16 samples of epoch 0's permutation, in order
     order = list(data._order.__class__(data.train_dataloader().dataset, seed=0, num_replicas=1))
     assert torch.equal(torch.cat(seen), data.train_dataloader().dataset.tensors[0][order[48:]])
+
+
+def test_resuming_does_not_write_the_checkpoint_it_resumed_from_again(tmp_path):
+    """With n_critic 2, the step stays 3 for a batch after the resume: Lightning, which does not save
+    the step it last saved at, would write epoch=0-step=3.ckpt again over the one resumed from."""
+    seed_everything(0)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=3, save_top_k=-1)
+    cpu_trainer(tmp_path, max_steps=3, callbacks=[ckpt], enable_checkpointing=True).fit(_model(7), _data())
+    path = tmp_path / "ckpt" / "epoch=0-step=3.ckpt"
+    before = path.read_bytes()
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=3, save_top_k=-1)
+    cpu_trainer(tmp_path, max_steps=6, callbacks=[ckpt], enable_checkpointing=True).fit(_model(7), _data(), ckpt_path=path)
+    assert path.read_bytes() == before
+    assert torch.load(tmp_path / "ckpt" / "epoch=1-step=6.ckpt", weights_only=True)["critic_steps"] == 12
