@@ -38,4 +38,4 @@ def check_not_negative(**values: object) -> None:
     """Refuse the first argument that is given (not None) and not a finite number >= 0 (NaN, inf included)."""
     for name, value in values.items():
         if value is not None and not 0 <= float(value) < math.inf:  # type: ignore[arg-type]
-            raise ValueError(f"Expected argument `{name}` to be >= 0, got {value}")
+            raise ValueError(f"Expected argument `{name}` to be a finite number >= 0, got {value}")

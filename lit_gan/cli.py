@@ -7,9 +7,10 @@
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator, NoReturn, Optional
+from typing import Any, Iterator, NoReturn, Optional, Union
 
 from jsonargparse import Namespace
+from jsonargparse.typing import NonNegativeFloat
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_warn
@@ -90,11 +91,25 @@ class LitGanParser(LightningArgumentParser):
         return super().parse_path(path, *args, **kwargs)
 
 
+# Trainer's type for these is Union[float, int, None], which jsonargparse tries in that order: `1`
+# became 1.0, which Lightning reads as 100% of the batches, not one batch.
+BATCH_COUNTS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches", "overfit_batches")
+
+
+def count_batches_as_ints(parser: LightningArgumentParser) -> None:
+    """Parse the trainer's batch limits as an int first (1: one batch), then a float (0.5: half)."""
+    for name in BATCH_COUNTS:
+        action = parser._option_string_actions.get(f"--trainer.{name}")
+        if action is not None and hasattr(action, "_typehint"):
+            action._typehint = Union[int, NonNegativeFloat, None]  # not NonNegativeInt: it takes 0.5 as 0
+
+
 class LitGanCLI(LightningCLI):
     """Links the data's ``img_shape`` into the model and checks what types cannot."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
+        count_batches_as_ints(parser)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)
@@ -120,9 +135,11 @@ class LitGanCLI(LightningCLI):
             super().instantiate_classes()
             if self.subcommand:
                 given = getattr(self, "_img_shape_given", None)
-                check_instantiated(self.trainer, self.datamodule, given, self.subcommand)
+                check_instantiated(self.trainer, self.datamodule, given, self.subcommand, self.model)
         except (ValueError, MisconfigurationException) as err:
             self.parser.error(str(err))
+        except ImportError as err:  # a precision or strategy whose package is not installed
+            self.parser.error(f"{type(err).__name__}: {err}")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         # checkpoints replace the old file only when whole, on any filesystem (lit_gan/checkpoint_io.py)

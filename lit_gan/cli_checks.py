@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 import yaml
 from jsonargparse import Namespace
+from torch import nn
+from torch.nn.utils import parametrize
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -88,6 +90,14 @@ def check_arguments(config: Namespace, subcommand: str) -> None:
         example = f", e.g. {found[-1]}" if found else ""
         raise ConfigError(f"`ckpt_path` {ckpt_path} is a folder, not a checkpoint file: give one of its .ckpt"
                           f" files{example}")
+    seed = config.get("seed_everything")
+    if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2**32:
+        raise ConfigError(f'Parser key "seed_everything": Expected an int in [0, 2**32 - 1], or true (a random seed)'
+                          f" or false (no seeding). Got value: {seed}")
+    every = trainer.get("check_val_every_n_epoch")
+    if isinstance(every, int) and not isinstance(every, bool) and every < 1:
+        raise ConfigError(f'Parser key "trainer.check_val_every_n_epoch": Expected an int >= 1, or null (validate by'
+                          f" val_check_interval only). Got value: {every}")
     interval = trainer.get("val_check_interval")
     if isinstance(interval, (int, float)) and not isinstance(interval, bool) and not interval > 0:
         raise ConfigError(f'Parser key "trainer.val_check_interval": Expected an int >= 1 (training batches) or a'
@@ -132,8 +142,15 @@ def given_img_shape(config: Namespace) -> Optional[tuple[int, ...]]:
 
 
 def check_instantiated(trainer: Trainer, datamodule: Optional[LightningDataModule], img_shape: Optional[tuple],
-                       subcommand: str) -> None:
-    """What needs the built trainer and data: a given ``img_shape`` the data overrides, checkpoint folders."""
+                       subcommand: str, model: Optional[nn.Module] = None) -> None:
+    """What needs the built trainer, model and data: a given ``img_shape`` the data overrides, checkpoint
+    folders, spectral norm under a spawning strategy."""
+    launcher = getattr(trainer.strategy, "launcher", None)
+    spawns = getattr(launcher, "_start_method", None) in ("spawn", "forkserver")
+    if spawns and model is not None and any(parametrize.is_parametrized(m) for m in model.modules()):
+        raise ConfigError(f'Parser key "trainer.strategy": {type(trainer.strategy).__name__} with start method'
+                          f" {launcher._start_method} pickles the model into new processes, which torch cannot do with"
+                          " spectral_norm's parametrizations: use `ddp`")
     data_shape = getattr(datamodule, "img_shape", None)
     if img_shape is not None and data_shape is not None and tuple(img_shape) != tuple(data_shape):
         raise ConfigError(f'Parser key "model.init_args.img_shape": {list(img_shape)} is given, but the image shape'

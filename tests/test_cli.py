@@ -86,6 +86,11 @@ BAD = [
     ("quickstart_mnist", ["--model.init_args.critic.init_args.extra_layers=-1"], "model.init_args.critic.init_args.extra_layers"),
     ("quickstart_mnist", ["--model.init_args.code_categories=-1"], "model.init_args.code_categories"),
     ("quickstart_mnist", ["--model.init_args.info_weight=-1"], "model.init_args.info_weight"),
+    ("quickstart", ["--seed_everything=-1"], "seed_everything"),
+    ("quickstart", ["--seed_everything", "4294967296"], "seed_everything"),
+    ("quickstart", ["--trainer.check_val_every_n_epoch", "0"], "trainer.check_val_every_n_epoch"),
+    ("quickstart", ["--trainer.limit_train_batches", "abc"], "trainer.limit_train_batches"),
+    ("quickstart_mnist", ["--trainer.strategy", "ddp_spawn", "--trainer.devices", "1"], "trainer.strategy"),  # SN
 ]
 
 
@@ -99,6 +104,20 @@ def test_bad_values_are_refused_in_one_line_naming_the_key(config, args, key, ca
     assert len(err) == 1, err
     assert f'Parser key "{key}"' in err[0]
     assert not (tmp_path / "lightning_logs").exists()  # refused before anything ran or was written
+
+
+@pytest.mark.parametrize("value,expected", [("1", 1), ("0.5", 0.5), ("2.0", 2.0), ("0", 0)])
+def test_batch_limits_keep_an_int_an_int(value, expected, tmp_path, monkeypatch, capsys):
+    """Lightning reads limit_train_batches 1 as one batch and 1.0 as all of them: `1` must stay an int."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "limits.yaml").write_text(f"trainer:\n  limit_val_batches: {value}\n")
+    given = {"limit_train_batches": ["--trainer.limit_train_batches", value], "overfit_batches": ["--trainer.overfit_batches", value],
+             "limit_val_batches": ["--config", "limits.yaml"]}
+    for key, args in given.items():
+        with pytest.raises(SystemExit):
+            main(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), *args, "--print_config"])
+        parsed = yaml.safe_load(capsys.readouterr().out)["trainer"][key]
+        assert parsed == expected and type(parsed) is type(expected), (key, parsed)
 
 
 @pytest.mark.parametrize(

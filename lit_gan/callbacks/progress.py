@@ -17,7 +17,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from lit_gan.callbacks.schedule import StepSchedule
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import check_not_negative_int, check_positive_ints
 
 
 def short_number(value: Any) -> str:
@@ -49,6 +49,7 @@ class ProgressBar(TQDMProgressBar):
         terminal: Optional[bool] = None,
     ) -> None:
         check_positive_ints(line_every_n_steps=line_every_n_steps)
+        check_not_negative_int(refresh_rate=refresh_rate, process_position=process_position)  # 0: no bar
         super().__init__(refresh_rate=refresh_rate, process_position=process_position, leave=leave)
         self.line_every_n_steps = int(line_every_n_steps)
         self.terminal = terminal

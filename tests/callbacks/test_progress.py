@@ -35,6 +35,9 @@ def test_on_a_terminal_the_bar_and_no_lines(tmp_path, capsys):
 def test_line_every_n_steps_must_be_positive():
     with pytest.raises(ValueError, match="line_every_n_steps"):
         ProgressBar(line_every_n_steps=0)
+    with pytest.raises(ValueError, match="`refresh_rate` to be an integer >= 0, got -1"):  # tqdm's bar went off silently
+        ProgressBar(refresh_rate=-1)
+    assert ProgressBar(refresh_rate=0).refresh_rate == 0  # 0 is Lightning's "no bar"
 
 
 def test_the_cli_prints_lines_into_a_redirected_stdout(tmp_path, monkeypatch, capsys):

@@ -102,14 +102,14 @@ def test_rpgan_reads_the_paired_real_scores_and_lsgan_refuses_equal_targets():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"r1_gamma": -1.0}, "`r1_gamma` to be >= 0, got -1.0"),
-    ({"r2_gamma": float("nan")}, "`r2_gamma` to be >= 0, got nan"),
+    ({"r1_gamma": -1.0}, "`r1_gamma` to be a finite number >= 0, got -1.0"),
+    ({"r2_gamma": float("nan")}, "`r2_gamma` to be a finite number >= 0, got nan"),
     ({"ema_decay": 1.0}, r"`ema_decay` to be in \[0, 1\), got 1.0"),
     ({"ema_decay": -0.1}, r"`ema_decay` to be in \[0, 1\), got -0.1"),
     ({"ema_decay": 0.9, "ema_warmup": -1}, "`ema_warmup` to be an integer >= 0, got -1"),
     ({"ema_decay": 0.9, "ema_warmup": 2.5}, "`ema_warmup` to be an integer >= 0, got 2.5"),  # not rounded down
     ({"ema_warmup": 10}, r"`ema_warmup` \(10\) to come with an `ema_decay`"),
-    ({"r1_gamma": float("inf")}, "`r1_gamma` to be >= 0, got inf"),
+    ({"r1_gamma": float("inf")}, "`r1_gamma` to be a finite number >= 0, got inf"),
     ({"max_consecutive_skips": 0, "r1_gamma": -1.0}, "`max_consecutive_skips` to be an integer >= 1"),  # checked first
 ])
 def test_bad_penalty_and_ema_values_are_refused_naming_the_argument(kwargs, message):
