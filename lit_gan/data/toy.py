@@ -8,11 +8,11 @@ import math
 from typing import Optional
 
 import torch
-from jsonargparse.typing import PositiveFloat, PositiveInt
+from jsonargparse.typing import NonNegativeFloat, PositiveFloat, PositiveInt
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from lit_gan.checks import check_greater_than_zero, check_positive_ints
+from lit_gan.checks import check_greater_than_zero, check_not_negative, check_positive_ints
 from lit_gan.data.order import ResumableOrder
 from lit_gan.errors import ConfigError
 
@@ -107,8 +107,10 @@ class GridOfGaussians(_Mixture):
 class SwissRoll(Toy2DDataModule):
     """scikit-learn's 2D swiss roll (the WGAN-GP paper's toy), scaled by ``scale``, with Gaussian ``noise``."""
 
-    def __init__(self, noise: float = 0.25, scale: PositiveFloat = 0.2, **kwargs) -> None:
+    def __init__(self, noise: NonNegativeFloat = 0.25, scale: PositiveFloat = 0.2, **kwargs) -> None:
         super().__init__(**kwargs)
+        check_not_negative(noise=noise)  # a standard deviation; 0 gives the bare spiral
+        check_greater_than_zero(scale=scale)
         self.noise, self.scale = float(noise), float(scale)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:

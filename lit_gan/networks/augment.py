@@ -108,9 +108,10 @@ class DiffAugment(nn.Module):
     ) -> None:
         super().__init__()
         unknown = [p for p in policy if p not in OPERATIONS]
-        if unknown or not policy:
+        if unknown or not policy or len(set(policy)) != len(policy):  # a repeat would apply the operation twice
             raise ValueError(
-                f"Expected argument `policy` to be a non-empty list of {sorted(OPERATIONS)}, got {list(policy)}"
+                f"Expected argument `policy` to be a non-empty list of distinct names among {sorted(OPERATIONS)},"
+                f" got {list(policy)}"
             )
         if len(img_shape) != 3:
             raise ValueError(f"Expected argument `img_shape` to be (C, H, W) for DiffAugment, got {tuple(img_shape)}")

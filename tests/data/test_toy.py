@@ -57,3 +57,24 @@ def test_fast_dev_run_on_every_toy(tmp_path, make):
 def test_bad_toy_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         RingOfGaussians(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,name", [(dict(noise=-1.0), "noise"), (dict(noise=float("nan")), "noise"),
+                                         (dict(scale=0.0), "scale")])
+def test_bad_swiss_roll_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}` to be"):
+        SwissRoll(**kwargs)
+
+
+def test_a_negative_swiss_roll_noise_is_refused_at_parse_time(tmp_path, monkeypatch, capsys):
+    from lit_gan.cli import run_cli
+    from tests.conftest import REPO
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["fit", "--config", str(REPO / "configs" / "toy_wgan_gp.yaml"), "--data", "lit_gan.data.SwissRoll",
+                 "--data.init_args.noise", "-1", "--trainer.fast_dev_run", "true"])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and 'Parser key "data.init_args.noise"' in err[0] and "v>=0" in err[0], err
+    assert not (tmp_path / "lightning_logs").exists()

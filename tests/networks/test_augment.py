@@ -99,6 +99,8 @@ def test_the_wrapper_builds_its_critic_from_a_class_path_dict():
 
 
 @pytest.mark.parametrize("kwargs,key", [({"policy": ["flip"]}, "policy"), ({"policy": []}, "policy"),
+                                        ({"policy": ["cutout", "cutout"]}, "policy"),
+                                        ({"policy": ("color", "translation", "color")}, "policy"),
                                         ({"img_shape": (2,)}, "img_shape")])
 def test_bad_arguments_are_named(kwargs, key):
     args = {"img_shape": (1, 28, 28), "critic": DCGANCritic, **kwargs}
@@ -150,3 +152,16 @@ def test_a_bad_policy_is_refused_at_parse_time_naming_the_key(tmp_path, monkeypa
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and 'Parser key "model.init_args.critic.init_args.policy"' in err[0], err
     assert not (tmp_path / "lightning_logs").exists()
+
+
+def test_a_repeated_policy_name_is_refused_in_one_line_before_training(tmp_path, monkeypatch, capsys):
+    from lit_gan.cli import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["fit", "--config", str(_augmented_quickstart(tmp_path)),
+                 "--model.init_args.critic.init_args.policy=[cutout, cutout]"])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "`policy` to be a non-empty list of distinct names" in err[0], err
+    assert "['cutout', 'cutout']" in err[0] and not (tmp_path / "lightning_logs").exists()
