@@ -91,6 +91,15 @@ class LitGanParser(LightningArgumentParser):
         return super().parse_path(path, *args, **kwargs)
 
 
+def worker_message(message: str) -> str:
+    """The original message of an error raised in a DataLoader worker, which torch re-raises in the main
+    process as "Caught ConfigError in DataLoader worker process 0.\nOriginal Traceback ... ConfigError: ..."."""
+    if not message.startswith("Caught "):
+        return message
+    last = re.findall(r"^[\w.]*(?:Error|Exception): (.*)$", message, re.MULTILINE)
+    return last[-1] if last else message
+
+
 # Trainer's type for these is Union[float, int, None], which jsonargparse tries in that order: `1`
 # became 1.0, which Lightning reads as 100% of the batches, not one batch.
 BATCH_COUNTS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches", "overfit_batches")
@@ -186,7 +195,7 @@ class LitGanCLI(LightningCLI):
                 self._checkpoint = None
             super()._run_subcommand(subcommand)
         except (ConfigError, NonFiniteError, MisconfigurationException) as err:
-            self.parser.error(str(err))
+            self.parser.error(worker_message(str(err)))
         except CheckpointSaveError as err:  # a full disk: one line, about the first save that failed
             self.parser.error(str(first_save_error(err)))
         except SIGTERMException:  # stopped by SIGTERM or Ctrl+C, after saving: not a finished run (docs/cluster.md)

@@ -1,9 +1,13 @@
-"""Callbacks that tests pass to the real CLI (``--trainer.callbacks+=tests.helpers.X``)."""
+"""Callbacks that tests pass to the real CLI (``--trainer.callbacks+=tests.helpers.X``), and a data set
+that fails in a DataLoader worker (importable there, unlike a class defined in a test)."""
 
 from pathlib import Path
 
 import torch
 from lightning.pytorch import Callback
+from torch.utils.data import Dataset
+
+from lit_gan.errors import ConfigError
 
 
 class DumpRankState(Callback):
@@ -85,3 +89,11 @@ class SignalAt(Callback):
             for _ in range(self.times):
                 os.kill(os.getpid(), getattr(signal, self.signal))
                 time.sleep(0.05)  # each delivered, and handled, before the next
+
+
+class Broken(Dataset):
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int):
+        raise ConfigError(f"row {i} of `data_file` is broken")

@@ -244,3 +244,19 @@ def test_a_gloo_process_group_is_closed_after_a_run(tmp_path):
     close_process_group()
     assert not dist.is_initialized()
     close_process_group()  # nothing to close: no error
+
+
+def test_an_error_in_a_data_loader_worker_is_reported_by_its_own_message():
+    """torch re-raises it in the main process as "Caught ConfigError in DataLoader worker process 0.
+    Original Traceback ...": the CLI's one line is the original message."""
+    from torch.utils.data import DataLoader
+
+    from lit_gan.cli import worker_message
+    from lit_gan.errors import ConfigError
+    from tests.helpers import Broken
+
+    with pytest.raises(ConfigError) as info:
+        next(iter(DataLoader(Broken(), num_workers=1)))
+    assert str(info.value).startswith("Caught ConfigError in DataLoader worker process 0")
+    assert worker_message(str(info.value)) == "row 0 of `data_file` is broken"
+    assert worker_message("no worker here") == "no worker here"
