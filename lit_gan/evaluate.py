@@ -5,15 +5,19 @@
 
 The generated side is a checkpoint of ``lit-gan fit`` (``num_samples`` samples from latents of
 ``seed``, the averaged generator where the run kept one) or a folder of images (read as
-torch-fidelity reads one, :mod:`lit_gan.data.samples`). The real side is a data module's held-out
+torch-fidelity reads one, :mod:`lit_gan.data.samples`; as grayscale where the feature extractor or
+the data takes 1-channel images). The real side is a data module's held-out
 split (``--data``, as in ``lit-gan fit``) or a folder (``--real``). The metrics are those of
 :class:`~lit_gan.metrics.ImageQualityMetrics` on one feature extractor (Inception by default),
 the real features from the reference cache when it has them. Prints a table and one protocol line
 (extractor, its weights' sha256 prefix, N real / N generated, resize, draws, versions) and writes
-both to ``output`` as JSON.
+both to ``output`` as JSON (atomically: a temporary file, then ``os.replace``). ``output`` may be a
+new file or the report of an earlier evaluate, which it replaces; any other existing file (a
+checkpoint, an image of the folders read) is refused before anything runs.
 """
 
 import json
+import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -28,19 +32,99 @@ from lightning.pytorch.cli import instantiate_module
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from lit_gan.checkpoint_io import write_atomically
 from lit_gan.checkpoints import check_fits, read_checkpoint
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.cli import LitGanParser
 from lit_gan.cli_checks import check_writable_folder
-from lit_gan.data.samples import SampleFolder
+from lit_gan.data.samples import SAMPLE_EXTENSIONS, SampleFolder
 from lit_gan.errors import ConfigError, one_line
-from lit_gan.metrics.features import FeatureExtractor
-from lit_gan.metrics.quality import ImageQualityMetrics, MetricName
+from lit_gan.metrics.features import FeatureExtractor, check_takes, input_shape
+from lit_gan.metrics.quality import ImageQualityMetrics, MetricName, check_neighbours
 from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs
-from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws
+from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_seeds
 from lit_gan.objectives.base import AdversarialModule
 from lit_gan.specs import from_spec, untrusted_import
 from lit_gan.tensors import fixed_latents, real_images
+
+
+REPORT_KEYS = ("metrics", "protocol", "protocol_line")  # what ``run`` writes to ``output``
+REPORT_MAX_BYTES = 1 << 20  # a report is a few kB: a larger file is something else
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # links included
+    except OSError:  # either missing
+        return a.resolve() == b.resolve()
+
+
+def not_a_report(path: Path) -> Optional[str]:
+    """Why the existing file ``path`` is not a report of an earlier evaluate (None: it is one)."""
+    try:
+        if path.stat().st_size > REPORT_MAX_BYTES:
+            return f"{path.stat().st_size} bytes, larger than any report"
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return "not text"
+    except ValueError:
+        return "not JSON"
+    except OSError as err:
+        return f"unreadable: {err.strerror or one_line(err)}"
+    if not (isinstance(report, dict) and all(key in report for key in REPORT_KEYS)):
+        return f"JSON without the keys {', '.join(REPORT_KEYS)}"
+    return None
+
+
+def check_output(output: str, checkpoint: Optional[str], folders: dict[str, Optional[str]]) -> None:
+    """``output`` can be written, is none of the inputs (``checkpoint``, an image of ``folders``, by argument
+    name), and is a new file or the report of an earlier evaluate (then replaced): checked before anything runs."""
+    path = Path(output)
+    if path.is_dir():
+        raise ConfigError(f"Expected argument `output` to be a file that can be written, got {output!r}")
+    check_writable_folder(str(path.parent), "`output`'s folder")
+    if checkpoint is not None and _same_file(path, Path(checkpoint)):
+        raise ConfigError(f"Expected argument `output` to be another file than the `checkpoint` it evaluates,"
+                          f" got {output!r}")
+    image = path.suffix.lower().lstrip(".") in SAMPLE_EXTENSIONS
+    for name, folder in folders.items():
+        if folder is not None and image and _same_file(path.parent, Path(folder)):
+            raise ConfigError(f"Expected argument `output` to be outside the images of `{name}` it reads, got {output!r}")
+    why = not_a_report(path) if path.exists() else None
+    if why is not None:
+        raise ConfigError(f"Expected argument `output` to be a new file or the JSON report of an earlier"
+                          f" `lit-gan evaluate` (which it replaces), got {output!r}, an existing file ({why}):"
+                          " choose another `output`")
+
+
+def write_report(output: str, result: dict[str, Any]) -> None:
+    """``result`` to ``output`` as JSON: the old file or the whole report, never a part of it."""
+    try:
+        write_atomically(Path(output), (json.dumps(result, indent=2) + "\n").encode())
+    except OSError as err:  # a full disk (after the values were printed), a folder gone
+        why = os.strerror(err.errno) if err.errno else one_line(err)
+        raise ConfigError(f"cannot write `output` {output}: {why}") from err
+
+
+def check_shapes(extractor: FeatureExtractor, data: Optional[LightningDataModule], real_files: Optional[SampleFolder],
+                 model: Optional[AdversarialModule], sample_files: Optional[SampleFolder]) -> None:
+    """Once every input is listed and counted, before anything is extracted: the images of each (the ``None``
+    ones are not given) have the shape that ``extractor`` takes, where it takes one (a classifier)."""
+    takes, taker = input_shape(extractor), f"`feature_extractor` ({type(extractor).__name__})"
+    if data is not None:
+        check_takes(extractor, data_shape(data), "the images of `data`")
+    if real_files is not None:
+        real_files.check_shape(takes, taker)
+    if model is not None:
+        check_takes(extractor, model.img_shape, "the images of `checkpoint`")
+    if sample_files is not None:
+        sample_files.check_shape(takes, taker)
+
+
+def data_shape(data: LightningDataModule) -> Optional[tuple[int, ...]]:
+    """The shape (C, H, W) of the images of ``data`` (its ``img_shape``), None if it does not say or holds no images."""
+    shape = getattr(data, "img_shape", None)
+    return tuple(int(s) for s in shape) if shape is not None and len(shape) == 3 else None
 
 
 def load_gan(path: str, device: torch.device) -> tuple[AdversarialModule, int]:
@@ -88,13 +172,18 @@ def generated_batches(model: AdversarialModule, n: int, batch_size: int, seed: i
         yield model.sample(len(latents[start : start + batch_size]), z=latents[start : start + batch_size])
 
 
+def held_out_count(data: LightningDataModule, n: Optional[int]) -> int:
+    """How many held-out images :func:`held_out_batches` gives: ``n`` (all: None), at most as many as ``data`` holds."""
+    available = len(data.val_dataloader().dataset)
+    if n is not None and n > available:
+        raise ConfigError(f"Expected argument `num_real` ({n}) to be at most the {available} held-out images")
+    return available if n is None else n
+
+
 def held_out_batches(data: LightningDataModule, n: Optional[int], device: torch.device) -> Iterator[Tensor]:
     """The first ``n`` held-out images (all: None), converted as the data module converts training batches."""
-    loader = data.val_dataloader()
-    left = len(loader.dataset) if n is None else n
-    if n is not None and n > len(loader.dataset):
-        raise ConfigError(f"Expected argument `num_real` ({n}) to be at most the {len(loader.dataset)} held-out images")
-    for batch in loader:
+    left = held_out_count(data, n)
+    for batch in data.val_dataloader():
         batch = data.on_before_batch_transfer(batch, 0)
         batch = data.on_after_batch_transfer(data.transfer_batch_to_device(batch, device, 0), 0)
         images = real_images(batch)[:left]
@@ -180,7 +269,8 @@ def run(
     """Score generated images against real ones; print the table and the protocol line; write ``output``.
 
     Args:
-        samples: a folder of generated images (png, jpg, jpeg; not its sub-folders).
+        samples: a folder of generated images (png, jpg, jpeg; not its sub-folders), read as RGB, or as grayscale
+            where the feature extractor takes (else ``data`` holds) 1-channel images.
         checkpoint: or a checkpoint of ``lit-gan fit``, whose generator draws ``num_samples`` images.
         num_samples: generated images: from the checkpoint (default 10,000), or the first of the folder (default all).
         data: the data module whose held-out split is the real side (as ``--data`` of ``lit-gan fit``).
@@ -200,7 +290,8 @@ def run(
             them, then to extract them. Off by default: each entry is as large as the reference's (82 MB
             for 10,000 images on Inception, 40 MB more for the logits).
         device: where the networks run ("cpu", "cuda", "cuda:1").
-        output: a JSON file for the values and the protocol.
+        output: a JSON file for the values and the protocol: a new file, or the report of an earlier evaluate
+            (replaced); not the checkpoint, nor any other existing file.
     """
     if (samples is None) == (checkpoint is None):
         raise ConfigError("Expected exactly one of the arguments `samples` (a folder) and `checkpoint`, got "
@@ -208,11 +299,13 @@ def run(
     if (data is None) == (real is None):
         raise ConfigError("Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got "
                           + ("both" if data else "neither"))
-    check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size)
+    check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size, is_splits=is_splits,
+                        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, precision_k=precision_k,
+                        density_k=density_k)
+    check_greater_than_zero(mmd_sigma=mmd_sigma, mmd_scale=mmd_scale)
+    check_seeds(draw_seed=draw_seed)
     if output is not None:
-        if Path(output).is_dir():
-            raise ConfigError(f"Expected argument `output` to be a file that can be written, got {output!r}")
-        check_writable_folder(str(Path(output).parent), "`output`'s folder")
+        check_output(output, checkpoint, {"samples": samples, "real": real})
     try:
         where = torch.device(device)
         torch.empty(0, device=where)
@@ -228,13 +321,18 @@ def run(
         mmd_scale=mmd_scale,
     ).to(where)
 
+    # folders are read with the channels the extractor takes (a classifier's), else the data's, else RGB
+    channels = (input_shape(feature_extractor) or (data_shape(data) if data is not None else None) or (None,))[0]
+    real_files = sample_files = model = None
     if data is not None:
         data.prepare_data()
         data.setup("validate")
+        n_real = held_out_count(data, num_real)
         reals: Callable[[], Iterable[Tensor]] = lambda: held_out_batches(data, num_real, where)  # noqa: E731
         source = {"data": type(data).__name__, "split": "val"}
     else:
-        real_files = SampleFolder(real, num_real, ("real", "num_real"))
+        real_files = SampleFolder(real, num_real, ("real", "num_real"), channels)
+        n_real = len(real_files)
         reals = lambda: folder_batches(real_files, batch_size, where)  # noqa: E731
         source = {"data": str(Path(real).resolve()), "split": "folder"}
     if checkpoint is not None:  # read and checked before anything is extracted
@@ -243,11 +341,13 @@ def run(
         fakes: Callable[[], Iterable[Tensor]] = lambda: generated_batches(model, n_generated, batch_size, seed)  # noqa: E731
         generated = f"{checkpoint}, generator step {step}, latent seed {seed}"
     else:
-        sample_files = SampleFolder(samples, num_samples)  # listed and counted now
+        sample_files = SampleFolder(samples, num_samples, channels=channels)  # listed and counted now
         n_generated, generated = len(sample_files), str(Path(samples).resolve())
         fakes = lambda: folder_batches(sample_files, batch_size, where)  # noqa: E731
     if "is" in metric.chosen and n_generated < is_splits:
         raise ConfigError(f"Expected argument `is_splits` ({is_splits}) to be at most the {n_generated} generated images")
+    check_neighbours(metric.chosen, precision_k, density_k, n_real, n_generated)
+    check_shapes(feature_extractor, data, real_files, model, sample_files)
     with torch.no_grad():
         cache = ReferenceCache(cache_dir) if reference_cache else None
         features, hit = cached_features(reals, feature_extractor, cache, source)
@@ -268,8 +368,7 @@ def run(
     print("\n".join([f"{'metric':<{width}}  value"] + [f"{k:<{width}}  {v:.6g}" for k, v in values.items()]))
     print(f"protocol: {result['protocol_line']}", flush=True)
     if output is not None:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(json.dumps(result, indent=2) + "\n")
+        write_report(output, result)
     return result
 
 

@@ -25,10 +25,11 @@ from lit_gan.callbacks.schedule import StepSchedule
 from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
-from lit_gan.metrics.features import FeatureExtractor
-from lit_gan.metrics.quality import ImageQualityMetrics, MetricName, check_metrics, default_metrics, value_names
+from lit_gan.metrics.features import FeatureExtractor, check_takes
+from lit_gan.metrics.quality import (ImageQualityMetrics, MetricName, check_metrics, check_neighbours, default_metrics,
+                                     value_names)
 from lit_gan.metrics.reference import ReferenceCache, cached_features
-from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_draws
+from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_draws, check_seeds
 from lit_gan.tensors import fixed_latents
 
 SampleMetric = Union[ImageQualityMetrics, ModeCoverage]  # update(x, real=False), compute() -> dict, reset(), needs_real
@@ -37,6 +38,23 @@ SampleMetric = Union[ImageQualityMetrics, ModeCoverage]  # update(x, real=False)
 def shard(n: int, rank: int, world_size: int) -> tuple[int, int]:
     """The contiguous range [lo, hi) of n items that ``rank`` of ``world_size`` takes."""
     return n * rank // world_size, n * (rank + 1) // world_size
+
+
+def check_num_real(num_real: Optional[int], available: int, datamodule: Any) -> None:
+    """Refuse more held-out images than ``datamodule`` holds (``available``), rather than fewer silently."""
+    if num_real is not None and num_real > available:
+        raise ConfigError(f"Expected argument `num_real` ({num_real}) to be at most the {available} held-out images"
+                          f" of {type(datamodule).__name__}")
+
+
+def held_out_count(datamodule: Any) -> Optional[int]:
+    """The number of held-out images of ``datamodule`` (its ``val_dataloader``'s), None where it cannot say."""
+    if datamodule is None or not is_overridden("val_dataloader", datamodule):
+        return None
+    try:
+        return len(datamodule.val_dataloader().dataset)
+    except TypeError:  # an iterable data set, without a length
+        return None
 
 
 def _batch_hook(name: str, trainer: Trainer, pl_module: LightningModule) -> Any:
@@ -207,7 +225,8 @@ class SampleEvaluation(Callback):
             raise ConfigError(f"{type(self).__name__} compares with the data module's held-out images: fit with a data module")
         loader = datamodule.val_dataloader()
         available = len(loader.dataset)
-        n = min(self.num_real or available, available)
+        check_num_real(self.num_real, available, datamodule)  # also checked at setup (ImageQuality.setup)
+        n = self.num_real or available
         if n < trainer.world_size:
             raise ConfigError(f"{type(self).__name__}: {n} held-out images are fewer than the {trainer.world_size} processes")
         lo, hi = shard(n, trainer.global_rank, trainer.world_size)
@@ -248,7 +267,8 @@ class ImageQuality(SampleEvaluation):
         num_samples: generator samples per evaluation (FID needs many: 10,000 or 50,000 for published values).
         batch_size: samples per generator call and per feature extraction.
         every_n_epochs, every_n_steps, seed: see :class:`SampleEvaluation` (``seed``: of the latents).
-        num_real: held-out images to compare with; None: all of them.
+        num_real: held-out images to compare with, at most as many as the data holds (refused at setup
+            otherwise); None: all of them.
         is_splits: parts the samples are cut into for the IS mean and std.
         kid_subsets: random subsets for the KID mean and std.
         kid_subset_size: samples per KID subset; capped at the number of real and generated samples.
@@ -289,6 +309,7 @@ class ImageQuality(SampleEvaluation):
         check_positive_ints(num_real=num_real, is_splits=is_splits, kid_subsets=kid_subsets,
                             kid_subset_size=kid_subset_size, precision_k=precision_k, density_k=density_k)
         check_greater_than_zero(mmd_sigma=mmd_sigma, mmd_scale=mmd_scale)
+        check_seeds(draw_seed=draw_seed)
         if is_splits > num_samples:
             raise ValueError(f"Expected argument `is_splits` ({is_splits}) to be at most `num_samples` ({num_samples})")
         self.metrics = None if metrics is None else check_metrics(list(metrics), feature_extractor)
@@ -310,6 +331,20 @@ class ImageQuality(SampleEvaluation):
     def primary(self) -> str:
         names = self.value_names()
         return "fid" if "fid" in names else names[0]
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Builds the metric, then checks it against the data, before any training: the extractor takes the
+        data's image shape (a classifier trained on other images would fail at the first evaluation), the
+        data holds ``num_real`` held-out images, and the k-NN sizes are below the numbers of images."""
+        super().setup(trainer, pl_module, stage)
+        extractor = self.metric.feature_extractor
+        check_takes(extractor, getattr(trainer.datamodule, "img_shape", None), "the data's images")
+        check_takes(extractor, getattr(pl_module, "img_shape", None), "the generator's samples")
+        available = held_out_count(trainer.datamodule)
+        if available is not None:
+            check_num_real(self.num_real, available, trainer.datamodule)
+        check_neighbours(self.metric.chosen, self.options["precision_k"], self.options["density_k"],
+                         self.num_real or available, self.num_samples)
 
     def build(self, trainer: Trainer, pl_module: LightningModule) -> ImageQualityMetrics:
         if self.feature_extractor is None:

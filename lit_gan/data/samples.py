@@ -4,12 +4,14 @@
 sub-folders) whose extension is png, jpg or jpeg, sorted by their real path, decodes each with
 PIL, converts it to RGB and keeps it as uint8 (3, H, W), unresized. The order matters: IS and KID
 draw their splits and subsets by position. :class:`SampleFolder` takes the same files in the same
-order and gives the same tensors, so lit-gan's values on a folder are torch-fidelity's.
+order and gives the same tensors, so lit-gan's values on a folder are torch-fidelity's. With
+``channels=1`` (a feature extractor or a data set of grayscale images) it converts them to
+grayscale ("L") instead: (1, H, W).
 """
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -40,16 +42,27 @@ def sample_paths(folder: str, limit: Optional[int] = None, names: tuple[str, str
 
 
 class SampleFolder(Dataset):
-    """uint8 RGB images (3, H, W) of :func:`sample_paths`; a file PIL cannot read is named."""
+    """uint8 images (C, H, W) of :func:`sample_paths`: RGB (torch-fidelity's), or grayscale with
+    ``channels=1``; a file PIL cannot read is named."""
 
-    def __init__(self, folder: str, limit: Optional[int] = None, names: tuple[str, str] = ("samples", "num_samples")) -> None:
+    def __init__(self, folder: str, limit: Optional[int] = None, names: tuple[str, str] = ("samples", "num_samples"),
+                 channels: Optional[int] = None) -> None:
         self.files = sample_paths(folder, limit, names)
+        self.mode, self.name = "L" if channels == 1 else "RGB", names[0]
+
+    def check_shape(self, shape: Optional[Sequence[int]], taker: str) -> None:
+        """Refuse a folder whose first image, as read, is not of ``shape`` (None: any), the shape that ``taker``
+        (in words) takes; at setup, before anything is extracted."""
+        first = tuple(self[0].shape)
+        if shape is not None and first != tuple(shape):
+            raise ConfigError(f"Expected the images of `{self.name}` to have shape {tuple(shape)}, the shape {taker}"
+                              f" takes, got {first} ({self.files[0]})")
 
     def __len__(self) -> int:
         return len(self.files)
 
     def collate(self, images: list[torch.Tensor]) -> torch.Tensor:
-        """One batch (B, 3, H, W); images of another size than the first are named, not a stack error."""
+        """One batch (B, C, H, W); images of another size than the first are named, not a stack error."""
         other = next((i for i, x in enumerate(images) if x.shape != images[0].shape), None)
         if other is not None:
             raise ConfigError(f"Expected the images of a folder to be of one size, got {tuple(images[0].shape[1:])}"
@@ -59,6 +72,6 @@ class SampleFolder(Dataset):
     def __getitem__(self, i: int) -> torch.Tensor:
         try:
             with Image.open(self.files[i]) as image:
-                return pil_to_tensor(image.convert("RGB"))
+                return pil_to_tensor(image.convert(self.mode))
         except (OSError, UnidentifiedImageError, SyntaxError) as err:
             raise ConfigError(f"cannot read image {self.files[i]}: {err}") from err

@@ -10,11 +10,12 @@ reference statistics, and a protocol line a paper can quote.
 """
 
 from pathlib import Path
-from typing import Union
+from typing import Optional, Sequence, Union
 
 from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.errors import ConfigError
 from lit_gan.files import file_digest
 from lit_gan.tensors import to_uint8
 
@@ -26,6 +27,24 @@ def rgb_uint8(images: Tensor) -> Tensor:
         raise ValueError(f"Expected argument `images` to have shape (B, 1 or 3, H, W), got {tuple(images.shape)}")
     x = to_uint8(images)
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def input_shape(extractor: nn.Module) -> Optional[tuple[int, ...]]:
+    """The one image shape (C, H, W) that ``extractor`` takes (a classifier's ``img_shape``); None: any
+    (the pretrained networks resize every image, and repeat a grayscale channel)."""
+    shape = getattr(extractor, "img_shape", None)
+    return None if shape is None else tuple(int(s) for s in shape)
+
+
+def check_takes(extractor: nn.Module, shape: Optional[Sequence[int]], whose: str) -> None:
+    """Refuse images of ``shape`` (``whose``: which, in words) for an extractor that takes another one,
+    before anything is extracted or trained; nothing to check where either shape is unknown (None)."""
+    takes = input_shape(extractor)
+    if takes is not None and shape is not None and takes != tuple(shape):
+        raise ConfigError(
+            f"Expected argument `feature_extractor` to take {whose} of shape {tuple(shape)}, got a"
+            f" {type(extractor).__name__} that takes {takes}: use one trained on images of shape {tuple(shape)}"
+        )
 
 
 class FeatureExtractor(nn.Module):

@@ -10,11 +10,13 @@ from typing import Literal, Optional, Sequence
 
 from torch import Tensor, nn
 
+from lit_gan.checks import check_greater_than_zero, check_positive_ints
+from lit_gan.errors import ConfigError
 from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
 from lit_gan.metrics.frechet import FrechetDistance
 from lit_gan.metrics.manifold import DensityCoverage, PrecisionRecall
 from lit_gan.metrics.mmd import KernelMMD
-from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, InceptionScore, KernelDistance
+from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, InceptionScore, KernelDistance, check_draws, check_seeds
 
 MetricName = Literal["fid", "is", "kid", "precision_recall", "density_coverage", "mmd"]
 # metric -> (its attribute, the names of the values its compute returns)
@@ -50,6 +52,21 @@ def check_metrics(metrics: Sequence[str], extractor: Optional[FeatureExtractor])
             f"Expected argument `metrics` to leave out 'is': {type(extractor).__name__} has no class logits"
         )
     return tuple(metrics)
+
+
+def check_neighbours(chosen: Sequence[str], precision_k: int, density_k: int, n_real: Optional[int],
+                     n_generated: int) -> None:
+    """Refuse a k of the k-NN radii that is not below the images it is taken among (each radius is the distance
+    of an image to its k-th nearest other one): precision and recall on both sides, density and coverage on the
+    real; before anything is extracted (``compute`` would refuse them after, naming its ``k``). None: not known."""
+    counts = {"real": n_real, "generated": n_generated}
+    for metric, name, k, sides in (("precision_recall", "precision_k", precision_k, ("real", "generated")),
+                                   ("density_coverage", "density_k", density_k, ("real",))):
+        for side in sides:
+            n = counts[side]
+            if metric in chosen and n is not None and n <= k:
+                raise ConfigError(f"Expected argument `{name}` ({k}) to be below the {n} {side} images"
+                                  " (a k-NN radius needs k other images)")
 
 
 class ImageQualityMetrics(nn.Module):
@@ -102,6 +119,12 @@ class ImageQualityMetrics(nn.Module):
         metrics: Optional[Sequence[MetricName]] = None,
     ) -> None:
         super().__init__()
+        # here, named as given (the metrics below would name their own `splits`, `k`, `sigma`, ...)
+        check_positive_ints(is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                            precision_k=precision_k, density_k=density_k)
+        check_greater_than_zero(mmd_sigma=mmd_sigma, mmd_scale=mmd_scale)
+        check_seeds(seed=seed)
+        check_draws(draws)
         self.feature_extractor = feature_extractor.eval()
         chosen = default_metrics(feature_extractor.num_classes > 0) if metrics is None else check_metrics(metrics, feature_extractor)
         d, k = feature_extractor.num_features, feature_extractor.num_classes

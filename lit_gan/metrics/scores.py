@@ -12,6 +12,7 @@ floats), as torchmetrics' do.
 """
 
 import warnings
+from numbers import Integral
 from typing import Any, Literal
 
 import torch
@@ -24,11 +25,19 @@ _KEEPS_FEATURES = "Metric .* will save all extracted features"
 Draws = Literal["torch-fidelity", "torch"]
 DRAWS = ("torch-fidelity", "torch")
 TORCH_FIDELITY_SEED = 2020  # torch-fidelity's default rng_seed
+MAX_SEED = 2**32 - 1  # np.random.RandomState's, which torch-fidelity's draws use
 
 
 def check_draws(draws: str) -> None:
     if draws not in DRAWS:
         raise ValueError(f"Expected argument `draws` to be one of {', '.join(DRAWS)}, got {draws!r}")
+
+
+def check_seeds(**values: object) -> None:
+    """Refuse the first argument that is not an integer in [0, 2**32 - 1], a seed of the IS and KID draws."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value <= MAX_SEED:
+            raise ValueError(f"Expected argument `{name}` to be an integer in [0, 2**32 - 1], got {value!r}")
 
 
 class InceptionScore(_InceptionScore):
@@ -58,6 +67,7 @@ class InceptionScore(_InceptionScore):
         if not (isinstance(splits, int) and splits > 0):
             raise ValueError(f"Expected argument `splits` to be an integer > 0, got {splits}")
         check_draws(draws)
+        check_seeds(seed=seed)
         self.draws = draws
         with warnings.catch_warnings():  # that every feature is kept is the point, and said above
             warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)
@@ -114,6 +124,7 @@ class KernelDistance(KernelInceptionDistance):
         cap_subset_size: bool = False, draws: Draws = "torch-fidelity", **kwargs: Any,
     ) -> None:
         check_draws(draws)
+        check_seeds(seed=seed)
         self.draws = draws
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_KEEPS_FEATURES)

@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import subprocess
 import sys
 from functools import partial
@@ -204,6 +205,11 @@ def test_bad_arguments_and_models_are_refused(tmp_path, digits_classifier):
         MixtureCoverage(min_samples=0)
     with pytest.raises(ValueError, match="`is_splits`"):
         image_quality(digits_classifier, num_samples=4, is_splits=10)
+    # the names of ImageQuality's arguments, not those of the metrics inside (`splits`, `k`, `sigma`, NumPy's seed)
+    for argument, value in (("is_splits", 0), ("kid_subsets", 0), ("precision_k", 0), ("density_k", -1),
+                            ("mmd_sigma", 0.0), ("draw_seed", -1), ("draw_seed", 2**32)):
+        with pytest.raises(ValueError, match=f"^Expected argument `{argument}` to be "):
+            image_quality(digits_classifier, **{argument: value})
     with pytest.raises(ValueError, match="mode `centers` and `std`"):
         cpu_trainer(tmp_path, callbacks=[MixtureCoverage()]).test(digits_gan(), DigitsImages(), verbose=False)
 
@@ -274,3 +280,50 @@ def test_callbacks_from_yaml_through_the_cli(tmp_path, monkeypatch, capsys, digi
     assert quality.cache_hit is True  # the held-out features of the fits, from the reference cache
     for key in KEYS:
         assert f"test/{key}" in printed and torch.isfinite(test.trainer.callback_metrics[f"test/{key}"]), key
+
+
+def test_more_real_images_than_held_out_are_refused_at_setup(tmp_path, digits_classifier):
+    from lit_gan.errors import ConfigError
+
+    model, trainer = digits_gan(), cpu_trainer(tmp_path, max_steps=2)
+    trainer.callbacks.append(image_quality(digits_classifier, num_real=298, every_n_steps=1))
+    with pytest.raises(ConfigError, match=r"^Expected argument `num_real` \(298\) to be at most the 297 held-out images"
+                                          r" of DigitsImages$"):  # was: capped to 297, silently
+        trainer.fit(model, DigitsImages(batch_size=16))
+    assert trainer.global_step == 0  # before any training
+    exact = image_quality(digits_classifier, num_real=297, num_samples=20, is_splits=2, kid_subset_size=10)
+    cpu_trainer(tmp_path, callbacks=[exact]).test(digits_gan(), DigitsImages(batch_size=16), verbose=False)
+    assert int(exact.metric.fid.real_features_num_samples) == 297
+    # a k-NN size that is not below the images it is taken among: at setup too, named as ImageQuality names it
+    for kwargs, message in ((dict(num_real=5, density_k=5), "`density_k` (5) to be below the 5 real images"),
+                            (dict(num_samples=3, is_splits=2, precision_k=3), "`precision_k` (3) to be below the 3 generated")):
+        with pytest.raises(ConfigError, match=re.escape(message)):  # was `k`, at the first evaluation
+            cpu_trainer(tmp_path, callbacks=[image_quality(digits_classifier, **kwargs)]).test(
+                digits_gan(), DigitsImages(batch_size=16), verbose=False)
+
+
+def test_an_extractor_of_another_image_shape_is_one_line_at_setup_before_training(tmp_path, monkeypatch, capsys,
+                                                                                   digits_classifier):
+    import yaml
+
+    from lit_gan.cli import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    networks = {"generator": {"class_path": "lit_gan.networks.DCGANGenerator", "init_args": {"base_channels": 8}},
+                "critic": {"class_path": "lit_gan.networks.DCGANCritic", "init_args": {"base_channels": 8}}}
+    quality = {"class_path": "lit_gan.callbacks.ImageQuality", "init_args": {
+        "feature_extractor": {"class_path": "lit_gan.metrics.ClassifierFeatures",  # trained on 8x8 digits
+                              "init_args": {"checkpoint_path": str(digits_classifier)}},
+        "num_samples": 20, "batch_size": 10, "every_n_steps": 1, "is_splits": 2, "kid_subset_size": 10}}
+    config = {"trainer": {"accelerator": "cpu", "max_steps": 2, "enable_progress_bar": False, "limit_val_batches": 0,
+                          "default_root_dir": str(tmp_path / "run"), "callbacks": [quality]},
+              "model": {"class_path": "lit_gan.GAN", "init_args": {"latent_dim": 8, **networks}},
+              "data": {"class_path": "lit_gan.data.MNIST5k", "init_args": {"batch_size": 16, "image_size": 32}}}
+    (tmp_path / "fit.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["fit", "--config", str(tmp_path / "fit.yaml")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1, err  # was a traceback at the first evaluation, mid-training
+    assert ("error: Expected argument `feature_extractor` to take the data's images of shape (1, 32, 32), got a"
+            " ClassifierFeatures that takes (1, 8, 8)") in err[0], err[0]
+    assert not list((tmp_path / "run").rglob("*.ckpt"))  # refused before training: no step, no checkpoint

@@ -12,6 +12,7 @@ import yaml
 from lit_gan.cli import main, run_cli
 from lit_gan.evaluate import main as evaluate
 from lit_gan.metrics.features import FeatureExtractor
+from tests.metrics.helpers import DigitsImages
 from tests.metrics.test_torch_fidelity_protocol import write_folder
 
 FOLDER_ARGS = ["--is_splits", "4", "--kid_subsets", "7", "--kid_subset_size", "12"]
@@ -108,6 +109,15 @@ class Pooled(FeatureExtractor):
         return {"extractor": "pooled", "features": "48", "weights_sha256": "none", "resize": "area to 4x4"}
 
 
+class MeanPooled(Pooled):
+    """Features: the images' pixels, averaged over the channels, to 4 x 4 (16): of 1- and 3-channel images alike."""
+
+    num_features = 16
+
+    def extract(self, images):
+        return super().extract(images.float().mean(dim=1, keepdim=True))
+
+
 class Anonymous(Pooled):
     def identity(self):
         raise NotImplementedError
@@ -188,7 +198,33 @@ def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_pat
     (["--samples", "{fake}", "--real", "{real}", "--metrics", "[is]", "--is_splits", "17"],
      "Expected argument `is_splits` (17) to be at most the 16 generated images"),
     (["--samples", "{fake}", "--real", "{real}", "--output", "{real}"], "Expected argument `output` to be a file that can be written"),
-    (["--samples", "{fake}", "--real", "{mixed}"], "Expected the images of a folder to be of one size, got (24, 24) and (32, 32)"),
+    (["--samples", "{mixed}", "--real", "{mixed}", "--is_splits", "2"],
+     "Expected the images of a folder to be of one size, got (8, 8) and (16, 16)"),
+    # the names the user typed, not those of the metrics inside (`splits`, `subsets`, `k`, `sigma`, NumPy's seed)
+    (["--samples", "{fake}", "--real", "{real}", "--is_splits", "0"],
+     "Expected argument `is_splits` to be an integer >= 1, got 0"),
+    (["--samples", "{fake}", "--real", "{real}", "--kid_subsets", "0"],
+     "Expected argument `kid_subsets` to be an integer >= 1, got 0"),
+    (["--samples", "{fake}", "--real", "{real}", "--precision_k", "0"],
+     "Expected argument `precision_k` to be an integer >= 1, got 0"),
+    (["--samples", "{fake}", "--real", "{real}", "--density_k", "-1"],
+     "Expected argument `density_k` to be an integer >= 1, got -1"),
+    (["--samples", "{fake}", "--real", "{real}", "--mmd_sigma", "0"],
+     "Expected argument `mmd_sigma` to be > 0, got 0.0"),
+    (["--samples", "{fake}", "--real", "{real}", "--draw_seed", "-1"],
+     "Expected argument `draw_seed` to be an integer in [0, 2**32 - 1], got -1"),
+    (["--samples", "{fake}", "--real", "{real}", "--density_k", "20"],
+     "Expected argument `density_k` (20) to be below the 20 real images"),
+    (["--samples", "{fake}", "--real", "{real}", "--precision_k", "16"],
+     "Expected argument `precision_k` (16) to be below the 16 generated images"),
+    # a folder (RGB 24x24, read as grayscale for the 8x8 classifier), or data, of another shape than the extractor's
+    (["--samples", "{fake}", "--data", "tests.metrics.helpers.DigitsImages"],
+     "Expected the images of `samples` to have shape (1, 8, 8), the shape `feature_extractor` (ClassifierFeatures)"
+     " takes, got (1, 24, 24) ({fake}/000.png)"),
+    (["--samples", "{fake}", "--real", "{real}"], "Expected the images of `real` to have shape (1, 8, 8)"),
+    (["--samples", "{fake}", "--data", "lit_gan.data.MNIST5k"],
+     "Expected argument `feature_extractor` to take the images of `data` of shape (1, 28, 28), got a ClassifierFeatures"
+     " that takes (1, 8, 8)"),
     (["--checkpoint", "{foreign}", "--real", "{real}"],
      "names 'antigravity.Fly', outside lit_gan, torch.optim and torch.nn: evaluate builds no other code"),
     (["--checkpoint", "{callable}", "--real", "{real}"],  # a trusted class, given a function to import and call
@@ -201,8 +237,11 @@ def test_bad_input_is_one_line(tmp_path, folders, digits_classifier, capsys, arg
     from PIL import Image
 
     real, fake = folders
-    mixed = write_folder(tmp_path / "mixed", 3, 2)
-    Image.new("RGB", (32, 32)).save(mixed / "big.png")
+    mixed = tmp_path / "mixed"  # the classifier's 8x8 images, then one larger
+    mixed.mkdir()
+    for i in range(6):
+        Image.new("L", (8, 8), 40 * i).save(mixed / f"{i:03d}.png")
+    Image.new("L", (16, 16)).save(mixed / "big.png")
     foreign = tmp_path / "foreign.ckpt"  # a crafted checkpoint naming a module to import
     torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": "lit_gan.GAN", "generator": {
         "class_path": "antigravity.Fly", "init_args": {}}}}, foreign)
@@ -236,3 +275,116 @@ def test_missing_weights_are_one_line_naming_the_file(tmp_path, folders, capsys,
                   "--feature_extractor.weights_path", missing])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and message.format(missing=missing) in err[0], err
+
+
+class PredictableDigits(DigitsImages):
+    """The 8x8 digits with a predict loader, as lit-gan's data modules have (`lit-gan predict` needs one)."""
+
+    def predict_dataloader(self):
+        return torch.utils.data.DataLoader(self.held_out_set, batch_size=self.batch_size)
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory, digits_classifier):
+    """(the config of a 2-step fit of a GAN on the 8x8 digits, without callbacks; its checkpoint)."""
+    root = tmp_path_factory.mktemp("gan-run")
+    config = fit_config(root, digits_classifier)
+    config["trainer"].update(max_steps=2, callbacks=[])
+    (root / "fit.yaml").write_text(yaml.safe_dump(config))
+    return root / "fit.yaml", run_cli(["fit", "--config", str(root / "fit.yaml")]).trainer.checkpoint_callback.best_model_path
+
+
+FOLDERS = ["--samples", "{fake}", "--real", "{real}"]
+
+
+@pytest.mark.parametrize("inputs,output,message", [
+    # the checkpoint being evaluated (was replaced with the JSON report)
+    (["--checkpoint", "{ckpt}", "--num_samples", "20", "--real", "{real}"], "{ckpt}",
+     "Expected argument `output` to be another file than the `checkpoint` it evaluates, got '{ckpt}'"),
+    (["--checkpoint", "{ckpt}", "--num_samples", "20", "--real", "{real}"], "{link}",  # the same file by another name
+     "Expected argument `output` to be another file than the `checkpoint` it evaluates"),
+    # an image of a folder read, existing or not (a new one would be read as a sample next time)
+    (FOLDERS, "{fake}/003.png", "Expected argument `output` to be outside the images of `samples`"),
+    (FOLDERS, "{real}/new.png", "Expected argument `output` to be outside the images of `real`"),
+    # any other existing file that is not the report of an earlier evaluate
+    (FOLDERS, "{ckpt}", "got '{ckpt}', an existing file (not text): choose another `output`"),
+    (FOLDERS, "{notes}", "an existing file (not JSON)"),
+    (FOLDERS, "{other}", "an existing file (JSON without the keys metrics, protocol, protocol_line)"),
+])
+def test_an_output_that_is_an_input_or_another_file_is_refused_before_anything_runs(
+        tmp_path, folders, gan_run, capsys, inputs, output, message):
+    import os
+    import shutil
+
+    real, fake = folders
+    ckpt = tmp_path / "gan.ckpt"  # a GAN checkpoint, which evaluate scores against the RGB folder on MeanPooled
+    shutil.copy(gan_run[1], ckpt)
+    os.symlink(ckpt, tmp_path / "link.ckpt")
+    (tmp_path / "notes.json").write_text("run 3: lr 2e-4\n")
+    (tmp_path / "other.json").write_text('{"fid": 1.0}\n')
+    fill = dict(ckpt=ckpt, link=tmp_path / "link.ckpt", real=real, fake=fake, notes=tmp_path / "notes.json",
+                other=tmp_path / "other.json")
+
+    def files():
+        return {p: p.read_bytes() for folder in (tmp_path, real, fake) for p in folder.iterdir() if p.is_file()}
+
+    before = files()
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate([*(a.format(**fill) for a in inputs), "--output", output.format(**fill), "--feature_extractor",
+                  "tests.metrics.test_evaluate.MeanPooled", "--is_splits", "2", "--reference_cache", "false"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and message.format(**fill) in err[0], err
+    assert files() == before  # nothing written, nothing replaced
+
+
+def test_the_report_of_an_earlier_evaluate_is_replaced_whole_or_not_at_all(folders, tmp_path, monkeypatch):
+    import errno
+
+    import lit_gan.checkpoint_io
+    from lit_gan.errors import ConfigError
+    from lit_gan.evaluate import run
+
+    real, fake = folders
+    out = tmp_path / "reports" / "metrics.json"
+    first = run(samples=str(fake), real=str(real), feature_extractor=Pooled(), batch_size=5, output=str(out),
+                reference_cache=False)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(first))
+    second = run(samples=str(fake), real=str(real), feature_extractor=Pooled(), batch_size=5, output=str(out),
+                 reference_cache=False, metrics=["fid"])  # an earlier report: replaced
+    assert json.loads(out.read_text())["metrics"] == second["metrics"] and list(second["metrics"]) == ["fid"]
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lit_gan.checkpoint_io.os, "fsync", full_disk)  # the disk fills while the report is written
+    with pytest.raises(ConfigError, match=f"^cannot write `output` {out}: No space left on device$"):
+        run(samples=str(fake), real=str(real), feature_extractor=Pooled(), batch_size=5, output=str(out),
+            reference_cache=False)
+    assert json.loads(out.read_text())["metrics"] == second["metrics"]  # the earlier report, whole
+    assert [p.name for p in out.parent.iterdir()] == ["metrics.json"]  # no temporary file left
+
+
+def test_predicted_grayscale_samples_are_evaluated_with_a_classifier(tmp_path, gan_run, digits_classifier, monkeypatch):
+    # the documented workflow: `lit-gan predict` with SampleWriter, then `lit-gan evaluate --samples <folder>`
+    import numpy as np
+    from PIL import Image
+
+    from lit_gan.data.samples import SampleFolder
+    from lit_gan.tensors import to_uint8
+
+    monkeypatch.chdir(tmp_path)
+    config, ckpt = gan_run
+    run_cli(["predict", "--config", str(config), "--ckpt_path", ckpt, "--trainer.default_root_dir", str(tmp_path),
+             "--data", "tests.metrics.test_evaluate.PredictableDigits",
+             "--trainer.callbacks+=lit_gan.callbacks.SampleWriter", "--trainer.callbacks.dirpath", "samples",
+             "--trainer.callbacks.num_samples", "20"])
+    png = tmp_path / "samples" / "png"
+    assert {Image.open(p).mode for p in png.glob("*.png")} == {"L"}  # 1-channel PNGs for 1-channel data
+    drawn = to_uint8(torch.from_numpy(np.load(tmp_path / "samples" / "samples.npz")["samples"]))
+    assert torch.equal(SampleFolder(str(png), channels=1)[3], drawn[3])  # read back as the generator drew them
+    result = evaluate(["--samples", str(png), "--data", "tests.metrics.helpers.DigitsImages",
+                       "--feature_extractor", "lit_gan.metrics.ClassifierFeatures",
+                       "--feature_extractor.checkpoint_path", str(digits_classifier), "--is_splits", "2",
+                       "--kid_subsets", "3", "--kid_subset_size", "20", "--reference_cache", "false"])
+    assert result["protocol"]["num_generated"] == 20 and result["protocol"]["num_real"] == 297
+    assert result["metrics"]["fid"] > 0 and 1 <= result["metrics"]["is"] <= 10

@@ -133,3 +133,20 @@ def test_the_metrics_are_chosen_by_name_and_is_needs_logits():
     assert "is" not in ImageQualityMetrics(NoLogits()).chosen  # the default leaves IS out
     with pytest.raises(ValueError, match="Expected argument `metrics` to leave out 'is': NoLogits has no class logits"):
         ImageQualityMetrics(NoLogits(), metrics=["fid", "is"])
+
+
+@pytest.mark.parametrize("argument,value,message", [
+    ("is_splits", 0, "Expected argument `is_splits` to be an integer >= 1, got 0"),  # was `splits`
+    ("kid_subsets", 0, "Expected argument `kid_subsets` to be an integer >= 1, got 0"),  # was `subsets`
+    ("kid_subset_size", 0, "Expected argument `kid_subset_size` to be an integer >= 1, got 0"),
+    ("precision_k", 0, "Expected argument `precision_k` to be an integer >= 1, got 0"),  # was `k`
+    ("density_k", -1, "Expected argument `density_k` to be an integer >= 1, got -1"),  # was `k`
+    ("mmd_sigma", 0.0, "Expected argument `mmd_sigma` to be > 0, got 0.0"),  # was `sigma`
+    ("mmd_scale", float("inf"), "Expected argument `mmd_scale` to be > 0, got inf"),
+    ("seed", -1, r"Expected argument `seed` to be an integer in \[0, 2\*\*32 - 1\], got -1"),  # was numpy's, at compute
+    ("seed", 2**32, r"Expected argument `seed` to be an integer in \[0, 2\*\*32 - 1\], got 4294967296"),
+])
+def test_bad_settings_are_named_as_the_bundle_names_them(argument, value, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        bundle(metrics=list(OUTPUTS), **{argument: value})
+    assert bundle(metrics=list(OUTPUTS), seed=2**32 - 1).inception_score.seed == 2**32 - 1  # the largest NumPy seed
