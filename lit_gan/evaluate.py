@@ -11,13 +11,11 @@ split (``--data``, as in ``lit-gan fit``) or a folder (``--real``). The metrics 
 :class:`~lit_gan.metrics.ImageQualityMetrics` on one feature extractor (Inception by default),
 the real features from the reference cache when it has them. Prints a table and one protocol line
 (extractor, its weights' sha256 prefix, N real / N generated, resize, draws, versions) and writes
-both to ``output`` as JSON (atomically: a temporary file, then ``os.replace``). ``output`` may be a
+both to ``output`` as JSON (:mod:`lit_gan.evaluate_report`: atomically). ``output`` may be a
 new file or the report of an earlier evaluate, which it replaces; any other existing file (a
 checkpoint, an image of the folders read) is refused before anything runs.
 """
 
-import json
-import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -32,13 +30,12 @@ from lightning.pytorch.cli import instantiate_module
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from lit_gan.checkpoint_io import write_atomically
 from lit_gan.checkpoints import check_fits, read_checkpoint
 from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.cli import LitGanParser
-from lit_gan.cli_checks import check_writable_folder
-from lit_gan.data.samples import SAMPLE_EXTENSIONS, SampleFolder
+from lit_gan.data.samples import SampleFolder
 from lit_gan.errors import ConfigError, one_line
+from lit_gan.evaluate_report import check_output, write_report
 from lit_gan.metrics.features import FeatureExtractor, check_takes, input_shape
 from lit_gan.metrics.quality import ImageQualityMetrics, MetricName, check_neighbours
 from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs
@@ -46,64 +43,6 @@ from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_seeds
 from lit_gan.objectives.base import AdversarialModule
 from lit_gan.specs import from_spec, untrusted_import
 from lit_gan.tensors import fixed_latents, real_images
-
-
-REPORT_KEYS = ("metrics", "protocol", "protocol_line")  # what ``run`` writes to ``output``
-REPORT_MAX_BYTES = 1 << 20  # a report is a few kB: a larger file is something else
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)  # links included
-    except OSError:  # either missing
-        return a.resolve() == b.resolve()
-
-
-def not_a_report(path: Path) -> Optional[str]:
-    """Why the existing file ``path`` is not a report of an earlier evaluate (None: it is one)."""
-    try:
-        if path.stat().st_size > REPORT_MAX_BYTES:
-            return f"{path.stat().st_size} bytes, larger than any report"
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        return "not text"
-    except ValueError:
-        return "not JSON"
-    except OSError as err:
-        return f"unreadable: {err.strerror or one_line(err)}"
-    if not (isinstance(report, dict) and all(key in report for key in REPORT_KEYS)):
-        return f"JSON without the keys {', '.join(REPORT_KEYS)}"
-    return None
-
-
-def check_output(output: str, checkpoint: Optional[str], folders: dict[str, Optional[str]]) -> None:
-    """``output`` can be written, is none of the inputs (``checkpoint``, an image of ``folders``, by argument
-    name), and is a new file or the report of an earlier evaluate (then replaced): checked before anything runs."""
-    path = Path(output)
-    if path.is_dir():
-        raise ConfigError(f"Expected argument `output` to be a file that can be written, got {output!r}")
-    check_writable_folder(str(path.parent), "`output`'s folder")
-    if checkpoint is not None and _same_file(path, Path(checkpoint)):
-        raise ConfigError(f"Expected argument `output` to be another file than the `checkpoint` it evaluates,"
-                          f" got {output!r}")
-    image = path.suffix.lower().lstrip(".") in SAMPLE_EXTENSIONS
-    for name, folder in folders.items():
-        if folder is not None and image and _same_file(path.parent, Path(folder)):
-            raise ConfigError(f"Expected argument `output` to be outside the images of `{name}` it reads, got {output!r}")
-    why = not_a_report(path) if path.exists() else None
-    if why is not None:
-        raise ConfigError(f"Expected argument `output` to be a new file or the JSON report of an earlier"
-                          f" `lit-gan evaluate` (which it replaces), got {output!r}, an existing file ({why}):"
-                          " choose another `output`")
-
-
-def write_report(output: str, result: dict[str, Any]) -> None:
-    """``result`` to ``output`` as JSON: the old file or the whole report, never a part of it."""
-    try:
-        write_atomically(Path(output), (json.dumps(result, indent=2) + "\n").encode())
-    except OSError as err:  # a full disk (after the values were printed), a folder gone
-        why = os.strerror(err.errno) if err.errno else one_line(err)
-        raise ConfigError(f"cannot write `output` {output}: {why}") from err
 
 
 def check_shapes(extractor: FeatureExtractor, data: Optional[LightningDataModule], real_files: Optional[SampleFolder],

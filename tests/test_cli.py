@@ -260,3 +260,14 @@ def test_an_error_in_a_data_loader_worker_is_reported_by_its_own_message():
     assert str(info.value).startswith("Caught ConfigError in DataLoader worker process 0")
     assert worker_message(str(info.value)) == "row 0 of `data_file` is broken"
     assert worker_message("no worker here") == "no worker here"
+
+
+def test_a_precision_whose_package_is_missing_is_one_line(capsys, tmp_path, monkeypatch):
+    import importlib.util
+
+    assert importlib.util.find_spec("transformer_engine") is None  # not a dependency: Lightning refuses it
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.precision", "transformer-engine"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_info.value.code == 2 and len(err) == 1 and "ModuleNotFoundError" in err[0] and "transformer_engine" in err[0], err
