@@ -200,11 +200,11 @@ def check_checkpoint_imports(checkpoint: dict[str, Any], path: str, config: Name
     path and every dotted string given for a callable: one outside lit_gan, torch.optim and
     torch.nn is refused unless the config or the command line names it too (your own networks)."""
     model = config.get("model")
-    given = import_paths(model.as_dict() if isinstance(model, Namespace) else model)
+    given = import_paths(model.as_dict() if isinstance(model, Namespace) else model)  # your own classes and functions
     foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}, allowed=given)
     if foreign is not None:
         raise ConfigError(
             f"refusing `ckpt_path` {path}: its hyperparameters name {foreign!r}, outside lit_gan, torch.optim,"
-            " torch.nn and the config, and building the model from them would import it and run its code;"
+            " torch.nn and the config, and building the model from them would import (or read) it and run its code;"
             " if you trust the file, name it in the config"
         )

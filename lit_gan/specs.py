@@ -9,10 +9,14 @@ the same shape the CLI writes, and such a dict becomes a callable again. Used by
 
 import importlib
 import importlib.util
+import inspect
+import os
 import re
 from collections.abc import Collection, Iterator
 from functools import partial
 from typing import Any, Callable, Optional
+
+import yaml
 
 from lit_gan.errors import ConfigError, one_line
 
@@ -62,7 +66,8 @@ _IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
 
 def _strings(node: Any) -> Iterator[tuple[bool, str]]:
-    """(is it a class path, the string) for every string at any depth of ``node``."""
+    """(is it a class path, the string) for every string at any depth of ``node``; a string that holds
+    a YAML/JSON mapping or list is looked into, as jsonargparse parses it before it types it."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "_instantiator":  # Lightning's own: LightningCLI drops it, load_from_checkpoint checks it
@@ -75,26 +80,68 @@ def _strings(node: Any) -> Iterator[tuple[bool, str]]:
         for value in node:
             yield from _strings(value)
     elif isinstance(node, str):
-        yield False, node
+        parsed = _parsed(node)
+        if isinstance(parsed, (dict, list)):
+            yield from _strings(parsed)
+        else:
+            yield False, node
+
+
+def _parsed(text: str) -> Any:
+    """``text`` as YAML if it is a flow mapping or list (``{class_path: ...}``, ``[...]``), else itself."""
+    if not text.lstrip().startswith(("{", "[")):
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def import_paths(node: Any) -> set[str]:
-    """The strings of ``node`` (a config) that building it could import."""
-    return {value for is_class, value in _strings(node) if is_class or _IMPORT_PATH.fullmatch(value)}
+    """The strings of ``node`` (a config, classes and functions as class paths) that building it could import."""
+    return {value for is_class, value in _strings(to_spec(node)) if is_class or _IMPORT_PATH.fullmatch(value)}
+
+
+def _defined_in_trusted(path: str) -> bool:
+    """Whether the object that ``path`` names is a module, class or function of lit_gan, torch.optim or
+    torch.nn: jsonargparse also resolves a module's attribute, so ``lit_gan.data.order.os._exit`` is
+    ``os._exit``. The longest prefix that is a module is imported (trusted code), then the attributes."""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            target: Any = importlib.import_module(".".join(parts[:i]))
+            break
+        except ImportError:
+            continue
+    else:
+        return False
+    for name in parts[i:]:
+        if not hasattr(target, name):
+            return True  # names nothing: building fails to import it, and runs nothing
+        target = getattr(target, name)
+    module = target.__name__ if inspect.ismodule(target) else getattr(target, "__module__", None)
+    return isinstance(module, str) and f"{module}.".startswith(TRUSTED)
 
 
 def untrusted_import(hparams: Any, allowed: Collection[str] = ()) -> Optional[str]:
-    """The first string of a checkpoint's hyperparameters that building the model would import from
-    outside lit_gan, torch.optim and torch.nn and that is not in ``allowed``; None if there is none.
+    """The first string of a checkpoint's hyperparameters that building the model would import, call or
+    read from outside lit_gan, torch.optim and torch.nn and that is not in ``allowed``; None if none.
 
     Building imports every ``class_path``, and jsonargparse also imports a dotted string given where
-    a callable goes (``lr_lambda: os._exit``): importing runs a module's code, and the callable is
-    then called. So any class path outside those is untrusted, and so is any other dotted string
-    whose first part is an installed module (looked up without importing it): ``data.png`` is not.
+    a callable goes (``lr_lambda: os._exit``), parses a string holding YAML (``"{class_path: ...}"``)
+    and reads a string naming a file as a config: importing runs a module's code, and the callable is
+    then called. So these are untrusted: a class path, or a dotted string whose first part is an
+    installed module (looked up without importing it; ``data.png`` is not), unless what it names is
+    defined in lit_gan, torch.optim or torch.nn; and a string that names an existing file.
     """
     for is_class, value in _strings(hparams):
-        if value.startswith(TRUSTED) or value in allowed:
+        if value in allowed:
             continue
-        if is_class or (_IMPORT_PATH.fullmatch(value) and importlib.util.find_spec(value.split(".")[0]) is not None):
+        if not is_class and os.path.exists(value):
+            return value
+        if value.startswith(TRUSTED):
+            if not _defined_in_trusted(value):
+                return value
+        elif is_class or (_IMPORT_PATH.fullmatch(value) and importlib.util.find_spec(value.split(".")[0]) is not None):
             return value
     return None

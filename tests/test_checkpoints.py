@@ -57,34 +57,48 @@ def test_a_crafted_pickle_is_refused_without_running_code(tmp_path, capsys, monk
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("where", ["generator", "lr_lambda"])
+LAMBDA = "torch.optim.lr_scheduler.LambdaLR"
+SMUGGLED = {  # where in the hyperparameters, what jsonargparse would import (or read), what the refusal names
+    "class_path": ("generator", {"class_path": "strange_mod.f"}, "strange_mod.f"),
+    "callable": ("g_scheduler", {"class_path": LAMBDA, "init_args": {"lr_lambda": "strange_mod.f"}}, "strange_mod.f"),
+    "yaml_string": ("generator", "{class_path: strange_mod.f}", "strange_mod.f"),
+    "yaml_list": ("g_scheduler", {"class_path": LAMBDA, "init_args": {"lr_lambda": "[strange_mod.f]"}}, "strange_mod.f"),
+    "through_a_module_attribute": (  # lit_gan.data.order imports os: jsonargparse resolves os.getcwd
+        "g_scheduler", {"class_path": LAMBDA, "init_args": {"lr_lambda": "lit_gan.data.order.os.getcwd"}},
+        "lit_gan.data.order.os.getcwd"),
+    "a_config_file": ("generator", "gen.yaml", "gen.yaml"),  # read as a config naming strange_mod
+}
+
+
+@pytest.mark.parametrize("where", SMUGGLED)
 def test_hyperparameters_naming_another_module_are_refused_before_it_is_imported(good_ckpt, tmp_path, capsys, monkeypatch, where):
-    """LightningCLI builds the model from the checkpoint's hyperparameters: a class path, or a dotted
-    string where a callable goes, would be imported (its code run) and called."""
+    """LightningCLI builds the model from the checkpoint's hyperparameters: a class path, a dotted string
+    where a callable goes, YAML in a string, a config file's name: each would be imported (its code run) and called."""
     import sys
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "strange_mod.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\ndef f(*a): pass\n")
+    (tmp_path / "gen.yaml").write_text("class_path: strange_mod.f\n")
     checkpoint = torch.load(good_ckpt, weights_only=True)
-    hparams = checkpoint["hyper_parameters"]
-    if where == "generator":
-        hparams["generator"]["class_path"] = "strange_mod.f"
-    else:
-        hparams["g_scheduler"] = {"class_path": "torch.optim.lr_scheduler.LambdaLR", "init_args": {"lr_lambda": "strange_mod.f"}}
+    key, value, named = SMUGGLED[where]
+    checkpoint["hyper_parameters"][key] = value
     torch.save(checkpoint, tmp_path / "foreign.ckpt")
     for subcommand in ("fit", "validate"):
         line = refused(tmp_path, capsys, tmp_path / "foreign.ckpt", subcommand=subcommand)
-        assert "refusing `ckpt_path`" in line and "name 'strange_mod.f', outside lit_gan, torch.optim, torch.nn and the config" in line
+        assert "refusing `ckpt_path`" in line and f"name {named!r}, outside lit_gan, torch.optim, torch.nn and the config" in line
     assert not (tmp_path / "imported").exists() and "strange_mod" not in sys.modules
 
 
-def test_a_class_the_config_names_may_be_in_the_checkpoint(tmp_path, monkeypatch):
-    """Your own network, named in the config: its checkpoint resumes."""
+@pytest.mark.parametrize("network", ["class", "function"])
+def test_a_class_the_config_names_may_be_in_the_checkpoint(tmp_path, monkeypatch, network):
+    """Your own network (a class, or a function that builds one), named in the config: its checkpoint resumes."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    (tmp_path / "my_nets.py").write_text("from lit_gan.networks import MLPCritic\nclass Critic(MLPCritic): pass\n")
-    args = ["--config", str(REPO / "configs" / "quickstart.yaml"), *QUICK, "--model.init_args.critic", "my_nets.Critic"]
+    (tmp_path / "my_nets.py").write_text("from lit_gan.networks import MLPCritic\nclass Critic(MLPCritic): pass\n"
+                                         "def critic(img_shape) -> Critic: return Critic(img_shape, hidden_dims=(16,))\n")
+    critic = "my_nets.Critic" if network == "class" else "my_nets.critic"
+    args = ["--config", str(REPO / "configs" / "quickstart.yaml"), *QUICK, "--model.init_args.critic", critic]
     fit = run_cli(["fit", *args, "--trainer.max_steps", "2"])
     cli = run_cli(["fit", *args, "--trainer.max_steps", "3", "--ckpt_path", fit.trainer.checkpoint_callback.best_model_path])
     assert type(cli.model.critic).__module__ == "my_nets" and cli.trainer.global_step == 3

@@ -105,9 +105,11 @@ class ClassifierFeatures(FeatureExtractor):
     Args:
         checkpoint_path: a checkpoint written while fitting a Classifier (``lit-gan fit --config
             configs/classifier_mnist.yaml``).
+        trusted_imports: class paths outside lit_gan, torch.optim and torch.nn that its hyperparameters
+            may name (your own network, ``my_nets.Classifier``): building the classifier imports them.
     """
 
-    def __init__(self, checkpoint_path: str) -> None:
+    def __init__(self, checkpoint_path: str, trusted_imports: Sequence[str] = ()) -> None:
         super().__init__()
         path = Path(checkpoint_path).expanduser()
         if not path.is_file():
@@ -119,7 +121,8 @@ class ClassifierFeatures(FeatureExtractor):
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
             # its hyperparameters first: building the classifier imports what they name
-            foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}) if isinstance(checkpoint, dict) else None
+            hparams = (checkpoint.get("hyper_parameters") or {}) if isinstance(checkpoint, dict) else {}
+            foreign = untrusted_import(hparams, allowed=trusted_imports)
             if foreign is None:
                 classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:  # a crafted pickle: weights_only refused it, its code never ran
@@ -135,7 +138,8 @@ class ClassifierFeatures(FeatureExtractor):
         if foreign is not None:
             raise ConfigError(
                 f"refusing `checkpoint_path`={checkpoint_path!r}: its hyperparameters name {foreign!r}, outside"
-                " lit_gan, torch.optim and torch.nn, and building the classifier would import it and run its code"
+                " lit_gan, torch.optim and torch.nn, and building the classifier would import (or read) it and run"
+                " its code; if you trust the file, add it to `trusted_imports`"
             )
         self.checkpoint_path = str(path)
         self.img_shape = classifier.img_shape

@@ -86,6 +86,9 @@ def test_a_checkpoint_naming_another_module_is_refused_before_it_is_imported(tmp
     with pytest.raises(ConfigError, match="refusing `checkpoint_path`=.*foreign.ckpt.*name 'strange_net.Net', outside lit_gan"):
         ClassifierFeatures(str(tmp_path / "foreign.ckpt"))
     assert not (tmp_path / "imported").exists() and "strange_net" not in sys.modules
+    with pytest.raises(ConfigError, match="is not a checkpoint of a lit_gan Classifier"):  # trusted: built, not a network
+        ClassifierFeatures(str(tmp_path / "foreign.ckpt"), trusted_imports=["strange_net.Net"])
+    assert (tmp_path / "imported").exists()
 
 
 def test_classifier_needs_labels_and_a_network_with_features_and_head():
