@@ -85,14 +85,30 @@ class ResumableOrder(LightningDataModule):
         trainer = getattr(self, "trainer", None)
         epoch_of = (lambda: trainer.current_epoch) if trainer is not None else None
         self._order = ShuffledOrder(dataset, seed=seed, drop_last=drop_last, epoch_of=epoch_of)
+        self._resumed_from = None
         if state:  # skip this rank's share of the samples all ranks trained on (any number of ranks before)
             self._order.resume(state["epoch"], state["samples"] // self._order.num_replicas)
-            self._resumed_from, self._order_to_restore = state, None
+            self._resumed_from = self._count_in_new_batches(state)
+            self._order_to_restore = None
         # A generator of its own: each new iterator draws a seed for its workers from the loader's
         # generator, which would otherwise advance the global stream between epochs, and not on
         # a run resumed at an epoch's end (its iterator is made before the states are restored).
         generator = torch.Generator().manual_seed(seed)
         return DataLoader(dataset, self.batch_size, sampler=self._order, drop_last=drop_last, generator=generator, **loader_kwargs)
+
+    def _count_in_new_batches(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Lightning restores the checkpoint's count of this epoch's batches, and ends the epoch when the
+        count reaches the loader's length: with another global batch size (batch size, or number of
+        processes) both are of different batches, and a larger one would end the epoch early. Set the
+        count to the batches of this run's size that the samples trained on make; ``state`` with it."""
+        done = state["samples"] // (self.batch_size * self._order.num_replicas)
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.current_epoch == state["epoch"]:
+            progress = trainer.fit_loop.epoch_loop.batch_progress.current
+            shift = done - progress.processed  # 0 at the same size; the stages keep their offsets
+            progress.ready, progress.started = progress.ready + shift, progress.started + shift
+            progress.processed, progress.completed = progress.processed + shift, progress.completed + shift
+        return {**state, "batches": done}
 
     def state_dict(self) -> dict[str, Any]:
         order = getattr(self, "_order", None)
@@ -101,12 +117,10 @@ class ResumableOrder(LightningDataModule):
         batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # training steps run this epoch
         since, samples = batches, 0  # batches at this run's global batch size, and the positions used before them
         resumed = getattr(self, "_resumed_from", None)
-        if resumed is not None and resumed["epoch"] == order.epoch:  # counted on from the checkpoint's
-            # Lightning restored the checkpoint's count of batches, which may have been of another global size
-            before = resumed.get("batches", resumed["samples"] // (self.batch_size * order.num_replicas))
-            since, samples = batches - before, resumed["samples"]
+        if resumed is not None and resumed["epoch"] == order.epoch:  # counted on from the checkpoint's samples
+            since, samples = batches - resumed["batches"], resumed["samples"]
         samples += since * self.batch_size * order.num_replicas  # positions of the epoch's permutation used
-        return {"order": {"seed": order.seed, "epoch": order.epoch, "samples": samples, "batches": batches}}
+        return {"order": {"seed": order.seed, "epoch": order.epoch, "samples": samples}}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._order_to_restore = state_dict.get("order")

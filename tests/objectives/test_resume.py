@@ -97,32 +97,39 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, k, 
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1)
 
 
-def test_the_data_position_counts_on_at_another_batch_size(tmp_path):
-    """6 batches of 8 (48 samples), then resumed at batch size 4: the rest of the epoch is 4
-    batches, and the next checkpoint says the epoch's 64 samples were used (not 10 batches x 4)."""
+@pytest.mark.parametrize("first,then", [(8, 4), (4, 8)], ids=["smaller", "larger"])
+def test_the_data_position_counts_on_at_another_batch_size(tmp_path, first, then):
+    """48 of the 64 samples in batches of ``first``, then resumed at batch size ``then`` (as with
+    another number of processes): the rest of the epoch is the last 16 samples of its permutation, in
+    order (a larger size ended the epoch early: Lightning counted the batches of the old size), and
+    the next checkpoint says the 64 were used."""
+    def data(batch_size):
+        return RingOfGaussians(batch_size=batch_size, n_train=64, n_val=16)
+
     seed_everything(0)
-    ckpt = ModelCheckpoint(dirpath=tmp_path / "first", every_n_train_steps=3, save_top_k=-1)
-    cpu_trainer(tmp_path, max_steps=3, callbacks=[ckpt], enable_checkpointing=True).fit(_model(7), _data())
+    k = 48 // first // 2  # generator updates, n_critic 2
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "first", every_n_train_steps=k, save_top_k=-1)
+    cpu_trainer(tmp_path, max_steps=k, callbacks=[ckpt], enable_checkpointing=True).fit(_model(20), data(first))
     (path,) = (tmp_path / "first").iterdir()
-    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] | {"seed": 0} == {
-        "seed": 0, "epoch": 0, "samples": 48, "batches": 6}
+    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] == {"seed": 0, "epoch": 0, "samples": 48}
 
     seen = []
 
     class Record(WGANGP):
         def training_step(self, batch, batch_idx):
-            seen.append(batch[0].clone())
+            seen.append((self.trainer.current_epoch, batch[0].clone()))
             return super().training_step(batch, batch_idx)
 
-    data = RingOfGaussians(batch_size=4, n_train=64, n_val=16)
-    ckpt = ModelCheckpoint(dirpath=tmp_path / "second", every_n_train_steps=5, save_top_k=-1)
-    cpu_trainer(tmp_path, max_steps=5, callbacks=[ckpt], enable_checkpointing=True).fit(
-        Record(n_critic=2, **tiny_networks()), data, ckpt_path=path)
+    end = k + 16 // then // 2  # the epoch's last generator update
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "second", every_n_train_steps=end, save_top_k=-1)
+    resumed = data(then)
+    cpu_trainer(tmp_path, max_steps=end, callbacks=[ckpt], enable_checkpointing=True).fit(
+        Record(n_critic=2, **tiny_networks()), resumed, ckpt_path=path)
     (path,) = (tmp_path / "second").iterdir()
-    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"]["samples"] == 64
-    # the 4 batches were the last 16 samples of epoch 0's permutation, in order
-    order = list(data._order.__class__(data.train_dataloader().dataset, seed=0, num_replicas=1))
-    assert torch.equal(torch.cat(seen), data.train_dataloader().dataset.tensors[0][order[48:]])
+    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] == {"seed": 0, "epoch": 0, "samples": 64}
+    order = list(resumed._order.__class__(resumed.train_dataloader().dataset, seed=0, num_replicas=1))
+    assert [epoch for epoch, _ in seen] == [0] * (16 // then)
+    assert torch.equal(torch.cat([x for _, x in seen]), resumed.train_dataloader().dataset.tensors[0][order[48:]])
 
 
 def test_resuming_does_not_write_the_checkpoint_it_resumed_from_again(tmp_path):
