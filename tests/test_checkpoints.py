@@ -243,3 +243,22 @@ def test_validate_logs_at_the_checkpoint_step(good_ckpt, tmp_path, monkeypatch):
     (metrics,) = tmp_path.glob("lightning_logs/version_*/metrics.csv")
     rows = list(csv.DictReader(metrics.open()))
     assert rows and all(row["step"] == "2" for row in rows) and rows[0]["val/wasserstein"]
+
+
+def test_the_python_api_keeps_lightnings_strict_false_and_the_step_after_a_fit(good_ckpt, tmp_path):
+    import warnings
+
+    from lit_gan import WGANGP
+    from lit_gan.data import RingOfGaussians
+    from tests.conftest import cpu_trainer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's note on the missing keys
+        model = WGANGP.load_from_checkpoint(good_ckpt, strict=False, ema_decay=0.9)  # the checkpoint has no average
+    assert model.generator_step == 2  # no trainer: the checkpoint's
+    trainer = cpu_trainer(tmp_path, max_steps=4, limit_val_batches=1)
+    data = RingOfGaussians(n_train=512, n_val=64)
+    trainer.fit(WGANGP.load_from_checkpoint(good_ckpt), data, ckpt_path=good_ckpt)
+    assert trainer.lightning_module.generator_step == 4
+    trainer.validate(trainer.lightning_module, data, verbose=False)  # after the fit: its step, not the checkpoint's
+    assert trainer.lightning_module.generator_step == 4

@@ -232,6 +232,7 @@ class AdversarialModule(LightningModule):
         # Lightning's DDP re-seeds every process when it sets up; do as much with one process, so
         # that the stream starts at the same point whatever the strategy (a resume restores it later).
         reset_seed()
+        self._loaded_step = None  # while fitting, and after it, the trainer counts the steps
         self._interrupt.install()  # Ctrl+C: stop after this batch, as on SIGTERM
         self._log_every = self.trainer.log_every_n_steps
         self.trainer.log_every_n_steps = self._log_every * self.n_critic  # Lightning counts batches
@@ -375,8 +376,8 @@ class AdversarialModule(LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # the random states are applied at on_train_start, after on_fit_start's seeding
         self.critic_steps, self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self)
-        if self.strict_loading:  # other networks (`--ckpt_path last` too): one line, not load_state_dict's list
-            check_fits(checkpoint, getattr(self._trainer, "ckpt_path", None) or "the checkpoint", self)
+        if self._trainer is not None and self.strict_loading:  # a Trainer's restore (`--ckpt_path last` too):
+            check_fits(checkpoint, self.trainer.ckpt_path, self)  # one line, not load_state_dict's list
         self._loaded_step = int(checkpoint.get("global_step", 0))
         if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
             check_resumed_step(self.trainer.max_steps, self._loaded_step)

@@ -1,5 +1,6 @@
-"""ImageFolderDataModule's setup check: a file that does not decode in full, or one smaller than
-``center_crop``, is named at setup, and in one line when it is first read in a DataLoader worker."""
+"""ImageFolderDataModule's setup check: a file that does not verify (with ``verify: full``, decode in
+full), or one smaller than ``center_crop``, is named at setup, and in one line when it is first read
+in a DataLoader worker."""
 
 import re
 import warnings
@@ -33,8 +34,11 @@ def write_jpegs(root: Path, n: int = 12, size: tuple[int, int] = (40, 48)) -> Pa
 def test_a_truncated_jpeg_is_refused_at_setup_naming_it(tmp_path):
     truncated = write_jpegs(tmp_path / "imgs")
     with pytest.raises(ConfigError, match=r"07\.jpg \(image file is truncated.*1 unreadable.*`skip_corrupt: true`"):
-        ImageFolderDataModule(root=str(tmp_path / "imgs"), batch_size=2).setup()
-    dm = ImageFolderDataModule(root=str(tmp_path / "imgs"), batch_size=2, skip_corrupt=True, num_workers=2)
+        ImageFolderDataModule(root=str(tmp_path / "imgs"), batch_size=2, verify="full").setup()
+    cheap = ImageFolderDataModule(root=str(tmp_path / "imgs"), batch_size=2)  # verify: true reads headers only
+    cheap.setup()
+    assert len(cheap.train_set.paths + cheap.held_out_set.paths) == 12
+    dm = ImageFolderDataModule(root=str(tmp_path / "imgs"), batch_size=2, skip_corrupt=True, num_workers=2, verify="full")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dm.setup()
@@ -98,7 +102,7 @@ def test_the_cli_refuses_bad_files_in_one_line_before_training(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     base = ["fit", "--config", str(REPO / "configs" / "folder_wgan_gp.yaml"), "--data.init_args.root", "imgs",
             "--data.init_args.batch_size", "11", "--trainer.fast_dev_run", "true"]
-    cases = [([], r"cannot read image imgs/07\.jpg \(image file is truncated"),
+    cases = [(["--data.init_args.verify", "full"], r"cannot read image imgs/07\.jpg \(image file is truncated"),
              (["--data.init_args.verify", "false", "--data.init_args.num_workers", "2"],
               r"cannot read image imgs/07\.jpg \(image file is truncated"),
              (["--data.init_args.skip_corrupt", "true", "--data.init_args.center_crop", "500"],
