@@ -2,6 +2,7 @@
 parse time; these guard the Python API). Each raises ``ValueError`` naming the argument."""
 
 import math
+import numbers
 from typing import Sequence, Union
 
 
@@ -23,7 +24,7 @@ def check_positive_ints(**values: Union[None, int, Sequence[int]]) -> None:
 def check_not_negative_int(**values: int) -> None:
     """Refuse the first argument that is not an integer >= 0 (a count that may be zero)."""
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:  # numpy's too
             raise ValueError(f"Expected argument `{name}` to be an integer >= 0, got {value!r}")
 
 

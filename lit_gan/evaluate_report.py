@@ -55,7 +55,8 @@ def check_output(output: str, checkpoint: Optional[str], folders: dict[str, Opti
     for name, folder in folders.items():
         if folder is not None and image and _same_file(path.parent, Path(folder)):
             raise ConfigError(f"Expected argument `output` to be outside the images of `{name}` it reads, got {output!r}")
-    why = not_a_report(path) if path.exists() else None
+    # an empty file (mktemp's) or a stream (/dev/stdout) is fine too
+    why = not_a_report(path) if path.is_file() and path.stat().st_size > 0 else None
     if why is not None:
         raise ConfigError(f"Expected argument `output` to be a new file or the JSON report of an earlier"
                           f" `lit-gan evaluate` (which it replaces), got {output!r}, an existing file ({why}):"
@@ -63,9 +64,14 @@ def check_output(output: str, checkpoint: Optional[str], folders: dict[str, Opti
 
 
 def write_report(output: str, result: dict[str, Any]) -> None:
-    """``result`` to ``output`` as JSON: the old file or the whole report, never a part of it."""
+    """``result`` to ``output`` as JSON: the old file or the whole report, never a part of it (a stream
+    such as /dev/stdout is written to)."""
+    data, path = (json.dumps(result, indent=2) + "\n").encode(), Path(output)
     try:
-        write_atomically(Path(output), (json.dumps(result, indent=2) + "\n").encode())
+        if path.exists() and not path.is_file():  # a stream such as /dev/stdout: no file to replace
+            path.write_bytes(data)
+        else:
+            write_atomically(path, data)
     except OSError as err:  # a full disk (after the values were printed), a folder gone
         why = os.strerror(err.errno) if err.errno else one_line(err)
         raise ConfigError(f"cannot write `output` {output}: {why}") from err

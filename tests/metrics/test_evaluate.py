@@ -362,6 +362,12 @@ def test_the_report_of_an_earlier_evaluate_is_replaced_whole_or_not_at_all(folde
             reference_cache=False)
     assert json.loads(out.read_text())["metrics"] == second["metrics"]  # the earlier report, whole
     assert [p.name for p in out.parent.iterdir()] == ["metrics.json"]  # no temporary file left
+    monkeypatch.undo()
+    empty = tmp_path / "empty.json"  # made by mktemp, say
+    empty.touch()
+    run(samples=str(fake), real=str(real), feature_extractor=Pooled(), batch_size=5, output=str(empty),
+        reference_cache=False, metrics=["fid"])
+    assert list(json.loads(empty.read_text())["metrics"]) == ["fid"]
 
 
 def test_predicted_grayscale_samples_are_evaluated_with_a_classifier(tmp_path, gan_run, digits_classifier, monkeypatch):
