@@ -27,6 +27,7 @@ is followed by a generator update), ``generator_step`` (generator updates so far
 ``log_every_n_generator_steps`` (how often Lightning writes logged values, in generator updates).
 """
 
+import warnings
 from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
@@ -236,6 +237,9 @@ class AdversarialModule(LightningModule):
         self._interrupt.install()  # Ctrl+C: stop after this batch, as on SIGTERM
         self._log_every = self.trainer.log_every_n_steps
         self.trainer.log_every_n_steps = self._log_every * self.n_critic  # Lightning counts batches
+        # Lightning then warns when an epoch has fewer batches than that, naming n_critic times the value
+        # given, "to see logs for the training epoch": the logs count generator updates across epochs
+        warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
 
     def on_train_start(self) -> None:
         mark_checkpoints_saved(self.trainer)

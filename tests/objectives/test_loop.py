@@ -81,6 +81,18 @@ def test_logs_and_checkpoints_count_generator_updates(tmp_path):
     assert state["critic_steps"] == 12 and state["global_step"] == 4
 
 
+def test_no_warning_of_a_logging_interval_in_batches(tmp_path, recwarn):
+    """Lightning counts log_every_n_steps in batches (lit-gan gives it n_critic times the value) and
+    warned that an epoch of 8 batches is shorter than 5 x 3 = 15, which the logs, counted in generator
+    updates across epochs, are not affected by."""
+    logger = CSVLogger(tmp_path, name="run")
+    trainer = cpu_trainer(tmp_path, max_steps=10, logger=logger, log_every_n_steps=5)
+    trainer.fit(WGANGP(n_critic=3, **tiny_networks()), RingOfGaussians(batch_size=8, n_train=64))
+    assert not [w for w in recwarn if "smaller than the logging interval" in str(w.message)]
+    rows = list(csv.DictReader(open(logger.log_dir + "/metrics.csv")))
+    assert sorted({int(r["step"]) for r in rows if r.get("train/g_loss")}) == [5, 10]
+
+
 @pytest.mark.parametrize(
     "family,key",
     [(GAN, "jsd"), (WGAN, "wasserstein"), (WGANGP, "wasserstein"), (partial(FGAN, divergence="pearson"), "divergence")],
