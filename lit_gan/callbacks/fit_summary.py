@@ -15,6 +15,7 @@ from typing import Optional
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from lit_gan.callbacks.image_quality import SampleEvaluation
@@ -56,7 +57,8 @@ class FitSummary(Callback):
         path = checkpoint and (checkpoint.last_model_path or checkpoint.best_model_path)
         if path and os.path.isfile(path):
             lines.append(f"  last checkpoint: {_relative(path)}")
-        if log_dir:
-            root = getattr(logger, "root_dir", None) or os.path.dirname(log_dir)
+        board = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        if board is not None:  # a CSVLogger's folder holds nothing for TensorBoard
+            root = board.root_dir or os.path.dirname(board.log_dir)
             lines.append(f"  watch:           tensorboard --logdir {_relative(root)}")
         return lines

@@ -3,14 +3,12 @@ with weight clipping the gradients of a deep critic explode or vanish layer by l
 gradient penalty they stay stable; and the optimal critic has ||grad_x f|| = 1 almost
 everywhere between the data and the samples, Proposition 1)."""
 
-import math
 import re
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
@@ -51,7 +49,7 @@ def layers(critic: nn.Module) -> dict[str, list[nn.Parameter]]:
 
 
 class GradientDiagnostics(Callback):
-    """Logs, every ``every_n_steps`` generator updates, with ``pl_module.log`` (on the generator-step axis):
+    """Writes to the loggers, every ``every_n_steps`` generator updates (on the generator-step axis):
 
     - ``diagnostics/critic_grad_norm/<i>_<layer>``: the L2 norm of the gradient of the critic's
       loss with respect to the parameters of each layer of the critic (every module that holds
@@ -62,9 +60,9 @@ class GradientDiagnostics(Callback):
       random interpolates t x + (1 - t) G(z), t ~ U[0, 1], the points where WGAN-GP's penalty is taken.
 
     A WGAN run and a WGAN-GP run compare as in the paper's Figure 1b: plot the per-layer norms
-    against the layer index on a log scale. Lightning writes logged values every
-    ``log_every_n_steps`` only, so ``every_n_steps`` is rounded up to a common multiple of the two
-    (with a warning); None: every ``log_every_n_steps``.
+    against the layer index on a log scale. The values go to the loggers directly, at their own step:
+    through ``pl_module.log``, Lightning would write them at ``log_every_n_steps`` only, and write a
+    value again at every later write until the next one.
 
     The input gradients run the critic and the generator in the mode they train in (BatchNorm
     uses batch statistics, as in the loss), with their BatchNorm buffers put back afterwards, and
@@ -72,8 +70,7 @@ class GradientDiagnostics(Callback):
     this callback.
 
     Args:
-        every_n_steps: log every this many generator updates (a multiple of ``log_every_n_steps``);
-            None: every ``log_every_n_steps``.
+        every_n_steps: log every this many generator updates; None: every ``log_every_n_steps``.
         n_points: how many real, generated and interpolated points for the input gradients.
         input_gradients: also compute the input-gradient norms (three small backward passes).
         seed: seed of the private generator of z and t.
@@ -92,15 +89,7 @@ class GradientDiagnostics(Callback):
         self._rng: Optional[torch.Generator] = None
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        log_every = max(1, pl_module.log_every_n_generator_steps)
-        # Lightning writes logged values every log_every_n_steps only, and a value logged between
-        # two writes would be written at the next one, under the wrong step: keep to common multiples.
-        self._every = math.lcm(self.every_n_steps or log_every, log_every)
-        if self.every_n_steps and self._every != self.every_n_steps:
-            rank_zero_warn(
-                f"GradientDiagnostics: every_n_steps={self.every_n_steps} is not a multiple of"
-                f" log_every_n_steps={log_every}; logging every {self._every} generator updates instead"
-            )
+        self._every = self.every_n_steps or max(1, pl_module.log_every_n_generator_steps)
         modules = list(layers(pl_module.critic).items())
         width = len(str(len(modules) - 1))
         self._layers = [(f"{i:0{width}d}_{name or 'critic'}", params) for i, (name, params) in enumerate(modules)]
@@ -133,7 +122,9 @@ class GradientDiagnostics(Callback):
         logs, self._norms = self._norms, {}
         if self.input_gradients:
             logs.update(self.input_gradient_norms(pl_module, real_images(batch)[: self.n_points]))
-        pl_module.log_dict(logs, on_step=True, on_epoch=False, batch_size=self.n_points)
+        metrics = {key: float(value) for key, value in logs.items()}
+        for logger in trainer.loggers:  # rank 0 only (Lightning's loggers), at the generator update just made
+            logger.log_metrics(metrics, step=pl_module.generator_step)
 
     def input_gradient_norms(self, pl_module: LightningModule, real: Tensor) -> dict[str, Tensor]:
         n, device = real.shape[0], real.device

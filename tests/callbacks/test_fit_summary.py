@@ -46,6 +46,14 @@ def test_without_logger_or_checkpoints_only_what_exists_is_printed(tmp_path, mon
     assert "logs:" not in out and "checkpoint:" not in out and "tensorboard" not in out and "val/" not in out
 
 
+def test_a_csv_logger_gets_no_tensorboard_advice(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    main(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.max_steps", "2", *SMALL,
+          "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "."])
+    out = capsys.readouterr().out
+    assert re.search(r"logs: +lightning_logs/version_0", out) and "tensorboard" not in out
+
+
 @pytest.mark.slow
 def test_two_processes_print_the_summary_once(tmp_path):
     config = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
