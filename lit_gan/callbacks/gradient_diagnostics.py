@@ -67,7 +67,8 @@ class GradientDiagnostics(Callback):
     The input gradients run the critic and the generator in the mode they train in (BatchNorm
     uses batch statistics, as in the loss), with their BatchNorm buffers put back afterwards, and
     draw z and t from a private ``torch.Generator``: the training run is the same with or without
-    this callback.
+    this callback. The generator's state is in checkpoints, so a resumed run logs the values of an
+    uninterrupted one.
 
     Args:
         every_n_steps: log every this many generator updates; None: every ``log_every_n_steps``.
@@ -87,6 +88,7 @@ class GradientDiagnostics(Callback):
         self._param_ids: set[int] = set()
         self._norms: dict[str, Tensor] = {}
         self._rng: Optional[torch.Generator] = None
+        self._rng_to_restore: Optional[Tensor] = None  # the stream's state in a checkpoint
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._every = self.every_n_steps or max(1, pl_module.log_every_n_generator_steps)
@@ -95,6 +97,15 @@ class GradientDiagnostics(Callback):
         self._layers = [(f"{i:0{width}d}_{name or 'critic'}", params) for i, (name, params) in enumerate(modules)]
         self._param_ids = {id(p) for _, params in self._layers for p in params}
         self._rng = torch.Generator(device=pl_module.device).manual_seed(self.seed)
+        if self._rng_to_restore is not None:  # resumed: the stream goes on where the checkpoint left it
+            self._rng.set_state(self._rng_to_restore)
+            self._rng_to_restore = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self._rng.get_state()} if self._rng is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._rng_to_restore = state_dict.get("rng")
 
     def on_before_optimizer_step(
         self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer

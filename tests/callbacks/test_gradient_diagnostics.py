@@ -114,3 +114,25 @@ def test_a_spectrally_normalized_critic_has_the_layers_of_the_plain_one():
     plain, normalized = (layers(MLPCritic((2,), hidden_dims=(8, 8), spectral_norm=sn)) for sn in (False, True))
     assert list(normalized) == list(plain) == ["net.1", "net.4", "net.7"]  # weight and bias of each Linear
     assert [len(p) for p in normalized.values()] == [2, 2, 2]
+
+
+def test_a_resumed_run_logs_the_values_of_an_uninterrupted_one(tmp_path):
+    """The private stream of z and t is saved in the checkpoint: the input-gradient norms at generated
+    and interpolated points after a resume are those of the run without a stop."""
+    from lightning.pytorch import seed_everything
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def run(name, max_steps, **kwargs):
+        seed_everything(0)
+        logger = tensorboard(tmp_path / name)
+        ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
+        cpu_trainer(tmp_path, max_steps=max_steps, logger=logger, log_every_n_steps=1, enable_checkpointing=True,
+                    callbacks=[GradientDiagnostics(every_n_steps=1, n_points=8), ckpt]).fit(
+            WGANGP(n_critic=2, **networks()), RingOfGaussians(batch_size=16, n_train=256), **kwargs)
+        return scalars(read_events(logger), "diagnostics/critic_input_grad_norm/")
+
+    straight = run("straight", 4)
+    resumed = run("resumed", 4, ckpt_path=tmp_path / "ckpt" / "epoch=0-step=2.ckpt")
+    for tag in ("fake", "interpolated"):
+        key = f"diagnostics/critic_input_grad_norm/{tag}"
+        assert [s for s, _ in resumed[key]] == [3, 4] and resumed[key] == straight[key][2:], tag
