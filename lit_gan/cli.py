@@ -20,7 +20,7 @@ from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_ato
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_config_file,
                                 check_instantiated, given_img_shape)
-from lit_gan.errors import ConfigError, NonFiniteError
+from lit_gan.errors import ConfigError, NonFiniteError, worker_message
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
 from lit_gan.callbacks.progress import use_progress_bar
@@ -89,15 +89,6 @@ class LitGanParser(LightningArgumentParser):
         except ConfigError as err:
             self.error(f'Parser key "config": {err}')
         return super().parse_path(path, *args, **kwargs)
-
-
-def worker_message(message: str) -> str:
-    """The original message of an error raised in a DataLoader worker, which torch re-raises in the main
-    process as "Caught ConfigError in DataLoader worker process 0.\nOriginal Traceback ... ConfigError: ..."."""
-    if not message.startswith("Caught "):
-        return message
-    last = re.findall(r"^[\w.]*(?:Error|Exception): (.*)$", message, re.MULTILINE)
-    return last[-1] if last else message
 
 
 # Trainer's type for these is Union[float, int, None], which jsonargparse tries in that order: `1`

@@ -1,6 +1,7 @@
 """Errors for bad input found at setup time; the CLI reports them in one line."""
 
 import pickle
+import re
 import zipfile
 
 
@@ -19,6 +20,16 @@ class NonFiniteError(FloatingPointError):
 def one_line(message: object) -> str:
     """A message (or an exception's) on one line (torchvision's download errors span several)."""
     return " ".join(str(message).split())
+
+
+def worker_message(message: str) -> str:
+    """The original message of an error raised in a DataLoader worker, which torch re-raises in the main
+    process as "Caught ConfigError in DataLoader worker process 0.\nOriginal Traceback ... ConfigError: ..."
+    (``ExceptionWrapper.reraise``); any other message as it is."""
+    if not message.startswith("Caught "):
+        return message
+    last = re.findall(r"^[\w.]*(?:Error|Exception): (.*)$", message, re.MULTILINE)
+    return last[-1] if last else message
 
 
 def unsafe_pickle_reason(err: pickle.UnpicklingError) -> str:

@@ -30,8 +30,9 @@ from lightning.pytorch.cli import instantiate_module
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from lit_gan.callbacks.image_quality import check_num_real
 from lit_gan.checkpoints import check_fits, read_checkpoint
-from lit_gan.checks import check_greater_than_zero, check_positive_ints
+from lit_gan.checks import check_positive_ints
 from lit_gan.cli import LitGanParser
 from lit_gan.data.samples import SampleFolder
 from lit_gan.errors import ConfigError, one_line
@@ -114,8 +115,7 @@ def generated_batches(model: AdversarialModule, n: int, batch_size: int, seed: i
 def held_out_count(data: LightningDataModule, n: Optional[int]) -> int:
     """How many held-out images :func:`held_out_batches` gives: ``n`` (all: None), at most as many as ``data`` holds."""
     available = len(data.val_dataloader().dataset)
-    if n is not None and n > available:
-        raise ConfigError(f"Expected argument `num_real` ({n}) to be at most the {available} held-out images")
+    check_num_real(n, available, data)
     return available if n is None else n
 
 
@@ -238,11 +238,8 @@ def run(
     if (data is None) == (real is None):
         raise ConfigError("Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got "
                           + ("both" if data else "neither"))
-    check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size, is_splits=is_splits,
-                        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, precision_k=precision_k,
-                        density_k=density_k)
-    check_greater_than_zero(mmd_sigma=mmd_sigma, mmd_scale=mmd_scale)
-    check_seeds(draw_seed=draw_seed)
+    check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size)
+    check_seeds(draw_seed=draw_seed)  # the metrics' own arguments: ImageQualityMetrics, below, by the same names
     if output is not None:
         check_output(output, checkpoint, {"samples": samples, "real": real})
     try:

@@ -251,8 +251,7 @@ def test_an_error_in_a_data_loader_worker_is_reported_by_its_own_message():
     Original Traceback ...": the CLI's one line is the original message."""
     from torch.utils.data import DataLoader
 
-    from lit_gan.cli import worker_message
-    from lit_gan.errors import ConfigError
+    from lit_gan.errors import ConfigError, worker_message
     from tests.helpers import Broken
 
     with pytest.raises(ConfigError) as info:

@@ -18,7 +18,7 @@ from torchvision.datasets import CelebA
 from torchvision.transforms import v2
 
 from lit_gan.data.images import ImageDataModule
-from lit_gan.errors import ConfigError, DatasetNotFoundError, one_line
+from lit_gan.errors import ConfigError, DatasetNotFoundError, one_line, worker_message
 from lit_gan.files import file_digest
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -35,9 +35,7 @@ class ImageFileError(ConfigError):
     """
 
     def __init__(self, message: str) -> None:
-        prefix = f"{type(self).__module__}.{type(self).__qualname__}: "
-        original = [line[len(prefix):] for line in message.splitlines() if line.startswith(prefix)]
-        super().__init__(original[-1] if message.startswith("Caught ") and original else message)
+        super().__init__(worker_message(message))
 
 
 def check_crop(crop: Optional[int], path: Path, size: tuple[int, int]) -> None:
