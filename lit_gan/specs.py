@@ -65,36 +65,42 @@ TRUSTED = ("lit_gan.", "torch.optim.", "torch.nn.")  # what a checkpoint's hyper
 _IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
 
-def _strings(node: Any) -> Iterator[tuple[bool, str]]:
-    """(is it a class path, the string) for every string at any depth of ``node``; a string that holds
-    a YAML/JSON mapping or list is looked into, as jsonargparse parses it before it types it."""
+def _strings(node: Any, seen: Optional[set[int]] = None) -> Iterator[tuple[bool, str]]:
+    """(is it a class path, the string) for every string at any depth of ``node``. A string is also read
+    as YAML, as jsonargparse reads it before it types it: whatever mapping or list comes out (any YAML
+    form: block or flow, after a comment, a document marker or a tag, through anchors) is looked into,
+    and a scalar that differs from the text (``!!str x``, ``'x'``, ``x # note``) is checked as well."""
+    seen = set() if seen is None else seen
+    if isinstance(node, (dict, list, tuple)):
+        if id(node) in seen:  # an alias of YAML (`&a [*a]`, or one shared many times): once is enough
+            return
+        seen.add(id(node))
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "_instantiator":  # Lightning's own: LightningCLI drops it, load_from_checkpoint checks it
                 continue
             if key in ("class_path", "_class_path") and isinstance(value, str):
                 yield True, value
+                yield from _strings(_parsed(value), seen)  # a class path that is itself YAML
             else:
-                yield from _strings(value)
+                yield from _strings(value, seen)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            yield from _strings(value)
+            yield from _strings(value, seen)
     elif isinstance(node, str):
+        yield False, node
         parsed = _parsed(node)
-        if isinstance(parsed, (dict, list)):
-            yield from _strings(parsed)
-        else:
-            yield False, node
+        if isinstance(parsed, (dict, list)) or (isinstance(parsed, str) and parsed != node):
+            yield from _strings(parsed, seen)
 
 
 def _parsed(text: str) -> Any:
-    """``text`` as YAML if it is a flow mapping or list (``{class_path: ...}``, ``[...]``), else itself."""
-    if not text.lstrip().startswith(("{", "[")):
-        return text
+    """``text`` as YAML (``yaml.safe_load``, the loader jsonargparse's is made from), or None where it is not
+    YAML, which jsonargparse then keeps as a string."""
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+        return None
 
 
 def import_paths(node: Any) -> set[str]:
@@ -135,13 +141,14 @@ def untrusted_import(hparams: Any, allowed: Collection[str] = ()) -> Optional[st
     defined in lit_gan, torch.optim or torch.nn; and a string that names an existing file.
     """
     for is_class, value in _strings(hparams):
-        if value in allowed:
+        path = value.strip()
+        if value in allowed or path in allowed:
             continue
         if not is_class and os.path.exists(value):
             return value
-        if value.startswith(TRUSTED):
-            if not _defined_in_trusted(value):
+        if path.startswith(TRUSTED):
+            if not _defined_in_trusted(path):
                 return value
-        elif is_class or (_IMPORT_PATH.fullmatch(value) and importlib.util.find_spec(value.split(".")[0]) is not None):
+        elif is_class or (_IMPORT_PATH.fullmatch(path) and importlib.util.find_spec(path.split(".")[0]) is not None):
             return value
     return None

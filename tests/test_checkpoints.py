@@ -68,6 +68,26 @@ SMUGGLED = {  # where in the hyperparameters, what jsonargparse would import (or
         "lit_gan.data.order.os.getcwd"),
     "a_config_file": ("generator", "gen.yaml", "gen.yaml"),  # read as a config naming strange_mod
 }
+# jsonargparse reads any string as YAML, not only one that starts with { or [: every form that carries a mapping
+YAML_FORMS = {
+    "block": "class_path: strange_mod.f\ninit_args: {}",
+    "comment_first": "# x\n{class_path: strange_mod.f}",
+    "document_marker": "--- {class_path: strange_mod.f}",
+    "document_end": "class_path: strange_mod.f\n...\n",
+    "tag": "!!map {class_path: strange_mod.f}",
+    "indented_block": "  class_path: strange_mod.f\n  init_args: {}",
+    "anchor": "base: &b {class_path: strange_mod.f}\nclass_path: lit_gan.networks.MLPGenerator\ninit_args: *b",
+    "literal_scalar": "class_path: |-\n  strange_mod.f",
+    "folded_scalar": "class_path: >-\n  strange_mod.f",
+    "quoted_key": "'class_path': \"strange_mod.f\"",
+    "json": '{"class_path": "strange_mod.f", "init_args": {}}',
+    "self_alias": "&a [*a, {class_path: strange_mod.f}]",
+    "str_tag": "!!str strange_mod.f",
+}
+SMUGGLED.update({f"yaml_{name}": ("critic", text, "strange_mod.f") for name, text in YAML_FORMS.items()})
+SMUGGLED["yaml_in_init_args"] = ("generator", {"class_path": "lit_gan.networks.MLPGenerator", "init_args": {
+    "hidden_dims": YAML_FORMS["block"]}}, "strange_mod.f")
+SMUGGLED["yaml_in_a_class_path"] = ("critic", {"class_path": YAML_FORMS["comment_first"]}, YAML_FORMS["comment_first"])
 
 
 @pytest.mark.parametrize("where", SMUGGLED)
