@@ -10,6 +10,7 @@ the same shape the CLI writes, and such a dict becomes a callable again. Used by
 import importlib
 import importlib.util
 import inspect
+import json
 import os
 import re
 from collections.abc import Collection, Iterator
@@ -95,11 +96,16 @@ def _strings(node: Any, seen: Optional[set[int]] = None) -> Iterator[tuple[bool,
 
 
 def _parsed(text: str) -> Any:
-    """``text`` as YAML (``yaml.safe_load``, the loader jsonargparse's is made from), or None where it is not
-    YAML, which jsonargparse then keeps as a string."""
+    """``text`` as YAML (``yaml.safe_load``, the loader jsonargparse's is made from), else as JSON (which
+    jsonargparse tries in its other parser modes, and which takes a tab where YAML does not), or None where
+    it is neither, which jsonargparse then keeps as a string."""
     try:
         return yaml.safe_load(text)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+        pass
+    try:
+        return json.loads(text.strip())
+    except (ValueError, RecursionError):
         return None
 
 

@@ -81,6 +81,7 @@ YAML_FORMS = {
     "folded_scalar": "class_path: >-\n  strange_mod.f",
     "quoted_key": "'class_path': \"strange_mod.f\"",
     "json": '{"class_path": "strange_mod.f", "init_args": {}}',
+    "json_with_a_tab": '{"class_path":\t"strange_mod.f"}',  # not YAML (a tab), but JSON
     "self_alias": "&a [*a, {class_path: strange_mod.f}]",
     "str_tag": "!!str strange_mod.f",
 }
