@@ -23,6 +23,7 @@ from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check
 from lit_gan.errors import ConfigError, NonFiniteError, worker_message
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
+from lit_gan.callbacks.run_lock import RunLock
 from lit_gan.callbacks.progress import use_progress_bar
 
 
@@ -197,6 +198,10 @@ class LitGanCLI(LightningCLI):
             if isinstance(err.__context__, KeyboardInterrupt):  # Lightning's exit after a second Ctrl+C
                 raise SystemExit(SIGINT_STATUS) from None
             raise
+        finally:  # after an error too, once ModelCheckpoint(save_on_exception=True) has saved
+            for callback in self.trainer.callbacks:
+                if isinstance(callback, RunLock):
+                    callback.release()
 
 
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
@@ -209,7 +214,8 @@ def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
         auto_configure_optimizers=False,  # each family gets one optimizer per network from YAML
         parser_class=LitGanParser,
         save_config_callback=SaveConfigToLogger,  # config.yaml, and the whole config in the logger
-        trainer_defaults={"callbacks": [FitSummary()]},  # added to the config's callbacks: final metrics, paths
+        # added to the config's callbacks: final metrics and paths; one fit at a time in a folder
+        trainer_defaults={"callbacks": [FitSummary(), RunLock()]},
         args=args,
     )
 

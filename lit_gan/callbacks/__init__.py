@@ -5,6 +5,7 @@ from lit_gan.callbacks.fit_summary import FitSummary
 from lit_gan.callbacks.gradient_diagnostics import GradientDiagnostics
 from lit_gan.callbacks.image_quality import ImageQuality, MixtureCoverage
 from lit_gan.callbacks.progress import ProgressBar
+from lit_gan.callbacks.run_lock import RunLock
 from lit_gan.callbacks.sample_grid import SampleGrid
 from lit_gan.callbacks.sample_writer import SampleWriter
 from lit_gan.callbacks.save_config import SaveConfigToLogger
@@ -17,6 +18,7 @@ __all__ = [
     "ImageQuality",
     "MixtureCoverage",
     "ProgressBar",
+    "RunLock",
     "SampleGrid",
     "SampleWriter",
     "SaveConfigToLogger",
