@@ -1,15 +1,17 @@
 """Image files decoded per sample: a folder of your own images, and CelebA.
 
-Each image is opened with PIL, converted to RGB (or L), center-cropped, resized and returned
-as uint8 (C, H, W); the conversion to [-1, 1] happens per batch on the device.
+Each image is opened with PIL, converted to RGB (or L; 16-bit grayscale scaled to 8 bits), center-cropped,
+resized and returned as uint8 (C, H, W); the conversion to [-1, 1] happens per batch on the device.
 """
 
+import itertools
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from jsonargparse.typing import PositiveInt
 from PIL import Image, UnidentifiedImageError
@@ -24,6 +26,8 @@ from lit_gan.files import file_digest
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 # What PIL raises on a file it cannot identify, a truncated or corrupt one, or a decompression bomb
 UNDECODABLE = (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError)
+# PIL's modes of 16-bit grayscale files (PNG, TIFF: I;16; PGM: I), which ``convert`` clips to 8 bits, not scales
+SIXTEEN_BITS = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 class ImageFileError(ConfigError):
@@ -36,6 +40,21 @@ class ImageFileError(ConfigError):
 
     def __init__(self, message: str) -> None:
         super().__init__(worker_message(message))
+
+
+def eight_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit grayscale image scaled to 8 bits ("L"), any other as it is: ``convert`` would clip it
+    (0, 4369, 8738, ..., 65535 -> 0, 255, 255, ...).
+
+    v >> 8 (the high byte), not round(v / 257): PIL reads a 16-bit RGB(A) PNG as 8-bit RGB(A) by its high
+    bytes, so a grayscale file and an RGB file of the same values give the same images (the two differ by
+    at most one level; both map 0 -> 0, 65535 -> 255 and an 8-bit level v, stored as 257 v, back to v).
+    Mode "I" holds 32-bit integers: taken as 16-bit values, and clipped to 0..65535.
+    """
+    if image.mode not in SIXTEEN_BITS:
+        return image
+    values = np.asarray(image).astype(np.int64).clip(0, 65535)
+    return Image.fromarray((values >> 8).astype(np.uint8))
 
 
 def check_crop(crop: Optional[int], path: Path, size: tuple[int, int]) -> None:
@@ -65,7 +84,7 @@ class ImageFiles(Dataset):
         path = self.paths[i]
         try:
             with Image.open(path) as file:
-                image = file.convert(self.mode)  # decodes the file
+                image = eight_bits(file).convert(self.mode)  # decodes the file
         except UNDECODABLE as err:
             raise ImageFileError(f"cannot read image {path} ({one_line(err)}): remove or replace it") from err
         check_crop(self.crop, path, image.size)
@@ -94,19 +113,50 @@ def size_or_reason(path: Path, full: bool) -> Union[tuple[int, int], str]:
 
 
 def image_paths(root: Path) -> list[Path]:
-    """Every image file under ``root``, sorted; a folder that cannot be listed is named (``Path.rglob``
-    skips it silently, so a root without read permission would look like an empty one)."""
+    """Every image file under ``root``, sorted, each real file once; a folder that cannot be listed is named
+    (``os.walk`` and ``Path.rglob`` skip it silently, so a root without read permission would look like an
+    empty one).
 
-    def refuse(err: OSError) -> None:
-        raise ConfigError(f"cannot list the folder {err.filename} under `root`={str(root)!r} ({err.strerror}):"
-                          " give read access to it, or choose another `root`") from err
+    Links are followed to files and folders outside ``root`` (a folder of links into a photo collection),
+    but never into a loop: a link to a folder inside ``root`` (listed under its own name anyway), to one
+    already listed, or to one that holds a folder of the walk so far (``root/loop -> root``) is left out.
+    A file reached by several paths (a link beside its target) is listed once, by its own path before a
+    link's; so no phantom class, and no copy of a training image in the held-out split.
+    """
+    real_root = os.path.realpath(root)
+    seen, found = {real_root}, {}  # real folders walked; real file -> the paths that reach it
+    stack = [(root, (real_root,))]  # (folder, real paths of the folders that led to it, itself last)
+    while stack:
+        folder, chain = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as err:
+            raise ConfigError(f"cannot list the folder {err.filename} under `root`={str(root)!r} ({err.strerror}):"
+                              " give read access to it, or choose another `root`") from err
+        for entry in entries:
+            link, path = entry.is_symlink(), Path(entry.path)
+            real = os.path.realpath(path) if link else os.path.join(chain[-1], entry.name)
+            if is_folder(entry):
+                if real in seen or (link and (within(real, real_root) or any(within(c, real) for c in chain))):
+                    continue
+                seen.add(real)
+                stack.append((path, chain + (real,)))
+            elif path.suffix.lower() in EXTENSIONS:
+                found.setdefault(real, []).append((link, path))
+    return sorted(min(paths)[1] for paths in found.values())
 
-    return sorted(
-        Path(folder) / name
-        for folder, _, names in os.walk(root, onerror=refuse, followlinks=True)
-        for name in names
-        if Path(name).suffix.lower() in EXTENSIONS
-    )
+
+def is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows a link
+    except OSError:  # a link loop (a -> b -> a): a file, which fails to open, named if it looks like an image
+        return False
+
+
+def within(path: str, folder: str) -> bool:
+    """Whether the real path ``path`` is ``folder`` or inside it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def check_files(paths: list[Path], skip_corrupt: bool, full: bool = False, threads: int = 1) -> dict[Path, tuple[int, int]]:
@@ -126,6 +176,30 @@ def check_files(paths: list[Path], skip_corrupt: bool, full: bool = False, threa
     return {path: size for path, size in outcomes.items() if not isinstance(size, str)}
 
 
+def held_out_count(n: int, fraction: float) -> int:
+    """The images of the held-out split of ``n``: a fixed share, at least one."""
+    return max(1, round(fraction * n))
+
+
+def check_training_split(root: str, n: int, fraction: float, batch_size: int, drop_last: bool) -> None:
+    """Refuse ``n`` images whose training split, what the held-out split leaves, would be empty (a run that
+    trains nothing and exits 0), or with ``drop_last`` smaller than a batch; say how many images it takes."""
+    needed, held = (batch_size if drop_last else 1), held_out_count(n, fraction)
+    if n - held >= needed:
+        return
+    least = next(m for m in itertools.count(n + 1) if m - held_out_count(m, fraction) >= needed)
+    batch = f" for one full training batch (`batch_size` {batch_size}, `drop_last: true`)" if drop_last else ""
+    advice = ["add images"]
+    advice += ["lower `batch_size`", "set `drop_last: false`"] if n > held else []  # some to train on, not a batch
+    advice += ["lower `held_out_fraction`"] if n - 1 >= needed else []  # its smallest split (one image) leaves enough
+    advice[-2:] = [(", or " if len(advice) > 2 else " or ").join(advice[-2:])]
+    raise ConfigError(
+        f"Expected at least {least} images under `root`={root!r}{batch}, found {n}: the held-out split"
+        f" (`held_out_fraction` {fraction:g}, at least one image) takes {'it' if n == 1 else held}, which leaves"
+        f" {n - held or 'none'} to train on: {', '.join(advice)}"
+    )
+
+
 def check_crop_fits(crop: Optional[int], sizes: dict[Path, tuple[int, int]]) -> None:
     """Refuse a ``center_crop`` larger than the smallest image (by its shorter side)."""
     if crop and sizes:
@@ -136,11 +210,15 @@ def check_crop_fits(crop: Optional[int], sizes: dict[Path, tuple[int, int]]) -> 
 class ImageFolderDataModule(ImageDataModule):
     """Every image under ``root`` (recursively), e.g. your own photos; labels are the first sub-folder.
 
+    Links to files and folders are followed, each real file taken once and never a loop (``image_paths``).
+    Setup refuses a folder whose training split (what the held-out split leaves) would be empty, or with
+    ``drop_last`` hold no full batch, naming how many images it takes.
+
     Args:
         image_size: side of the square images the model sees (default 64).
         center_crop: side of the center crop taken before resizing; None crops to the shorter side.
         channels: 3 (RGB) or 1 (grayscale).
-        held_out_fraction: share of the images held out (a fixed random split, ``seed``).
+        held_out_fraction: share of the images held out (a fixed random split, ``seed``; at least one image).
         verify: at setup, check every file with PIL's ``verify`` (its header and PNG checksums: about
             45,000 files a second) and that it holds ``center_crop``, so that a bad file is named before
             training starts. ``full``: also decode every file (in ``num_workers`` threads), which finds a
@@ -184,7 +262,8 @@ class ImageFolderDataModule(ImageDataModule):
         classes = sorted({p.relative_to(root).parts[0] for p in paths if len(p.relative_to(root).parts) > 1})
         labels = [classes.index(p.relative_to(root).parts[0]) if len(p.relative_to(root).parts) > 1 else 0 for p in paths]
         order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.seed)).tolist()
-        n_held = max(1, round(self.held_out_fraction * len(paths)))
+        check_training_split(self.root, len(paths), self.held_out_fraction, self.batch_size, self.drop_last)
+        n_held = held_out_count(len(paths), self.held_out_fraction)
         mode = "RGB" if self.channels == 3 else "L"
         split = lambda idx: ImageFiles([paths[i] for i in idx], [labels[i] for i in idx], mode, self.image_size, self.center_crop)  # noqa: E731
         return split(order[n_held:]), split(order[:n_held])
