@@ -162,8 +162,32 @@ def check_instantiated(trainer: Trainer, datamodule: Optional[LightningDataModul
                 check_writable_folder(str(callback.dirpath), "ModelCheckpoint's `dirpath`")
 
 
+def check_name_lengths(path: str, name: str) -> None:
+    """Each part of ``path`` within the length a file name may have where it would be created (255 bytes on
+    ext4, XFS, tmpfs), and the whole within PATH_MAX: the OS refuses a longer one with ENAMETOOLONG, which
+    ``Path.exists`` raises rather than answers."""
+    absolute = os.path.abspath(path)
+    parent = absolute
+    while not os.path.isdir(parent) and os.path.dirname(parent) != parent:  # isdir answers False on ENAMETOOLONG
+        parent = os.path.dirname(parent)
+    try:
+        name_max, path_max = os.pathconf(parent, "PC_NAME_MAX"), os.pathconf(parent, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in Path(absolute).parts:
+        if len(os.fsencode(part)) > name_max:
+            shown = part if len(part) <= 40 else f"{part[:20]}...{part[-12:]}"
+            where = f"{name} {path}" if len(path) <= 80 else name.rstrip(":")
+            raise ConfigError(f"{where}: the folder name {shown!r} is {len(os.fsencode(part))} bytes, longer than the"
+                              f" {name_max} bytes a name may have on this file system: give a shorter one")
+    if len(os.fsencode(absolute)) >= path_max:
+        raise ConfigError(f"{name.rstrip(':')}: a path of {len(os.fsencode(absolute))} bytes, longer than the {path_max - 1}"
+                          " bytes a path may have on this file system: give a shorter one")
+
+
 def check_writable_folder(path: str, name: str) -> None:
     """``path`` is a folder that can be written, or can be created in one; nothing is created here."""
+    check_name_lengths(path, name)
     existing = Path(path).absolute()
     while not existing.exists():
         existing = existing.parent

@@ -78,6 +78,14 @@ ARGUMENTS = {
     "checkpoint-dirpath-file": (["fit", "--trainer.callbacks+=ModelCheckpoint",
                                  "--trainer.callbacks.dirpath", "a_file"],
                                 r"ModelCheckpoint's `dirpath` .*a_file is a file, not a folder"),
+    "root-dir-name-too-long": (["fit", "--trainer.default_root_dir", "runs/" + "a" * 300],  # was OSError: [Errno 36]
+                               r'Parser key "trainer.default_root_dir": the folder name \'a{20}\.\.\.a{12}\' is 300'
+                               r" bytes, longer than the 255 bytes a name may have on this file system"),
+    "checkpoint-dirpath-name-too-long": (["fit", "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.dirpath",
+                                          "b" * 256 + "/ckpt"],
+                                         r"ModelCheckpoint's `dirpath`: the folder name 'b{20}\.\.\.b{12}' is 256 bytes"),
+    "root-dir-path-too-long": (["fit", "--trainer.default_root_dir", "a/" * 2100],
+                               r'Parser key "trainer.default_root_dir": a path of \d+ bytes, longer than the 4095'),
 }
 
 
