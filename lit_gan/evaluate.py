@@ -10,10 +10,12 @@ the data takes 1-channel images). The real side is a data module's held-out
 split (``--data``, as in ``lit-gan fit``) or a folder (``--real``). The metrics are those of
 :class:`~lit_gan.metrics.ImageQualityMetrics` on one feature extractor (Inception by default),
 the real features from the reference cache when it has them. Prints a table and one protocol line
-(extractor, its weights' sha256 prefix, N real / N generated, resize, draws, versions) and writes
-both to ``output`` as JSON (:mod:`lit_gan.evaluate_report`: atomically). ``output`` may be a
-new file or the report of an earlier evaluate, which it replaces; any other existing file (a
-checkpoint, an image of the folders read) is refused before anything runs.
+(extractor, its weights' sha256 prefix, N real / N generated, resize, draws, versions, and a
+WARNING where FID has fewer images than features) and writes both to ``output`` as JSON
+(:mod:`lit_gan.evaluate_report`: atomically). ``output`` may be a new file or the report of an
+earlier evaluate, which it replaces; any other existing file (a checkpoint, an image of the folders
+read) is refused before anything runs, as are fewer than 2 images for FID or KID and the folder of
+a ``lit-gan predict`` stopped while writing.
 """
 
 import sys
@@ -37,8 +39,10 @@ from lit_gan.cli import LitGanParser
 from lit_gan.data.samples import SampleFolder
 from lit_gan.errors import ConfigError, one_line
 from lit_gan.evaluate_report import check_output, write_report
+from lit_gan.files import unfinished
 from lit_gan.metrics.features import FeatureExtractor, check_takes, input_shape
-from lit_gan.metrics.quality import ImageQualityMetrics, MetricName, check_neighbours
+from lit_gan.metrics.quality import (ImageQualityMetrics, MetricName, check_enough_images, check_neighbours,
+                                     few_images_warnings)
 from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs
 from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_seeds
 from lit_gan.objectives.base import AdversarialModule
@@ -59,6 +63,15 @@ def check_shapes(extractor: FeatureExtractor, data: Optional[LightningDataModule
         check_takes(extractor, model.img_shape, "the images of `checkpoint`")
     if sample_files is not None:
         sample_files.check_shape(takes, taker)
+
+
+def check_finished(name: str, folder: Optional[str]) -> None:
+    """Refuse a folder that a ``lit-gan predict`` stopped while writing left (SampleWriter's temporary folder,
+    or a ``dirpath`` it was moving the files into): some of the samples, not a result."""
+    mark = None if folder is None else unfinished(Path(folder).resolve())
+    if mark is not None:
+        raise ConfigError(f"`{name}` {folder!r} is in the unfinished output of a `lit-gan predict` stopped while"
+                          f" writing ({mark}), not a result: write the samples again")
 
 
 def data_shape(data: LightningDataModule) -> Optional[tuple[int, ...]]:
@@ -174,9 +187,10 @@ def protocol(extractor: FeatureExtractor, settings: dict[str, Any], counts: dict
 def protocol_line(p: dict[str, Any]) -> str:
     draws = (f", IS {p['is_splits']} splits, KID {p['kid_subsets']} subsets of {p['kid_subset_size']},"
              f" draws {p['draws']} (seed {p['draw_seed']})") if p["draws"] else ""
+    warnings = "".join(f"; WARNING: {warning}" for warning in p["warnings"])  # quoted with the line, or seen
     return (f"{p['extractor']} (weights sha256 {p['weights_sha256'][:8]}), {p['num_real']} real ({p['real']})"
             f" / {p['num_generated']} generated ({p['generated']}), resize: {p['resize']}{draws},"
-            f" lit-gan {p['lit_gan']}, torch {p['torch']}, torch-fidelity {p['torch_fidelity']}")
+            f" lit-gan {p['lit_gan']}, torch {p['torch']}, torch-fidelity {p['torch_fidelity']}{warnings}")
 
 
 def run(
@@ -240,6 +254,8 @@ def run(
                           + ("both" if data else "neither"))
     check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size)
     check_seeds(draw_seed=draw_seed)  # the metrics' own arguments: ImageQualityMetrics, below, by the same names
+    check_finished("samples", samples)
+    check_finished("real", real)
     if output is not None:
         check_output(output, checkpoint, {"samples": samples, "real": real})
     try:
@@ -282,6 +298,7 @@ def run(
         fakes = lambda: folder_batches(sample_files, batch_size, where)  # noqa: E731
     if "is" in metric.chosen and n_generated < is_splits:
         raise ConfigError(f"Expected argument `is_splits` ({is_splits}) to be at most the {n_generated} generated images")
+    check_enough_images(metric.chosen, n_real, n_generated)
     check_neighbours(metric.chosen, precision_k, density_k, n_real, n_generated)
     check_shapes(feature_extractor, data, real_files, model, sample_files)
     with torch.no_grad():
@@ -296,7 +313,8 @@ def run(
     settings = {"draws": draws, "draw_seed": draw_seed} if {"is", "kid"} & set(metric.chosen) else {"draws": None, "draw_seed": None}
     settings |= {"metrics": list(metric.chosen), "is_splits": is_splits, "kid_subsets": kid_subsets,
                  "kid_subset_size": min(kid_subset_size, len(features), n_fake), "precision_k": precision_k,
-                 "density_k": density_k, "mmd_sigma": mmd_sigma, "mmd_scale": mmd_scale}
+                 "density_k": density_k, "mmd_sigma": mmd_sigma, "mmd_scale": mmd_scale,
+                 "warnings": few_images_warnings(metric.chosen, len(features), n_fake, feature_extractor.num_features)}
     p = protocol(feature_extractor, settings, {"num_real": len(features), "num_generated": n_fake},
                  {"real": real_name, "generated": generated}, hit, samples_hit)
     result = {"metrics": values, "protocol": p, "protocol_line": protocol_line(p)}

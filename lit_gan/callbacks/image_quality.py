@@ -18,6 +18,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor
 
@@ -26,8 +27,8 @@ from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor, check_takes
-from lit_gan.metrics.quality import (ImageQualityMetrics, MetricName, check_metrics, check_neighbours, default_metrics,
-                                     value_names)
+from lit_gan.metrics.quality import (ImageQualityMetrics, MetricName, check_enough_images, check_metrics,
+                                     check_neighbours, default_metrics, few_images_warnings, value_names)
 from lit_gan.metrics.reference import ReferenceCache, cached_features
 from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_draws, check_seeds
 from lit_gan.tensors import fixed_latents
@@ -335,7 +336,8 @@ class ImageQuality(SampleEvaluation):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Builds the metric, then checks it against the data, before any training: the extractor takes the
         data's image shape (a classifier trained on other images would fail at the first evaluation), the
-        data holds ``num_real`` held-out images, and the k-NN sizes are below the numbers of images."""
+        data holds ``num_real`` held-out images, FID and KID have 2 images a side, and the k-NN sizes are below
+        the numbers of images; a warning where FID has fewer images than features."""
         super().setup(trainer, pl_module, stage)
         extractor = self.metric.feature_extractor
         check_takes(extractor, getattr(trainer.datamodule, "img_shape", None), "the data's images")
@@ -343,8 +345,12 @@ class ImageQuality(SampleEvaluation):
         available = held_out_count(trainer.datamodule)
         if available is not None:
             check_num_real(self.num_real, available, trainer.datamodule)
+        check_enough_images(self.metric.chosen, self.num_real or available, self.num_samples)
         check_neighbours(self.metric.chosen, self.options["precision_k"], self.options["density_k"],
                          self.num_real or available, self.num_samples)
+        for warning in few_images_warnings(self.metric.chosen, self.num_real or available, self.num_samples,
+                                           extractor.num_features):
+            rank_zero_warn(f"ImageQuality: {warning}")
 
     def build(self, trainer: Trainer, pl_module: LightningModule) -> ImageQualityMetrics:
         if self.feature_extractor is None:

@@ -1,8 +1,10 @@
 """Samples out of a trained generator: ``lit-gan predict --config ... --ckpt_path ...``."""
 
 import math
+import os
 import re
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -12,7 +14,8 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from lit_gan.checks import check_positive_ints
-from lit_gan.errors import ConfigError
+from lit_gan.errors import ConfigError, one_line
+from lit_gan.files import leftovers, written_whole
 from lit_gan.tensors import fixed_latents, to_uint8
 
 PNG_NAME = re.compile(r"\d{6,}\.png")  # what _write_images names them: 000000.png, ...
@@ -30,6 +33,12 @@ class SampleWriter(Callback):
     (eval mode, no gradient), from a private generator seeded by ``seed``: the same checkpoint and
     seed give the same files.
 
+    The files are written into a temporary folder in ``dirpath`` (``.lit-gan-unfinished-*``) and
+    moved into place at the end (:func:`lit_gan.files.written_whole`): a run killed while writing
+    leaves no ``samples.npz``, ``grid.png`` or ``png/`` that passes for a result (``lit-gan evaluate``
+    refuses its temporary folder), and one that cannot write (a read-only folder, a full disk) stops
+    in one line, every rank, with ``dirpath`` as it was.
+
     Args:
         dirpath: output folder (created).
         num_samples: how many samples to write.
@@ -38,7 +47,8 @@ class SampleWriter(Callback):
         png_folder: write the folder of PNGs (images only).
         seed: seed of the latents.
         overwrite: replace the samples of an earlier run in ``dirpath`` (its PNGs included, so that
-            ``png/`` never mixes two runs); without it such a ``dirpath`` is refused before drawing.
+            ``png/`` never mixes two runs), and what a run stopped while writing left there, once the
+            new files are written; without it such a ``dirpath`` is refused before drawing.
     """
 
     def __init__(
@@ -56,10 +66,11 @@ class SampleWriter(Callback):
         self.grid_size, self.png_folder, self.seed, self.overwrite = int(grid_size), png_folder, seed, overwrite
 
     def earlier_files(self) -> list[Path]:
-        """What an earlier run wrote in ``dirpath``: samples.npz, grid.png and png/NNNNNN.png."""
+        """What earlier runs wrote in ``dirpath``: samples.npz, grid.png, png/NNNNNN.png, and what one
+        stopped while writing left."""
         files = [self.dirpath / name for name in ("samples.npz", "grid.png")]
         pngs = sorted(f for f in (self.dirpath / "png").glob("*.png") if PNG_NAME.fullmatch(f.name))
-        return [f for f in files if f.is_file()] + pngs
+        return [f for f in files if f.is_file()] + pngs + leftovers(self.dirpath)
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage != "predict":
@@ -68,9 +79,11 @@ class SampleWriter(Callback):
             raise ConfigError(f"Expected argument `dirpath` ({self.dirpath}) to be a folder, but it is a file")
         earlier = self.earlier_files()
         if earlier and not self.overwrite:
+            left = leftovers(self.dirpath)
+            what = "the unfinished output of a run stopped while writing" if left else "the samples of an earlier run"
             raise ConfigError(
-                f"`dirpath` {self.dirpath} holds the samples of an earlier run ({len(earlier)} files, e.g."
-                f" {earlier[0].name}): choose another `dirpath`, or set `overwrite: true` to replace them"
+                f"`dirpath` {self.dirpath} holds {what} ({len(earlier)} files, e.g. {(left or earlier)[0].name}):"
+                " choose another `dirpath`, or set `overwrite: true` to replace them"
             )
 
     def draw(self, pl_module: LightningModule) -> torch.Tensor:
@@ -78,30 +91,40 @@ class SampleWriter(Callback):
         return torch.cat([pl_module.sample(len(z), z=z).float().cpu() for z in latents.split(self.batch_size)])
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not trainer.is_global_zero:
-            return
-        samples = self.draw(pl_module)
-        for path in self.earlier_files():  # only with overwrite (see setup): none of them is kept
-            path.unlink()
-        self.dirpath.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(self.dirpath / "samples.npz", samples=samples.numpy())
-        if samples.dim() == 4:
-            self._write_images(samples)
-        else:
-            self._write_scatter(samples)
+        # rank 0 writes; every rank gets its error, so that all of them stop with the same line
+        error = self.write(pl_module) if trainer.is_global_zero else None
+        error = trainer.strategy.broadcast(error, src=0)
+        if error is not None:
+            raise ConfigError(error)
 
-    def _write_images(self, samples: torch.Tensor) -> None:
+    def write(self, pl_module: LightningModule) -> Optional[str]:
+        """Draw the samples and write them into ``dirpath``, whole; None, or why they could not be written."""
+        try:
+            # the temporary folder first: a read-only dirpath fails before anything is drawn
+            with written_whole(self.dirpath, replaced=self.earlier_files()) as folder:  # only with overwrite (setup)
+                samples = self.draw(pl_module)
+                np.savez_compressed(folder / "samples.npz", samples=samples.numpy())
+                if samples.dim() == 4:
+                    self._write_images(samples, folder)
+                else:
+                    self._write_scatter(samples, folder)
+        except OSError as err:  # a read-only file system, a full disk or quota
+            why = os.strerror(err.errno) if err.errno else one_line(err)
+            return f"cannot write the samples into `dirpath` {self.dirpath}: {why} (nothing of them was kept)"
+        return None
+
+    def _write_images(self, samples: torch.Tensor, into: Path) -> None:
         images = to_uint8(samples)  # (N, C, H, W)
         grid = make_grid(images[: self.grid_size], nrow=int(math.ceil(math.sqrt(min(self.grid_size, len(images))))))
-        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(self.dirpath / "grid.png")
+        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(into / "grid.png")
         if self.png_folder:
-            folder = self.dirpath / "png"
-            folder.mkdir(exist_ok=True)
+            folder = into / "png"
+            folder.mkdir()
             hwc = images.permute(0, 2, 3, 1).numpy()
             for i, image in enumerate(hwc):
                 Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(folder / f"{i:06d}.png")
 
-    def _write_scatter(self, samples: torch.Tensor) -> None:
+    def _write_scatter(self, samples: torch.Tensor, into: Path) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -112,5 +135,7 @@ class SampleWriter(Callback):
         ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
         ax.set_aspect("equal")
         ax.set_title(f"{len(points)} generator samples")
-        fig.savefig(self.dirpath / "grid.png")
-        plt.close(fig)
+        try:
+            fig.savefig(into / "grid.png")
+        finally:
+            plt.close(fig)

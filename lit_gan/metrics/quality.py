@@ -29,6 +29,8 @@ OUTPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mmd": ("mmd", ("mmd",)),
 }
 ON_LOGITS = {"is"}  # scores the generated images' class logits alone
+# FID's covariances divide by N - 1, KID's unbiased estimate by m (m - 1) (m images per subset): fewer is no value
+MIN_IMAGES = 2
 
 
 def default_metrics(has_logits: bool) -> tuple[str, ...]:
@@ -67,6 +69,28 @@ def check_neighbours(chosen: Sequence[str], precision_k: int, density_k: int, n_
             if metric in chosen and n is not None and n <= k:
                 raise ConfigError(f"Expected argument `{name}` ({k}) to be below the {n} {side} images"
                                   " (a k-NN radius needs k other images)")
+
+
+def check_enough_images(chosen: Sequence[str], n_real: Optional[int], n_generated: int) -> None:
+    """Refuse fewer than :data:`MIN_IMAGES` real or generated images for FID and KID, before anything is
+    extracted (``compute`` would fail or give NaN after). None: not known."""
+    for metric, why in (("fid", "a covariance"), ("kid", "its unbiased estimate")):
+        for side, n in (("real", n_real), ("generated", n_generated)):
+            if metric in chosen and n is not None and n < MIN_IMAGES:
+                raise ConfigError(f"Expected at least {MIN_IMAGES} {side} images for `{metric}` ({why} needs"
+                                  f" {MIN_IMAGES}), got {n}")
+
+
+def few_images_warnings(chosen: Sequence[str], n_real: Optional[int], n_generated: int, num_features: int) -> list[str]:
+    """What to print beside values of too few images to quote: FID on fewer images than features (its
+    covariances are singular, and the value is biased high by a term that falls as 1/N: Chong & Forsyth 2020)."""
+    fewest = min(n for n in (n_real, n_generated) if n is not None)
+    if "fid" not in chosen or fewest >= num_features:
+        return []
+    real = "" if n_real is None else f" and {n_real} real"
+    return [f"FID of {n_generated} generated{real} images, fewer than the {num_features} features: the covariances"
+            " are singular and the value biased high, comparable only at the same numbers (published FIDs:"
+            " 50,000 generated images)"]
 
 
 class ImageQualityMetrics(nn.Module):
@@ -127,6 +151,9 @@ class ImageQualityMetrics(nn.Module):
         check_draws(draws)
         self.feature_extractor = feature_extractor.eval()
         chosen = default_metrics(feature_extractor.num_classes > 0) if metrics is None else check_metrics(metrics, feature_extractor)
+        if "kid" in chosen and kid_subset_size < MIN_IMAGES:  # its value would be NaN
+            raise ValueError(f"Expected argument `kid_subset_size` to be an integer >= {MIN_IMAGES} (KID's unbiased"
+                             f" estimate takes pairs of images of a subset), got {kid_subset_size}")
         d, k = feature_extractor.num_features, feature_extractor.num_classes
         # the metrics receive features, not images: their own "network" is the identity
         build = {

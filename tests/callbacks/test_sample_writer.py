@@ -1,4 +1,9 @@
-"""lit-gan predict writes samples: .npz, a grid PNG and a folder of PNGs."""
+"""lit-gan predict writes samples: .npz, a grid PNG and a folder of PNGs, whole or not at all."""
+
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -6,6 +11,8 @@ import torch
 from PIL import Image
 
 from lit_gan.cli import run_cli
+from lit_gan.evaluate import main as evaluate
+from lit_gan.files import leftovers
 from lit_gan.tensors import to_uint8
 from tests.conftest import REPO
 
@@ -78,3 +85,161 @@ def test_a_dirpath_of_an_earlier_run_is_refused_or_replaced_whole(tmp_path, monk
     with pytest.raises(SystemExit):
         run_cli([*predict[:-3], f"--trainer.callbacks.dirpath={tmp_path / 'afile'}"])
     assert "`dirpath`" in capsys.readouterr().err and (tmp_path / "afile").read_text() == ""
+
+
+# --- writing whole: a full or read-only disk, a kill while writing, DDP -------------------------------------------
+
+DIGITS = str(REPO / "configs" / "digits_wgan_gp.yaml")
+
+
+@pytest.fixture(scope="module")
+def digits_checkpoint(tmp_path_factory):
+    """The checkpoint of a 2-step fit on the 8x8 digits."""
+    root = tmp_path_factory.mktemp("fit")
+    fit = run_cli(["fit", "--config", DIGITS, "--trainer.max_steps", "2", "--trainer.enable_progress_bar", "false",
+                   "--trainer.default_root_dir", str(root)])
+    return fit.trainer.checkpoint_callback.best_model_path
+
+
+def predict(ckpt, out, num_samples=20, *extra):
+    return ["predict", "--config", DIGITS, "--ckpt_path", str(ckpt),
+            "--trainer.enable_progress_bar", "false", "--trainer.callbacks+=lit_gan.callbacks.SampleWriter",
+            f"--trainer.callbacks.dirpath={out}", f"--trainer.callbacks.num_samples={num_samples}", *extra]
+
+
+def error_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Mounts a tmpfs with the options given (a tiny one fills at once; "ro": read-only, also for root)."""
+    mounted = []
+
+    def mount(options: str):
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("options,dirpath,why", [
+    ("size=4k", "samples", "No space left on device"),  # full in samples.npz (was left truncated)
+    ("size=16k", ".", "No space left on device"),  # full among the PNGs; dirpath the mount point itself
+    ("ro,size=1m", "samples", "Read-only file system"),  # before anything is drawn
+])
+def test_a_full_or_read_only_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys, mount_tmpfs,
+                                                                 digits_checkpoint, options, dirpath, why):
+    monkeypatch.chdir(tmp_path)
+    disk = mount_tmpfs(options)
+    out = disk / dirpath
+    with pytest.raises(SystemExit) as info:  # was: an OSError traceback
+        run_cli(predict(digits_checkpoint, out))
+    err = error_lines(capsys)
+    assert info.value.code == 2 and len(err) == 1, err
+    assert f"cannot write the samples into `dirpath` {out}: {why} (nothing of them was kept)" in err[0], err
+    assert list(disk.iterdir()) == []  # no partial samples.npz, no PNGs, no temporary folder
+
+
+def test_an_overwrite_that_fills_the_disk_keeps_the_earlier_samples(tmp_path, monkeypatch, capsys, mount_tmpfs,
+                                                                    digits_checkpoint):
+    monkeypatch.chdir(tmp_path)
+    out = mount_tmpfs("size=40k") / "samples"
+    run_cli(predict(digits_checkpoint, out, 4))
+    before = contents(out)
+    assert len(before) == 7  # samples.npz, grid.png, png/ and 4 PNGs
+    with pytest.raises(SystemExit):
+        run_cli(predict(digits_checkpoint, out, 30, "--trainer.callbacks.overwrite=true"))
+    assert "No space left on device" in error_lines(capsys)[0]
+    assert contents(out) == before  # the earlier run, whole; nothing else
+
+
+def contents(folder):
+    """{path: bytes, or None for a folder} of everything under ``folder``, hidden files included."""
+    return {p: None if p.is_dir() else p.read_bytes() for p in folder.rglob("*")}
+
+
+# `lit-gan predict` SIGKILLed just after the file or folder named by its first argument is written or moved
+KILLED_AFTER = """
+import os, signal, sys
+from pathlib import Path
+from PIL import Image
+from lit_gan.cli import main
+
+name = sys.argv.pop(1)
+
+def killing(real):
+    def call(*args, **kwargs):
+        real(*args, **kwargs)
+        if any(Path(str(arg)).name == name for arg in args[:2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+    return call
+
+Image.Image.save, os.replace = killing(Image.Image.save), killing(os.replace)
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("killed_after", [
+    "000005.png",  # while writing the PNGs (was: png/ with 6 of 20 files, and samples.npz, as a result)
+    "png",  # while moving the finished files into dirpath: png/ is there, samples.npz not yet
+])
+def test_a_predict_killed_while_writing_leaves_no_result(tmp_path, monkeypatch, capsys, digits_checkpoint, killed_after):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "samples"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER, killed_after, *predict(digits_checkpoint, out)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    left = leftovers(out)
+    assert left, "nothing shows that the output is unfinished"
+    if killed_after == "000005.png":
+        assert sorted(p.name for p in out.iterdir()) == [left[0].name]  # no samples.npz, grid.png nor png/ there
+        assert len(list((left[0] / "png").iterdir())) == 6
+        samples = left[0] / "png"
+    else:
+        assert (out / "png").is_dir() and not (out / "samples.npz").exists()
+        samples = out / "png"
+    # what it left is no result: evaluate refuses it, a new predict into the same dirpath too unless told to replace it
+    with pytest.raises(SystemExit) as info:
+        evaluate(["--samples", str(samples), "--real", str(samples)])
+    err = error_lines(capsys)
+    assert info.value.code == 2 and len(err) == 1, err
+    assert f"`samples` '{samples}' is in the unfinished output of a `lit-gan predict` stopped while writing" in err[0]
+    with pytest.raises(SystemExit):
+        run_cli(predict(digits_checkpoint, out))
+    err = error_lines(capsys)
+    assert len(err) == 1 and "holds the unfinished output of a run stopped while writing" in err[0], err
+    assert "overwrite: true" in err[0]
+    run_cli(predict(digits_checkpoint, out, 20, "--trainer.callbacks.overwrite=true"))
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "png", "samples.npz"]
+    assert sorted(p.name for p in (out / "png").iterdir()) == [f"{i:06d}.png" for i in range(20)]
+    assert evaluate(["--samples", str(out / "png"), "--real", str(out / "png"), "--feature_extractor",
+                     "tests.metrics.test_evaluate.MeanPooled", "--metrics", "[fid]",
+                     "--reference_cache", "false"])["protocol"]["num_generated"] == 20
+
+
+@pytest.mark.slow
+def test_two_process_ddp_predict_writes_once_or_stops_every_rank_in_one_line(tmp_path, mount_tmpfs, digits_checkpoint):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    ddp = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+    read_only = mount_tmpfs("ro,size=1m")
+    runs = [subprocess.run([sys.executable, "-m", "lit_gan.cli", *predict(digits_checkpoint, out, 30), *ddp],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+            for out in (tmp_path / "samples", read_only / "samples")]
+    assert runs[0].returncode == 0, runs[0].stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["grid.png", "png", "samples.npz"]
+    assert len(list((tmp_path / "samples" / "png").iterdir())) == 30
+    assert np.load(tmp_path / "samples" / "samples.npz")["samples"].shape == (30, 1, 8, 8)
+    # rank 0 could not write: both ranks stop with its line (rank 1 would wait for rank 0 otherwise)
+    assert runs[1].returncode == 2, runs[1].stderr[-2000:]
+    lines = [line for line in runs[1].stderr.splitlines() if "error:" in line]
+    assert len(lines) == 2 and all("`dirpath` " + str(read_only / "samples") + ": Read-only file system" in line
+                                   for line in lines), lines

@@ -217,6 +217,14 @@ def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_pat
      "Expected argument `density_k` (20) to be below the 20 real images"),
     (["--samples", "{fake}", "--real", "{real}", "--precision_k", "16"],
      "Expected argument `precision_k` (16) to be below the 16 generated images"),
+    # too few images for a value at all (were: a RuntimeError traceback after extracting; KID NaN), before extracting
+    (["--samples", "{fake}", "--real", "{real}", "--metrics", "[fid]", "--num_samples", "1"],
+     "Expected at least 2 generated images for `fid` (a covariance needs 2), got 1"),
+    (["--samples", "{fake}", "--real", "{real}", "--metrics", "[kid]", "--num_real", "1"],
+     "Expected at least 2 real images for `kid` (its unbiased estimate needs 2), got 1"),
+    (["--samples", "{fake}", "--real", "{real}", "--metrics", "[kid,precision_recall]", "--kid_subset_size", "1"],
+     "Expected argument `kid_subset_size` to be an integer >= 2 (KID's unbiased estimate takes pairs of images of a"
+     " subset), got 1"),
     # a folder (RGB 24x24, read as grayscale for the 8x8 classifier), or data, of another shape than the extractor's
     (["--samples", "{fake}", "--data", "tests.metrics.helpers.DigitsImages"],
      "Expected the images of `samples` to have shape (1, 8, 8), the shape `feature_extractor` (ClassifierFeatures)"
@@ -394,3 +402,29 @@ def test_predicted_grayscale_samples_are_evaluated_with_a_classifier(tmp_path, g
                        "--kid_subsets", "3", "--kid_subset_size", "20", "--reference_cache", "false"])
     assert result["protocol"]["num_generated"] == 20 and result["protocol"]["num_real"] == 297
     assert result["metrics"]["fid"] > 0 and 1 <= result["metrics"]["is"] <= 10
+
+
+def test_fid_of_fewer_images_than_features_is_flagged_in_the_protocol_line_and_the_report(folders, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    real, fake = tmp_path / "real", tmp_path / "fake"
+    real.mkdir(), fake.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(real / f"{i}.png")
+    for i in range(2):  # two identical images (was: their FID printed and written as any other)
+        Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(fake / f"{i}.png")
+    out = tmp_path / "metrics.json"
+    evaluate(["--samples", str(fake), "--real", str(real), "--feature_extractor", "tests.metrics.test_evaluate.Pooled",
+              "--metrics", "[fid,kid]", "--kid_subset_size", "2", "--reference_cache", "false", "--output", str(out)])
+    report = json.loads(out.read_text())
+    warning = ("FID of 2 generated and 3 real images, fewer than the 48 features: the covariances are singular and the"
+               " value biased high, comparable only at the same numbers (published FIDs: 50,000 generated images)")
+    assert report["protocol"]["warnings"] == [warning]
+    assert report["protocol_line"].endswith(f"; WARNING: {warning}")
+    assert f"protocol: {report['protocol_line']}" in capsys.readouterr().out
+    # as many images as features (16 generated, 20 real, 16 features): no warning
+    enough = evaluate(["--samples", str(folders[1]), "--real", str(folders[0]), "--feature_extractor",
+                       "tests.metrics.test_evaluate.MeanPooled", "--metrics", "[fid]", "--reference_cache", "false"])
+    assert enough["protocol"]["warnings"] == [] and "WARNING" not in enough["protocol_line"]
