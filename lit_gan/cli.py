@@ -18,6 +18,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
+from lit_gan.disk_full import disk_full, disk_full_message, quiet_event_writer_threads
 from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_config_file,
                                 check_instantiated, given_img_shape)
 from lit_gan.errors import ConfigError, NonFiniteError, worker_message
@@ -194,6 +195,11 @@ class LitGanCLI(LightningCLI):
             # rank 0's status; the other ranks exit 0, else Lightning's DDP launcher, seeing a rank end non-zero,
             # SIGKILLs rank 0 (srun reports the largest status of its tasks: 143 too)
             raise SystemExit(stop_status(self.model) if self.trainer.global_rank == 0 else 0) from None
+        except Exception as err:  # a disk that filled while the logs were written: one line, after saving what can be
+            full = disk_full(err)
+            if full is None:
+                raise
+            self.parser.error(disk_full_message(self.trainer, full))
         except SystemExit as err:
             if isinstance(err.__context__, KeyboardInterrupt):  # Lightning's exit after a second Ctrl+C
                 raise SystemExit(SIGINT_STATUS) from None
@@ -206,6 +212,7 @@ class LitGanCLI(LightningCLI):
 
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
     """Parse ``args`` (default: the command line), run the subcommand, return the CLI object."""
+    quiet_event_writer_threads()
     return LitGanCLI(
         LightningModule,  # the GAN families, and lit_gan.metrics.Classifier (a domain classifier for FID/IS)
         LightningDataModule,
