@@ -1,5 +1,6 @@
 """What a GAN checkpoint holds beyond Lightning's, and the checks of a checkpoint before Lightning
-restores it: readable, plain data, the right family and shapes.
+restores it: readable, plain data, whole (tensors in its state_dict, none NaN or Inf, counters that
+count), the right family and shapes, and, to resume ``fit``, more than the weights.
 
 Training state. Beside the weights, optimizers, schedulers and loops that Lightning saves, a GAN
 checkpoint holds the critic's phase (``critic_steps``: critic updates so far, so that a resumed
@@ -14,11 +15,13 @@ into an f-GAN: same parameter names), into one line that says what is wrong. Not
 ``_parse_ckpt_path``), so through ``lit-gan`` a checkpoint restores the family and networks it was
 trained with; ``check_fits`` guards the other paths (Python API, hand-made checkpoints). A checkpoint
 that Lightning finds itself (``--ckpt_path last``) gets the same checks when it is loaded, through
-``lit_gan.checkpoint_io.AtomicCheckpointIO``.
+``lit_gan.checkpoint_io.AtomicCheckpointIO`` and ``AdversarialModule.on_load_checkpoint`` (after the
+run's log folder is set up; an explicit path is checked before).
 """
 
 import pickle
 import random
+import reprlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,6 +33,19 @@ from lit_gan.errors import UNREADABLE, ConfigError, NonFiniteError, unsafe_pickl
 
 FAMILY_KEY = "lit_gan_family"
 SPECIAL = {"last", "best", "hpc", "registry"}  # ckpt_path values that Lightning resolves itself
+
+# The counters a checkpoint holds beside the weights, and what each counts (all ints >= 0).
+COUNTS = {"global_step": "generator updates", "critic_steps": "critic updates", "skipped_updates": "updates skipped"}
+
+
+def _holds(value: Any) -> str:
+    """'a str ('abc')', 'an int (3)': what an edited entry holds, in a message (a long value cut short)."""
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name} ({reprlib.repr(value)})"
+
+
+def _named(path: Optional[str]) -> str:
+    return f"`ckpt_path` {path}" if path else "the checkpoint"  # load_from_checkpoint has no trainer to name it
 
 
 def rng_states() -> dict[str, Any]:
@@ -58,24 +74,32 @@ def other_family(checkpoint: dict[str, Any], model: LightningModule) -> Optional
     return family if family is not None and family not in {c.__qualname__ for c in type(model).__mro__} else None
 
 
+def first_nonfinite(state_dict: dict[str, torch.Tensor]) -> Optional[str]:
+    """The name of the first floating tensor of ``state_dict`` that holds a NaN or an Inf, else None."""
+    return next((k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+
+
 def save_training_state(checkpoint: dict[str, Any], model: LightningModule, critic_steps: int, skipped_updates: int) -> None:
     """Add the GAN's training state to ``checkpoint``; refuse one with NaN/Inf weights before anything
     is written, so that it never replaces a good one."""
-    bad = [k for k, v in checkpoint["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise NonFiniteError(f"refusing to save a checkpoint at step {model.global_step}: non-finite weights in {bad[0]}")
+    bad = first_nonfinite(checkpoint["state_dict"])
+    if bad is not None:
+        raise NonFiniteError(f"refusing to save a checkpoint at step {model.global_step}: non-finite weights in {bad}")
     checkpoint["critic_steps"] = int(critic_steps)
     checkpoint["skipped_updates"] = int(skipped_updates)
     checkpoint[FAMILY_KEY] = type(model).__qualname__
     checkpoint["rng_states"] = rng_states()
 
 
-def load_training_state(checkpoint: dict[str, Any], model: LightningModule) -> tuple[int, int, Optional[dict[str, Any]]]:
-    """(critic_steps, skipped_updates, random states) of ``checkpoint``, refused if of another family.
-    The random states are to be set when training starts, after Lightning's own seeding."""
+def load_training_state(checkpoint: dict[str, Any], model: LightningModule,
+                        path: Optional[str] = None) -> tuple[int, int, Optional[dict[str, Any]]]:
+    """(critic_steps, skipped_updates, random states) of ``checkpoint`` (read from ``path``), refused if of
+    another family. The random states are to be set when training starts, after Lightning's own seeding."""
     family = other_family(checkpoint, model)
     if family is not None:
-        raise ConfigError(f"the checkpoint holds a {family}, not a {type(model).__qualname__}")
+        own = type(model).__qualname__
+        raise ConfigError(f"{_named(path)} holds a {family}, not a {own} (the model loading it): give a checkpoint"
+                          f" of a {own}, or build a {family}")
     return int(checkpoint.get("critic_steps", 0)), int(checkpoint.get("skipped_updates", 0)), checkpoint.get("rng_states")
 
 
@@ -107,7 +131,9 @@ def read_checkpoint(path: str) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except UNREADABLE as err:
         raise load_error(path, err) from err
-    return check_loaded(checkpoint, path)
+    checkpoint = check_loaded(checkpoint, path)
+    check_contents(checkpoint, path)
+    return checkpoint
 
 
 def load_error(path: str, err: BaseException) -> ConfigError:
@@ -126,7 +152,48 @@ def check_loaded(checkpoint: Any, path: str) -> dict[str, Any]:
     """``checkpoint`` (as loaded from ``path``) if it is a Lightning checkpoint, else a ConfigError."""
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"`ckpt_path` {path} is not a Lightning checkpoint (no state_dict)")
+    if not isinstance(checkpoint["state_dict"], dict):
+        raise ConfigError(f"`ckpt_path` {path} is not a Lightning checkpoint: its state_dict is"
+                          f" {_holds(checkpoint['state_dict'])}, not a mapping of names to tensors")
     return checkpoint
+
+
+def check_contents(checkpoint: dict[str, Any], path: Optional[str]) -> None:
+    """Refuse what an edited or damaged checkpoint may hold that Lightning would restore silently or fail
+    on with a traceback: a state_dict entry that is not a tensor, a counter that is not an int >= 0, NaN or
+    Inf weights (which ``save_training_state`` never writes: the run would go on from NaN, or validate to NaN)."""
+    for key, value in checkpoint["state_dict"].items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{_named(path)} was edited or is damaged: its state_dict has {_holds(key)} as a name,"
+                              " not a str")
+        if not isinstance(value, torch.Tensor):
+            raise ConfigError(f"{_named(path)} was edited or is damaged: its state_dict's {key} holds {_holds(value)},"
+                              " not a tensor")
+    for key, counted in COUNTS.items():
+        value = checkpoint.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{_named(path)}: expected its `{key}` to be an int >= 0 ({counted} so far),"
+                              f" got {value!r}")
+    bad = first_nonfinite(checkpoint["state_dict"])
+    if bad is not None:
+        what = "NaN" if torch.isnan(checkpoint["state_dict"][bad]).any() else "Inf"
+        raise ConfigError(f"refusing {_named(path)}: non-finite weights ({what}) in {bad}; give an earlier checkpoint"
+                          " of the run")
+
+
+def check_resumable(checkpoint: dict[str, Any], path: Optional[str]) -> None:
+    """Refuse to resume ``fit`` from a checkpoint without the optimizers' state, such as one that
+    ``ModelCheckpoint(save_weights_only=True)`` wrote (Lightning would stop on a KeyError once set up)."""
+    missing = [key for key in ("optimizer_states", "lr_schedulers") if key not in checkpoint]
+    if not missing:
+        return
+    hparams = checkpoint.get("hyper_parameters")
+    family = (hparams.get("_class_path") if isinstance(hparams, dict) else None) or checkpoint.get(FAMILY_KEY)
+    raise ConfigError(
+        f"{_named(path)} holds weights only (no {', '.join(missing)}, as `save_weights_only` saves), so `fit`"
+        " cannot resume from it; `validate`, `test` and `predict` take it as it is, and a new run can start from its"
+        f" weights: pass `{family or 'YourModel'}.load_from_checkpoint(path)` to `Trainer.fit` without `ckpt_path`"
+    )
 
 
 def check_fits(checkpoint: dict[str, Any], path: str, model: LightningModule) -> None:

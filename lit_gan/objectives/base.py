@@ -40,8 +40,8 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
-from lit_gan.checkpoints import (check_fits, check_resumed_step, load_training_state, mark_checkpoints_saved,
-                                 save_training_state, set_rng_states)
+from lit_gan.checkpoints import (check_contents, check_fits, check_resumable, check_resumed_step, load_training_state,
+                                 mark_checkpoints_saved, save_training_state, set_rng_states)
 from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
@@ -378,10 +378,15 @@ class AdversarialModule(LightningModule):
         save_training_state(checkpoint, self, self.critic_steps, self.updater.skipped)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Every load passes here (a Trainer's restore, `--ckpt_path last` too, and load_from_checkpoint);
+        # `lit-gan` checked an explicit path already, before anything was set up or written.
+        path = self.trainer.ckpt_path if self._trainer is not None else None
+        check_contents(checkpoint, path)  # non-tensors, counters that are not counts, NaN/Inf weights
         # the random states are applied at on_train_start, after on_fit_start's seeding
-        self.critic_steps, self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self)
-        if self._trainer is not None and self.strict_loading:  # a Trainer's restore (`--ckpt_path last` too):
-            check_fits(checkpoint, self.trainer.ckpt_path, self)  # one line, not load_state_dict's list
+        self.critic_steps, self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self, path)
+        if self._trainer is not None and self.strict_loading:
+            check_fits(checkpoint, path, self)  # one line, not load_state_dict's list
         self._loaded_step = int(checkpoint.get("global_step", 0))
         if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+            check_resumable(checkpoint, path)  # before Lightning's KeyError on the optimizers' state
             check_resumed_step(self.trainer.max_steps, self._loaded_step)
