@@ -7,6 +7,7 @@ parsing (before Lightning reads a checkpoint), and what needs built objects righ
 
 import inspect
 import os
+import re
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Optional
@@ -19,7 +20,7 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
-from lit_gan.checkpoints import FAMILY_KEY
+from lit_gan.checkpoints import FAMILY_KEY, check_resumable
 from lit_gan.errors import ConfigError
 from lit_gan.objectives import AdversarialModule
 from lit_gan.specs import import_paths, untrusted_import
@@ -42,6 +43,8 @@ def check_config_file(path: str) -> None:
         return  # missing or unreadable: jsonargparse names the file itself
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ConfigError(f"{path} nests its values too deeply to be read (a config is a few levels deep)") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -54,7 +57,76 @@ def check_config_file(path: str) -> None:
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path} holds {_KINDS.get(type(node), 'no mapping')}, not a mapping with keys such as"
                           " trainer, model, data")
+    check_expansion(node, path)  # before anything walks the tree with its aliases expanded
     _check_no_repeated_key(node, path)
+
+
+# The shipped configs hold 60 to 140 values; a "billion laughs" of 300 bytes (9 levels of 9 aliases of the
+# level below) expands to 435 million, which jsonargparse copies one by one (tens of minutes, tens of GB).
+MAX_VALUES = 100_000
+
+
+def check_expansion(root: yaml.Node, name: str) -> None:
+    """Refuse a composed YAML document that holds more than ``MAX_VALUES`` values (scalars, lists,
+    mappings, keys) once every alias is replaced by a copy of its anchor's value, as the loaders expand
+    it, or an alias inside its own anchor's value (endless). Composed, an alias *is* its anchor's node,
+    so each node is counted once: the count takes as long as the text is long."""
+    sizes: dict[int, int] = {}  # id(node) -> its expanded size; 0 while its children are counted
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known == 0:
+            raise ConfigError(f"{name} holds an alias inside its own anchor's value (line {node.start_mark.line + 1}),"
+                              " which would expand without end: remove that alias")
+        if known is None:
+            sizes[id(node)] = 0
+            known = 1
+            for child in _children(node):  # a loop, not sum(): one stack frame a level, fewer than compose's
+                known += size(child)
+            sizes[id(node)] = known
+        return known
+
+    expanded = size(root)
+    if expanded > MAX_VALUES:
+        raise ConfigError(f"{name} expands to {expanded:,} values through its YAML aliases, more than the"
+                          f" {MAX_VALUES:,} a config may hold: write the values out, or use fewer aliases")
+
+
+def check_command_line(args: Any) -> None:
+    """The values given on the command line, which jsonargparse reads as YAML too: refuse one whose
+    aliases expand it as :func:`check_expansion` refuses a config file (only values with an anchor, ``&``)."""
+    if not isinstance(args, (list, tuple)):
+        return  # a dict or Namespace given to the Python API: already loaded
+    for i, arg in enumerate(args):
+        if not isinstance(arg, str) or "&" not in arg:
+            continue
+        if arg.startswith("--"):  # --key=value
+            option, _, value = arg.partition("=")
+        else:  # --key value
+            option, value = (args[i - 1] if i and isinstance(args[i - 1], str) else ""), arg
+        try:
+            node = yaml.compose(value, Loader=yaml.SafeLoader)
+        except (yaml.YAMLError, RecursionError):
+            continue  # jsonargparse takes it as a plain string
+        if node is not None:
+            check_expansion(node, f'Parser key "{option.lstrip("-").rstrip("+")}": the value')
+
+
+def learning_rate_line(line: str, message: str) -> str:
+    """jsonargparse's one line (``line``, from its report ``message``) for a learning rate given as ``nan`` or
+    ``inf``, which YAML reads as words ("Expected a <class 'float'>"), as LitGanCLI words an lr <= 0 or ``.nan``;
+    any other line as it is."""
+    key = re.match(r'Parser key "([^"]*\.lr)": Expected a <class .float.>', line)
+    given = re.search(r"Given value: ([-+]?(?:nan|inf|infinity))\b", message, re.IGNORECASE)
+    if not (key and given):
+        return line
+    return f'Parser key "{key[1]}": Expected a learning rate that is a finite number > 0. Got value: {given[1]}'
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
 def _check_no_repeated_key(node: yaml.Node, path: str) -> None:
@@ -102,6 +174,8 @@ def check_arguments(config: Namespace, subcommand: str) -> None:
     if isinstance(interval, (int, float)) and not isinstance(interval, bool) and not interval > 0:
         raise ConfigError(f'Parser key "trainer.val_check_interval": Expected an int >= 1 (training batches) or a'
                           f" float in (0.0, 1.0] (a fraction of an epoch). Got value: {interval}")
+    if subcommand == "fit":
+        _check_trains_something(trainer)
     max_time = trainer.get("max_time")
     if max_time is not None:
         try:
@@ -114,6 +188,27 @@ def check_arguments(config: Namespace, subcommand: str) -> None:
     logs_elsewhere = isinstance(logger, Namespace) and logger.get("init_args.save_dir") is not None
     if root is not None or (subcommand == "fit" and not logs_elsewhere):
         check_writable_folder(str(root) if root is not None else os.getcwd(), 'Parser key "trainer.default_root_dir":')
+
+
+_TRAIN_LIMITS = {
+    "limit_train_batches": "an int >= 1 (training batches) or a float in (0.0, 1.0] (a fraction of them)",
+    "max_steps": "an int >= 1 (generator updates), or -1 (no limit)",
+    "max_epochs": "an int >= 1, or -1 (no limit)",
+}
+
+
+def _check_trains_something(trainer: Namespace) -> None:
+    """A fit limited to 0 batches, steps or epochs trains nothing and exits 0, which a requeue loop
+    (docs/cluster.md) reads as a finished run. fast_dev_run replaces all three; overfit_batches the first."""
+    if trainer.get("fast_dev_run"):
+        return
+    for name, expected in _TRAIN_LIMITS.items():
+        value = trainer.get(name)
+        if name == "limit_train_batches" and trainer.get("overfit_batches"):
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            raise ConfigError(f'Parser key "trainer.{name}": Expected {expected} for fit, where 0 trains nothing'
+                              f" and would end as a finished run. Got value: {value}")
 
 
 def _model_class(config: Namespace) -> Optional[type]:
@@ -199,10 +294,18 @@ def check_writable_folder(path: str, name: str) -> None:
         raise ConfigError(f"{name} {path} cannot be written ({existing} is {why}): give a writable folder")
 
 
-def check_checkpoint_kind(checkpoint: dict[str, Any], path: str, config: Namespace) -> None:
+def check_checkpoint_kind(checkpoint: dict[str, Any], path: str, config: Namespace, subcommand: str) -> None:
     """A checkpoint of a ``lit_gan.metrics.Classifier`` where the config builds a GAN family, or the other
     way round: LightningCLI would fail on its hyperparameters with an unrelated message ("Option
-    'network' is not accepted"), or silently build and train the other kind of model from them."""
+    'network' is not accepted"), or silently build and train the other kind of model from them.
+    Then, for ``fit``, a checkpoint of weights only, which cannot resume (refused here, before the run's
+    log folder and config.yaml are written; ``on_load_checkpoint`` refuses one that ``last`` finds)."""
+    _check_model_kind(checkpoint, path, config)
+    if subcommand == "fit":
+        check_resumable(checkpoint, path)
+
+
+def _check_model_kind(checkpoint: dict[str, Any], path: str, config: Namespace) -> None:
     cls = _model_class(config)
     keys = list(checkpoint.get("state_dict", {}))
     if cls is None or not keys:

@@ -12,7 +12,7 @@ from jsonargparse.typing import NonNegativeFloat, PositiveFloat, PositiveInt
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from lit_gan.checks import check_greater_than_zero, check_not_negative, check_positive_ints
+from lit_gan.checks import check_finite_positive, check_not_negative, check_positive_ints
 from lit_gan.data.order import ResumableOrder
 from lit_gan.errors import ConfigError
 
@@ -62,7 +62,7 @@ class Toy2DDataModule(ResumableOrder):
 class _Mixture(Toy2DDataModule):
     def __init__(self, std: PositiveFloat, **kwargs) -> None:
         super().__init__(**kwargs)
-        check_greater_than_zero(std=std)
+        check_finite_positive(std=std)  # PositiveFloat lets "inf" through: infinite points, NaN losses
         self.std = float(std)
 
     @property
@@ -83,6 +83,7 @@ class RingOfGaussians(_Mixture):
 
     def __init__(self, n_modes: PositiveInt = 8, radius: PositiveFloat = 2.0, std: PositiveFloat = 0.02, **kwargs) -> None:
         super().__init__(std=std, **kwargs)
+        check_finite_positive(radius=radius)
         self.n_modes, self.radius = int(n_modes), float(radius)
 
     @property
@@ -96,6 +97,7 @@ class GridOfGaussians(_Mixture):
 
     def __init__(self, side: PositiveInt = 5, spacing: PositiveFloat = 2.0, std: PositiveFloat = 0.05, **kwargs) -> None:
         super().__init__(std=std, **kwargs)
+        check_finite_positive(spacing=spacing)
         self.side, self.spacing = int(side), float(spacing)
 
     @property
@@ -110,7 +112,7 @@ class SwissRoll(Toy2DDataModule):
     def __init__(self, noise: NonNegativeFloat = 0.25, scale: PositiveFloat = 0.2, **kwargs) -> None:
         super().__init__(**kwargs)
         check_not_negative(noise=noise)  # a standard deviation; 0 gives the bare spiral
-        check_greater_than_zero(scale=scale)
+        check_finite_positive(scale=scale)
         self.noise, self.scale = float(noise), float(scale)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:

@@ -14,7 +14,7 @@ import torch
 from jsonargparse.typing import NonNegativeInt
 from torch import nn
 
-from lit_gan.checks import check_not_negative_int, check_positive_ints
+from lit_gan.checks import allocating, check_not_negative_int, check_positive_ints
 from lit_gan.networks.spectral import apply_spectral_norm
 
 _BASE_SIZES = (4, 7)
@@ -87,17 +87,19 @@ class DCGANGenerator(nn.Module):
         up = _UPSAMPLINGS[upsampling]
         s0, k = doublings(img_shape)
         channels = [base_channels * 2 ** (k - 1 - i) for i in range(k)]  # e.g. [256, 128, 64] for 32x32
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, channels[0], s0, 1, 0, bias=False),  # (B, c0, s0, s0)
-            nn.BatchNorm2d(channels[0]),
-            nn.ReLU(True),
-        ]
-        for c_in, c_out in zip(channels[:-1], channels[1:]):
-            layers += [up(c_in, c_out, False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-        for _ in range(extra_layers):
-            c = channels[-1]
-            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
-        layers += [up(channels[-1], img_shape[0], True), nn.Tanh()]
+        with allocating("generator", self, latent_dim=latent_dim, base_channels=base_channels,
+                        extra_layers=extra_layers, img_shape=img_shape):
+            layers: list[nn.Module] = [
+                nn.ConvTranspose2d(latent_dim, channels[0], s0, 1, 0, bias=False),  # (B, c0, s0, s0)
+                nn.BatchNorm2d(channels[0]),
+                nn.ReLU(True),
+            ]
+            for c_in, c_out in zip(channels[:-1], channels[1:]):
+                layers += [up(c_in, c_out, False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            for _ in range(extra_layers):
+                c = channels[-1]
+                layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+            layers += [up(channels[-1], img_shape[0], True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -131,13 +133,15 @@ class DCGANCritic(nn.Module):
         check_not_negative_int(extra_layers=extra_layers)
         s0, k = doublings(img_shape)
         channels = [base_channels * 2**i for i in range(k)]  # e.g. [64, 128, 256] for 32x32
-        layers: list[nn.Module] = [nn.Conv2d(img_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for _ in range(extra_layers):
-            c = channels[0]
-            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=norm == "none"), _NORMS[norm](c), nn.LeakyReLU(0.2, True)]
-        for c_in, c_out in zip(channels[:-1], channels[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _NORMS[norm](c_out), nn.LeakyReLU(0.2, True)]
-        layers.append(nn.Conv2d(channels[-1], 1, s0, 1, 0))  # (B, 1, 1, 1)
+        with allocating("critic", self, base_channels=base_channels, extra_layers=extra_layers, img_shape=img_shape):
+            layers: list[nn.Module] = [nn.Conv2d(img_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+            for _ in range(extra_layers):
+                c = channels[0]
+                layers += [nn.Conv2d(c, c, 3, 1, 1, bias=norm == "none"), _NORMS[norm](c), nn.LeakyReLU(0.2, True)]
+            for c_in, c_out in zip(channels[:-1], channels[1:]):
+                conv = nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none")
+                layers += [conv, _NORMS[norm](c_out), nn.LeakyReLU(0.2, True)]
+            layers.append(nn.Conv2d(channels[-1], 1, s0, 1, 0))  # (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)
         if spectral_norm:
             apply_spectral_norm(self)

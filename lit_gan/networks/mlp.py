@@ -6,7 +6,7 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import allocating, check_positive_ints
 from lit_gan.networks.spectral import apply_spectral_norm
 
 Norm = Literal["none", "layer", "batch"]
@@ -48,8 +48,10 @@ class MLPGenerator(nn.Module):
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, hidden_dims=hidden_dims, img_shape=img_shape)
         self.img_shape = tuple(img_shape)
-        layers = _hidden(latent_dim, hidden_dims, norm, nn.ReLU())
-        layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else latent_dim, math.prod(int(s) for s in self.img_shape)))
+        with allocating("generator", self, latent_dim=latent_dim, hidden_dims=hidden_dims, img_shape=img_shape):
+            layers = _hidden(latent_dim, hidden_dims, norm, nn.ReLU())
+            out_dim = math.prod(int(s) for s in self.img_shape)
+            layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else latent_dim, out_dim))
         if tanh:
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
@@ -82,8 +84,9 @@ class MLPCritic(nn.Module):
         check_positive_ints(hidden_dims=hidden_dims, img_shape=img_shape)
         in_dim = math.prod(int(s) for s in img_shape)
         layers: list[nn.Module] = [nn.Flatten()]
-        layers += _hidden(in_dim, hidden_dims, norm, nn.LeakyReLU(negative_slope))
-        layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, 1))
+        with allocating("critic", self, hidden_dims=hidden_dims, img_shape=img_shape):
+            layers += _hidden(in_dim, hidden_dims, norm, nn.LeakyReLU(negative_slope))
+            layers.append(nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, 1))
         self.net = nn.Sequential(*layers)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import allocating, check_positive_ints
 from lit_gan.networks.spectral import apply_spectral_norm
 
 # side -> SNGAN's channels (Mimicry's ngf, ndf), the divisor of those channels at each resolution of
@@ -113,11 +113,12 @@ class ResNetGenerator(nn.Module):
         size = _size(img_shape)
         widths = _channels("channels", channels, size["g"], size["g_div"])  # e.g. [1024, 512, 256, 128, 64]
         self.width = widths[0]
-        self.linear = nn.Linear(latent_dim, 16 * widths[0])
-        nn.init.xavier_uniform_(self.linear.weight)
-        self.blocks = nn.Sequential(*(UpBlock(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])))
-        c = int(img_shape[0])
-        self.out = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), _conv(widths[-1], c, 3), nn.Tanh())
+        with allocating("generator", self, latent_dim=latent_dim, channels=channels, img_shape=img_shape):
+            self.linear = nn.Linear(latent_dim, 16 * widths[0])
+            nn.init.xavier_uniform_(self.linear.weight)
+            self.blocks = nn.Sequential(*(UpBlock(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])))
+            c = int(img_shape[0])
+            self.out = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), _conv(widths[-1], c, 3), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.linear(z).view(z.shape[0], self.width, 4, 4)  # (B, ch, 4, 4)
@@ -143,11 +144,13 @@ class ResNetCritic(nn.Module):
         size = _size(img_shape)
         divisors, downsamples = zip(*size["d_blocks"])
         widths = _channels("channels", channels, size["d"], divisors)  # e.g. [64, 128, 256, 512, 1024]
-        blocks = [DownBlock(int(img_shape[0]), widths[0], first=True)]
-        blocks += [DownBlock(c_in, c_out, down) for c_in, c_out, down in zip(widths[:-1], widths[1:], downsamples[1:])]
-        self.blocks = nn.Sequential(*blocks)
-        self.linear = nn.Linear(widths[-1], 1)
-        nn.init.xavier_uniform_(self.linear.weight)
+        with allocating("critic", self, channels=channels, img_shape=img_shape):
+            blocks = [DownBlock(int(img_shape[0]), widths[0], first=True)]
+            pairs = zip(widths[:-1], widths[1:], downsamples[1:])
+            blocks += [DownBlock(c_in, c_out, down) for c_in, c_out, down in pairs]
+            self.blocks = nn.Sequential(*blocks)
+            self.linear = nn.Linear(widths[-1], 1)
+            nn.init.xavier_uniform_(self.linear.weight)
         if spectral_norm:
             apply_spectral_norm(self)  # after the initialization: it normalizes the initialized weights
 
