@@ -19,12 +19,13 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.disk_full import disk_full, disk_full_message, quiet_event_writer_threads
-from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_config_file,
-                                check_instantiated, given_img_shape)
+from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_command_line,
+                                check_config_file, check_instantiated, given_img_shape, learning_rate_line)
 from lit_gan.errors import ConfigError, NonFiniteError, worker_message
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
 from lit_gan.callbacks.run_lock import RunLock
+from lit_gan.console import HeldLines, ShowHeldLines
 from lit_gan.callbacks.progress import use_progress_bar
 
 
@@ -81,7 +82,8 @@ class LitGanParser(LightningArgumentParser):
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
         prog = parser.prog.replace(" [options]", "")
-        sys.stderr.write(f"{prog}: error: {parser_error_line(message)} (see: {prog} --help)\n")
+        line = learning_rate_line(parser_error_line(message), message)  # lr nan or inf: words to YAML
+        sys.stderr.write(f"{prog}: error: {line} (see: {prog} --help)\n")
         self.exit(2)
 
     def parse_path(self, path: Any, *args: Any, **kwargs: Any) -> Namespace:
@@ -113,21 +115,39 @@ class LitGanCLI(LightningCLI):
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
         count_batches_as_ints(parser)
 
+    def _refuse(self, message: str) -> NoReturn:
+        """Bad input found after parsing: one line under the subcommand's name (``lit-gan fit: error: ...``),
+        without the start-up lines of Lightning held back until then (lit_gan/console.py)."""
+        self._startup_lines.release(show=False)
+        if not self.parser.exit_on_error:
+            self.parser.error(message)
+        subcommand = self.config.get("subcommand") if getattr(self, "config", None) is not None else None
+        prog = f"{self.parser.prog} {subcommand}" if subcommand else self.parser.prog
+        sys.stderr.write(f"{prog}: error: {parser_error_line(message)} (see: {prog} --help)\n")
+        raise SystemExit(2)
+
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        self._startup_lines = HeldLines()
+        try:  # before jsonargparse reads a value as YAML and expands its aliases (a "billion laughs")
+            check_command_line(sys.argv[1:] if args is None else args)
+        except ConfigError as err:
+            parser.error(str(err))
         super().parse_arguments(parser, args)
+        self._startup_lines.hold()  # "Seed set to 0", the devices, the tips: printed once the run starts
         subcommand = self.config.get("subcommand")
         if subcommand:  # before Lightning reads a checkpoint (_parse_ckpt_path) or anything is built
             try:
                 check_arguments(self.config[subcommand], subcommand)
             except ConfigError as err:
-                parser.error(str(err))
+                self._refuse(str(err))
             self._img_shape_given = given_img_shape(self.config[subcommand])  # before a checkpoint's replaces it
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         for key, lr in _learning_rates(config.get("model"), "model"):
-            if lr is not None and not float(lr) > 0:
-                self.parser.error(f'Parser key "{key}": Expected a learning rate > 0. Got value: {lr}')
+            if lr is not None and not 0 < float(lr) < float("inf"):  # NaN too: every update would be NaN
+                self._refuse(f'Parser key "{key}": Expected a learning rate that is a finite number > 0.'
+                             f" Got value: {lr}")
 
     def instantiate_classes(self) -> None:
         # Checks that need more than one value (e.g. an image size the network cannot produce)
@@ -139,13 +159,14 @@ class LitGanCLI(LightningCLI):
                 given = getattr(self, "_img_shape_given", None)
                 check_instantiated(self.trainer, self.datamodule, given, self.subcommand, self.model)
         except (ValueError, MisconfigurationException) as err:
-            self.parser.error(str(err))
+            self._refuse(str(err))
         except ImportError as err:  # a precision or strategy whose package is not installed
-            self.parser.error(f"{type(err).__name__}: {err}")
+            self._refuse(f"{type(err).__name__}: {err}")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         # checkpoints replace the old file only when whole, on any filesystem (lit_gan/checkpoint_io.py)
         trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.append(ShowHeldLines(self._startup_lines))
         use_atomic_checkpoints(trainer)
         use_progress_bar(trainer)  # plain lines instead of the bar when stdout is a file (a batch job's log)
         return trainer
@@ -158,10 +179,10 @@ class LitGanCLI(LightningCLI):
         if ckpt_path and (ckpt_path not in SPECIAL or Path(ckpt_path).is_file()):  # Lightning parses any file
             try:
                 self._checkpoint = read_checkpoint(ckpt_path)
-                check_checkpoint_kind(self._checkpoint, ckpt_path, self.config[subcommand])
+                check_checkpoint_kind(self._checkpoint, ckpt_path, self.config[subcommand], subcommand)
                 check_checkpoint_imports(self._checkpoint, ckpt_path, self.config[subcommand])
             except ConfigError as err:
-                self.parser.error(str(err))
+                self._refuse(str(err))
         before = self._model_values(subcommand)
         super()._parse_ckpt_path()
         # LightningCLI builds the model from the checkpoint's hyperparameters, over the config and the
@@ -169,7 +190,7 @@ class LitGanCLI(LightningCLI):
         after = self._model_values(subcommand)
         replaced = [f"model.{key}={before[key]!r} (checkpoint: {after[key]!r})" for key in before
                     if before[key] is not None and key in after and after[key] != before[key]]
-        if replaced:
+        if ckpt_path and replaced:  # (NaN != NaN: without a checkpoint nothing is replaced)
             rank_zero_warn(f"`ckpt_path` {ckpt_path}: the model is built from the checkpoint's hyperparameters,"
                            f" so these values of the config are not used: {', '.join(replaced)}")
 
@@ -188,9 +209,9 @@ class LitGanCLI(LightningCLI):
                 self._checkpoint = None
             super()._run_subcommand(subcommand)
         except (ConfigError, NonFiniteError, MisconfigurationException) as err:
-            self.parser.error(worker_message(str(err)))
+            self._refuse(worker_message(str(err)))
         except CheckpointSaveError as err:  # a full disk: one line, about the first save that failed
-            self.parser.error(str(first_save_error(err)))
+            self._refuse(str(first_save_error(err)))
         except SIGTERMException:  # stopped by SIGTERM or Ctrl+C, after saving: not a finished run (docs/cluster.md)
             # rank 0's status; the other ranks exit 0, else Lightning's DDP launcher, seeing a rank end non-zero,
             # SIGKILLs rank 0 (srun reports the largest status of its tasks: 143 too)
@@ -199,12 +220,13 @@ class LitGanCLI(LightningCLI):
             full = disk_full(err)
             if full is None:
                 raise
-            self.parser.error(disk_full_message(self.trainer, full))
+            self._refuse(disk_full_message(self.trainer, full))
         except SystemExit as err:
             if isinstance(err.__context__, KeyboardInterrupt):  # Lightning's exit after a second Ctrl+C
                 raise SystemExit(SIGINT_STATUS) from None
             raise
         finally:  # after an error too, once ModelCheckpoint(save_on_exception=True) has saved
+            self._startup_lines.release(show=True)  # a traceback, or a run that ended before its loops
             for callback in self.trainer.callbacks:
                 if isinstance(callback, RunLock):
                     callback.release()

@@ -1,0 +1,53 @@
+"""Lightning's start-up lines held back until the run starts, so that a refusal is the only line printed.
+
+Between parsing and the first batch Lightning logs "Seed set to 0", "GPU available: ...", "TPU available:
+..." and its tips; a run refused in that time (missing data, a folder in use, a checkpoint that does not
+fit) printed them before its one line of error. They are kept in memory until the run starts (its sanity
+check, training, validation, test or predict loop), then printed as they would have been; a refusal drops them.
+"""
+
+import logging
+from logging.handlers import MemoryHandler
+from typing import Any
+
+from lightning.pytorch import Callback
+
+LOGGERS = ("lightning.fabric", "lightning.pytorch")  # each has its own StreamHandler, and does not propagate
+
+
+class HeldLines:
+    """Swap the handlers of Lightning's loggers for a buffer (``hold``); ``release`` restores them and prints
+    the buffered records through them, or drops them (``show=False``)."""
+
+    def __init__(self) -> None:
+        self._held: list[tuple[logging.Logger, list[logging.Handler], MemoryHandler]] = []
+
+    def hold(self) -> None:
+        for name in LOGGERS:
+            logger = logging.getLogger(name)
+            if logger.handlers and not any(logger is held for held, _, _ in self._held):
+                buffer = MemoryHandler(capacity=1 << 16, flushLevel=logging.CRITICAL + 1)
+                self._held.append((logger, list(logger.handlers), buffer))
+                logger.handlers = [buffer]
+
+    def release(self, show: bool = True) -> None:
+        for logger, handlers, buffer in self._held:
+            logger.handlers = handlers
+            for record in buffer.buffer if show else ():
+                for handler in handlers:
+                    if record.levelno >= handler.level:
+                        handler.handle(record)
+            buffer.buffer.clear()
+        self._held.clear()
+
+
+class ShowHeldLines(Callback):
+    """Prints the held lines as the run starts (the first of its loops to start)."""
+
+    def __init__(self, lines: HeldLines) -> None:
+        self.lines = lines
+
+    def _show(self, *args: Any) -> None:
+        self.lines.release(show=True)
+
+    on_sanity_check_start = on_train_start = on_validation_start = on_test_start = on_predict_start = _show
