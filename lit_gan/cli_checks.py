@@ -190,16 +190,16 @@ def check_arguments(config: Namespace, subcommand: str) -> None:
         check_writable_folder(str(root) if root is not None else os.getcwd(), 'Parser key "trainer.default_root_dir":')
 
 
+# max_steps 0 and max_epochs 0 ask for no training and get none (the networks as initialized: benchmarks/dots.py);
+# a limit of 0 batches trains nothing whatever max_steps asks for.
 _TRAIN_LIMITS = {
     "limit_train_batches": "an int >= 1 (training batches) or a float in (0.0, 1.0] (a fraction of them)",
-    "max_steps": "an int >= 1 (generator updates), or -1 (no limit)",
-    "max_epochs": "an int >= 1, or -1 (no limit)",
 }
 
 
 def _check_trains_something(trainer: Namespace) -> None:
-    """A fit limited to 0 batches, steps or epochs trains nothing and exits 0, which a requeue loop
-    (docs/cluster.md) reads as a finished run. fast_dev_run replaces all three; overfit_batches the first."""
+    """A fit limited to 0 training batches trains nothing, whatever max_steps asks, and exits 0, which a requeue
+    loop (docs/cluster.md) reads as a finished run. fast_dev_run and overfit_batches replace the limit."""
     if trainer.get("fast_dev_run"):
         return
     for name, expected in _TRAIN_LIMITS.items():

@@ -150,8 +150,6 @@ BATCHES = r"an int >= 1 \(training batches\) or a float in \(0.0, 1.0\] \(a frac
 @pytest.mark.parametrize("name,value,expected", [
     ("limit_train_batches", "0", BATCHES),
     ("limit_train_batches", "0.0", BATCHES),
-    ("max_steps", "0", r"an int >= 1 \(generator updates\), or -1 \(no limit\)"),
-    ("max_epochs", "0", r"an int >= 1, or -1 \(no limit\)"),
 ])
 def test_a_fit_limited_to_nothing_is_refused_not_a_finished_run(name, value, expected, tmp_path, capsys):
     # trained nothing and exited 0, which the requeue loop of docs/cluster.md reads as finished
@@ -162,7 +160,7 @@ def test_a_fit_limited_to_nothing_is_refused_not_a_finished_run(name, value, exp
 
 
 def test_fast_dev_run_replaces_a_limit_of_zero(capsys):
-    refused(["fit", "--config", QUICKSTART, *SMALL, "--trainer.max_steps", "0"], capsys)
-    cli = main(["fit", "--config", QUICKSTART, *SMALL, "--trainer.max_steps", "0", "--trainer.fast_dev_run", "1",
+    refused(["fit", "--config", QUICKSTART, *SMALL, "--trainer.limit_train_batches", "0"], capsys)
+    cli = main(["fit", "--config", QUICKSTART, *SMALL, "--trainer.fast_dev_run", "1",
                 "--trainer.limit_train_batches", "0", "--trainer.callbacks", "[]", "--model.init_args.n_critic", "1"])
     assert cli.trainer.global_step == 1  # fast_dev_run's one batch, one generator update with n_critic 1

@@ -113,6 +113,6 @@ def test_the_cli_refuses_bad_files_in_one_line_before_training(tmp_path, monkeyp
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         last = err.strip().splitlines()[-1]
-        assert re.match(r"\S+: error: ", last) and re.search(expected, last), err
+        assert re.match(r"\S+( \w+)?: error: ", last) and re.search(expected, last), err
         assert "Traceback" not in err and "Caught" not in err, err
     assert not (tmp_path / "lightning_logs").exists()
