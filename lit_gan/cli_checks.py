@@ -24,6 +24,7 @@ from lit_gan.checkpoints import FAMILY_KEY, check_resumable
 from lit_gan.errors import ConfigError
 from lit_gan.objectives import AdversarialModule
 from lit_gan.specs import import_paths, untrusted_import
+from lit_gan.yaml_checks import check_expansion, check_text_expansion
 
 _KINDS = {yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}
 
@@ -61,55 +62,26 @@ def check_config_file(path: str) -> None:
     _check_no_repeated_key(node, path)
 
 
-# The shipped configs hold 60 to 140 values; a "billion laughs" of 300 bytes (9 levels of 9 aliases of the
-# level below) expands to 435 million, which jsonargparse copies one by one (tens of minutes, tens of GB).
-MAX_VALUES = 100_000
-
-
-def check_expansion(root: yaml.Node, name: str) -> None:
-    """Refuse a composed YAML document that holds more than ``MAX_VALUES`` values (scalars, lists,
-    mappings, keys) once every alias is replaced by a copy of its anchor's value, as the loaders expand
-    it, or an alias inside its own anchor's value (endless). Composed, an alias *is* its anchor's node,
-    so each node is counted once: the count takes as long as the text is long."""
-    sizes: dict[int, int] = {}  # id(node) -> its expanded size; 0 while its children are counted
-
-    def size(node: yaml.Node) -> int:
-        known = sizes.get(id(node))
-        if known == 0:
-            raise ConfigError(f"{name} holds an alias inside its own anchor's value (line {node.start_mark.line + 1}),"
-                              " which would expand without end: remove that alias")
-        if known is None:
-            sizes[id(node)] = 0
-            known = 1
-            for child in _children(node):  # a loop, not sum(): one stack frame a level, fewer than compose's
-                known += size(child)
-            sizes[id(node)] = known
-        return known
-
-    expanded = size(root)
-    if expanded > MAX_VALUES:
-        raise ConfigError(f"{name} expands to {expanded:,} values through its YAML aliases, more than the"
-                          f" {MAX_VALUES:,} a config may hold: write the values out, or use fewer aliases")
-
-
 def check_command_line(args: Any) -> None:
-    """The values given on the command line, which jsonargparse reads as YAML too: refuse one whose
-    aliases expand it as :func:`check_expansion` refuses a config file (only values with an anchor, ``&``)."""
+    """The values given on the command line, which jsonargparse reads as YAML too, and the files given as values
+    (``--model m.yaml``, read as YAML without passing ``parse_path``): refuse one whose aliases expand it as
+    :func:`check_expansion` refuses a config file (only text with an anchor, ``&``, can)."""
     if not isinstance(args, (list, tuple)):
         return  # a dict or Namespace given to the Python API: already loaded
     for i, arg in enumerate(args):
-        if not isinstance(arg, str) or "&" not in arg:
+        if not isinstance(arg, str):
             continue
         if arg.startswith("--"):  # --key=value
             option, _, value = arg.partition("=")
         else:  # --key value
             option, value = (args[i - 1] if i and isinstance(args[i - 1], str) else ""), arg
-        try:
-            node = yaml.compose(value, Loader=yaml.SafeLoader)
-        except (yaml.YAMLError, RecursionError):
-            continue  # jsonargparse takes it as a plain string
-        if node is not None:
-            check_expansion(node, f'Parser key "{option.lstrip("-").rstrip("+")}": the value')
+        if value and option != "--config" and os.path.isfile(value):
+            try:
+                value = Path(value).read_text(encoding="utf-8", errors="replace")[: 1 << 20]
+            except OSError:
+                continue
+        if "&" in value:
+            check_text_expansion(value, f'Parser key "{option.lstrip("-").rstrip("+")}": the value')
 
 
 def learning_rate_line(line: str, message: str) -> str:
@@ -121,12 +93,6 @@ def learning_rate_line(line: str, message: str) -> str:
     if not (key and given):
         return line
     return f'Parser key "{key[1]}": Expected a learning rate that is a finite number > 0. Got value: {given[1]}'
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [child for pair in node.value for child in pair]
-    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
 def _check_no_repeated_key(node: yaml.Node, path: str) -> None:
@@ -328,7 +294,7 @@ def check_checkpoint_imports(checkpoint: dict[str, Any], path: str, config: Name
     torch.nn is refused unless the config or the command line names it too (your own networks)."""
     model = config.get("model")
     given = import_paths(model.as_dict() if isinstance(model, Namespace) else model)  # your own classes and functions
-    foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}, allowed=given)
+    foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}, allowed=given, source=f"`ckpt_path` {path}")
     if foreign is not None:
         raise ConfigError(
             f"refusing `ckpt_path` {path}: its hyperparameters name {foreign!r}, outside lit_gan, torch.optim,"

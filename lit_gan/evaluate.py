@@ -94,7 +94,7 @@ def load_gan(path: str, device: torch.device) -> tuple[AdversarialModule, int]:
         raise ConfigError(str(err).replace("`ckpt_path`", "`checkpoint`")) from err
     hparams = dict(checkpoint.get("hyper_parameters") or {})
     class_path = str(hparams.get("_class_path", ""))
-    foreign = untrusted_import(hparams)
+    foreign = untrusted_import(hparams, source=f"`checkpoint` {path}")
     if foreign is not None:
         raise ConfigError(
             f"`checkpoint` {path} names {foreign!r}, outside lit_gan, torch.optim and torch.nn: evaluate"

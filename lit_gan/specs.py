@@ -10,16 +10,14 @@ the same shape the CLI writes, and such a dict becomes a callable again. Used by
 import importlib
 import importlib.util
 import inspect
-import json
 import os
 import re
 from collections.abc import Collection, Iterator
 from functools import partial
 from typing import Any, Callable, Optional
 
-import yaml
-
 from lit_gan.errors import ConfigError, one_line
+from lit_gan.yaml_checks import MAX_VALUES, check_text_expansion, expanded_size, readings
 
 
 def _dotted(obj: Any) -> str:
@@ -66,52 +64,48 @@ TRUSTED = ("lit_gan.", "torch.optim.", "torch.nn.")  # what a checkpoint's hyper
 _IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
 
-def _strings(node: Any, seen: Optional[set[int]] = None) -> Iterator[tuple[bool, str]]:
-    """(is it a class path, the string) for every string at any depth of ``node``. A string is also read
-    as YAML, as jsonargparse reads it before it types it: whatever mapping or list comes out (any YAML
-    form: block or flow, after a comment, a document marker or a tag, through anchors) is looked into,
-    and a scalar that differs from the text (``!!str x``, ``'x'``, ``x # note``) is checked as well."""
-    seen = set() if seen is None else seen
+def _strings(node: Any, seen: set[int], depth: int = 0) -> Iterator[tuple[bool, str]]:
+    """(is it a class path, the string) for every string at any depth of ``node``, and in what every string
+    reads as (:func:`_read`)."""
     if isinstance(node, (dict, list, tuple)):
-        if id(node) in seen:  # an alias of YAML (`&a [*a]`, or one shared many times): once is enough
+        if id(node) in seen:  # an alias of YAML (`&a [*a]`), a shared reference of a pickle: once is enough
             return
         seen.add(id(node))
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "_instantiator":  # Lightning's own: LightningCLI drops it, load_from_checkpoint checks it
+            if depth == 0 and key == "_instantiator":  # Lightning's: LightningCLI drops it, load_from_checkpoint checks it
                 continue
             if key in ("class_path", "_class_path") and isinstance(value, str):
                 yield True, value
-                yield from _strings(_parsed(value), seen)  # a class path that is itself YAML
+                yield from _read(value, seen, depth)  # a class path that is itself YAML
             else:
-                yield from _strings(value, seen)
+                yield from _strings(value, seen, depth + 1)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            yield from _strings(value, seen)
+            yield from _strings(value, seen, depth + 1)
     elif isinstance(node, str):
         yield False, node
-        parsed = _parsed(node)
-        if isinstance(parsed, (dict, list)) or (isinstance(parsed, str) and parsed != node):
-            yield from _strings(parsed, seen)
+        yield from _read(node, seen, depth)
 
 
-def _parsed(text: str) -> Any:
-    """``text`` as YAML (``yaml.safe_load``, the loader jsonargparse's is made from), else as JSON (which
-    jsonargparse tries in its other parser modes, and which takes a tab where YAML does not), or None where
-    it is neither, which jsonargparse then keeps as a string."""
-    try:
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
-        pass
-    try:
-        return json.loads(text.strip())
-    except (ValueError, RecursionError):
-        return None
+def _read(text: str, seen: set[int], depth: int) -> Iterator[tuple[bool, str]]:
+    """A string read as jsonargparse reads it before it types it, and as ``yaml.safe_load`` and JSON do
+    (``lit_gan.yaml_checks.readings``): whatever mapping or list comes out (block or flow, after a comment, a
+    document marker or a tag, through anchors, with a tab) is looked into, and a scalar that differs from the
+    text (``!!str x``, ``'x'``, ``x # note``) is checked too. Refused: a text whose aliases expand past a
+    config's size, and one that names ``class_path`` where a reader fails (it cannot be looked into)."""
+    check_text_expansion(text, "a string among them")
+    values, failed = readings(text)
+    for value in values:
+        if isinstance(value, (dict, list)) or (isinstance(value, str) and value != text):
+            yield from _strings(value, seen, depth + 1)
+    if failed and "class_path" in text:
+        yield True, text
 
 
 def import_paths(node: Any) -> set[str]:
     """The strings of ``node`` (a config, classes and functions as class paths) that building it could import."""
-    return {value for is_class, value in _strings(to_spec(node)) if is_class or _IMPORT_PATH.fullmatch(value)}
+    return {value for is_class, value in _strings(to_spec(node), set()) if is_class or _IMPORT_PATH.fullmatch(value)}
 
 
 def _defined_in_trusted(path: str) -> bool:
@@ -135,7 +129,7 @@ def _defined_in_trusted(path: str) -> bool:
     return isinstance(module, str) and f"{module}.".startswith(TRUSTED)
 
 
-def untrusted_import(hparams: Any, allowed: Collection[str] = ()) -> Optional[str]:
+def untrusted_import(hparams: Any, allowed: Collection[str] = (), source: str = "the checkpoint") -> Optional[str]:
     """The first string of a checkpoint's hyperparameters that building the model would import, call or
     read from outside lit_gan, torch.optim and torch.nn and that is not in ``allowed``; None if none.
 
@@ -144,17 +138,32 @@ def untrusted_import(hparams: Any, allowed: Collection[str] = ()) -> Optional[st
     and reads a string naming a file as a config: importing runs a module's code, and the callable is
     then called. So these are untrusted: a class path, or a dotted string whose first part is an
     installed module (looked up without importing it; ``data.png`` is not), unless what it names is
-    defined in lit_gan, torch.optim or torch.nn; and a string that names an existing file.
+    defined in lit_gan, torch.optim or torch.nn; and a string that names an existing file. Hyperparameters
+    that cannot be checked (aliases or shared references that expand past a config's size, nesting past
+    Python's recursion limit) are refused with a ConfigError that names ``source``.
     """
-    for is_class, value in _strings(hparams):
+    try:
+        if expanded_size(hparams, name="they") > MAX_VALUES:  # shared references of the pickle, which building copies
+            raise ConfigError(f"refusing {source}: its hyperparameters expand to more than {MAX_VALUES:,} values through"
+                              " shared references, which building the model would copy one by one")
+        found = list(_strings(hparams, set()))
+    except RecursionError:
+        raise ConfigError(f"refusing {source}: its hyperparameters nest their values too deeply to be checked (a"
+                          " model's are a few levels deep)") from None
+    except ConfigError as err:
+        if str(err).startswith("refusing"):
+            raise
+        raise ConfigError(f"refusing {source}: in its hyperparameters, {err}") from None
+    for is_class, value in found:
+        shown = value if len(value) <= 200 else f"{value[:120]}...{value[-40:]}"  # it is named in one line
         path = value.strip()
         if value in allowed or path in allowed:
             continue
         if not is_class and os.path.exists(value):
-            return value
+            return shown
         if path.startswith(TRUSTED):
             if not _defined_in_trusted(path):
-                return value
+                return shown
         elif is_class or (_IMPORT_PATH.fullmatch(path) and importlib.util.find_spec(path.split(".")[0]) is not None):
-            return value
+            return shown
     return None

@@ -81,8 +81,14 @@ YAML_FORMS = {
     "folded_scalar": "class_path: >-\n  strange_mod.f",
     "quoted_key": "'class_path': \"strange_mod.f\"",
     "json": '{"class_path": "strange_mod.f", "init_args": {}}',
-    "json_with_a_tab": '{"class_path":\t"strange_mod.f"}',  # not YAML (a tab), but JSON
-    "self_alias": "&a [*a, {class_path: strange_mod.f}]",
+    "json_with_a_tab": '{"class_path":\t"strange_mod.f"}',  # JSON, and YAML to libyaml, not to safe_load
+    # jsonargparse's loader is libyaml's, without timestamps: forms yaml.safe_load alone cannot read
+    "tab_after_colon": "class_path:\tstrange_mod.f",
+    "tab_in_flow": "{class_path:\tstrange_mod.f}",
+    "tab_in_init_args": "class_path: strange_mod.f\ninit_args:\t{a: 1}",
+    "invalid_timestamp": "{class_path: strange_mod.f, x: 2001-02-03 25:00:00}",
+    "invalid_date_in_list": "[{class_path: strange_mod.f}, 2001-02-29]",
+    "deeply_nested": "[" * 600 + "{class_path: strange_mod.f}" + "]" * 600,  # safe_load's recursion fails, libyaml's not
     "str_tag": "!!str strange_mod.f",
 }
 SMUGGLED.update({f"yaml_{name}": ("critic", text, "strange_mod.f") for name, text in YAML_FORMS.items()})
@@ -109,6 +115,45 @@ def test_hyperparameters_naming_another_module_are_refused_before_it_is_imported
         line = refused(tmp_path, capsys, tmp_path / "foreign.ckpt", subcommand=subcommand)
         assert "refusing `ckpt_path`" in line and f"name {named!r}, outside lit_gan, torch.optim, torch.nn and the config" in line
     assert not (tmp_path / "imported").exists() and "strange_mod" not in sys.modules
+
+
+BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}' if p else 'x'] * 9)}]\n" for p, c in zip(["", *"abcdefgh"], "abcdefghi"))
+UNCHECKABLE = {  # what the check cannot walk is refused, not passed (the module is named inside each)
+    "alias_bomb": ("critic", BOMB + "j: {class_path: strange_mod.f}", "a string among them expands to 490,329,068 values through its YAML aliases"),
+    "shared_references": ("generator", "shared", "expand to more than 100,000 values through shared references"),
+    "self_alias": ("critic", "&a [*a, {class_path: strange_mod.f}]", "holds an alias inside its own anchor's value"),
+}
+
+
+@pytest.mark.parametrize("where", UNCHECKABLE)
+def test_hyperparameters_that_cannot_be_checked_are_refused(good_ckpt, tmp_path, capsys, monkeypatch, where):
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "strange_mod.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\ndef f(*a): pass\n")
+    checkpoint = torch.load(good_ckpt, weights_only=True)
+    key, value, message = UNCHECKABLE[where]
+    if value == "shared":  # a pickle's shared references: 10 lists of the same list, 6 deep, then a class path
+        value = [{"class_path": "strange_mod.f"}]
+        for _ in range(6):
+            value = [value] * 10
+    checkpoint["hyper_parameters"][key] = value
+    torch.save(checkpoint, tmp_path / "foreign.ckpt")
+    line = refused(tmp_path, capsys, tmp_path / "foreign.ckpt")
+    assert f"refusing `ckpt_path` {tmp_path / 'foreign.ckpt'}: " in line and message in line, line
+    assert not (tmp_path / "imported").exists() and "strange_mod" not in sys.modules
+
+
+def test_hyperparameters_nested_past_the_recursion_limit_are_refused_not_passed():
+    from lit_gan.errors import ConfigError
+    from lit_gan.specs import untrusted_import
+
+    nested = [{"class_path": "strange_mod.f"}]
+    for _ in range(5000):
+        nested = [nested]
+    with pytest.raises(ConfigError, match=r"refusing `ckpt_path` x.ckpt: its hyperparameters nest their values too"):
+        untrusted_import({"generator": nested}, source="`ckpt_path` x.ckpt")
 
 
 @pytest.mark.parametrize("network", ["class", "function"])

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lit_gan"
 RANKS = {  # module prefix -> layer; a module may import only modules of its own layer or below
-    "lit_gan.errors": 0, "lit_gan.checks": 0, "lit_gan.files": 0, "lit_gan.specs": 0, "lit_gan.tensors": 0,
+    "lit_gan.errors": 0, "lit_gan.checks": 0, "lit_gan.yaml_checks": 0, "lit_gan.files": 0, "lit_gan.specs": 0, "lit_gan.tensors": 0,
     "lit_gan.networks": 1, "lit_gan.data": 1,
     "lit_gan.metrics": 2, "lit_gan.checkpoints": 2, "lit_gan.checkpoint_io": 2, "lit_gan.interrupt": 2,
     "lit_gan.objectives": 3,

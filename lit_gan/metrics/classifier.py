@@ -122,7 +122,7 @@ class ClassifierFeatures(FeatureExtractor):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
             # its hyperparameters first: building the classifier imports what they name
             hparams = (checkpoint.get("hyper_parameters") or {}) if isinstance(checkpoint, dict) else {}
-            foreign = untrusted_import(hparams, allowed=trusted_imports)
+            foreign = untrusted_import(hparams, allowed=trusted_imports, source=f"`checkpoint_path`={checkpoint_path!r}")
             if foreign is None:
                 classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:  # a crafted pickle: weights_only refused it, its code never ran
