@@ -41,7 +41,8 @@ COUNTS = {"global_step": "generator updates", "critic_steps": "critic updates", 
 def _holds(value: Any) -> str:
     """'a str ('abc')', 'an int (3)': what an edited entry holds, in a message (a long value cut short)."""
     name = type(value).__name__
-    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name} ({reprlib.repr(value)})"
+    shown = " ".join(reprlib.repr(value).split())  # one line (a tensor's repr has several)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name} ({shown})"
 
 
 def _named(path: Optional[str]) -> str:
@@ -74,9 +75,10 @@ def other_family(checkpoint: dict[str, Any], model: LightningModule) -> Optional
     return family if family is not None and family not in {c.__qualname__ for c in type(model).__mro__} else None
 
 
-def first_nonfinite(state_dict: dict[str, torch.Tensor]) -> Optional[str]:
+def first_nonfinite(state_dict: dict[str, Any]) -> Optional[str]:
     """The name of the first floating tensor of ``state_dict`` that holds a NaN or an Inf, else None."""
-    return next((k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    return next((k for k, v in state_dict.items()
+                 if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()), None)
 
 
 def save_training_state(checkpoint: dict[str, Any], model: LightningModule, critic_steps: int, skipped_updates: int) -> None:
@@ -166,14 +168,18 @@ def check_contents(checkpoint: dict[str, Any], path: Optional[str]) -> None:
         if not isinstance(key, str):
             raise ConfigError(f"{_named(path)} was edited or is damaged: its state_dict has {_holds(key)} as a name,"
                               " not a str")
-        if not isinstance(value, torch.Tensor):
+        if not isinstance(value, torch.Tensor) and not key.endswith("_extra_state"):  # a module's get_extra_state()
             raise ConfigError(f"{_named(path)} was edited or is damaged: its state_dict's {key} holds {_holds(value)},"
                               " not a tensor")
     for key, counted in COUNTS.items():
         value = checkpoint.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{_named(path)}: expected its `{key}` to be an int >= 0 ({counted} so far),"
-                              f" got {value!r}")
+                              f" got {_holds(value)}")
+    hparams = checkpoint.get("hyper_parameters", {})
+    if not isinstance(hparams, dict) or not all(isinstance(key, str) for key in hparams):
+        raise ConfigError(f"{_named(path)} was edited or is damaged: its hyper_parameters are {_holds(hparams)}, not a"
+                          " mapping of names to values")
     bad = first_nonfinite(checkpoint["state_dict"])
     if bad is not None:
         what = "NaN" if torch.isnan(checkpoint["state_dict"][bad]).any() else "Inf"

@@ -25,7 +25,7 @@ from lit_gan.errors import ConfigError, NonFiniteError, worker_message
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
 from lit_gan.callbacks.run_lock import RunLock
-from lit_gan.console import HeldLines, ShowHeldLines
+from lit_gan.console import HeldLines, ShowHeldLines, release_all
 from lit_gan.callbacks.progress import use_progress_bar
 
 
@@ -121,6 +121,11 @@ class LitGanCLI(LightningCLI):
         self._startup_lines.release(show=False)
         if not self.parser.exit_on_error:
             self.parser.error(message)
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.global_rank != 0:
+            # every rank refuses alike (the refusal is broadcast); rank 0 says it, and exits 2. The others exit 0:
+            # a non-zero one would make Lightning's DDP launcher SIGKILL rank 0, maybe before its line is written
+            raise SystemExit(0)
         subcommand = self.config.get("subcommand") if getattr(self, "config", None) is not None else None
         prog = f"{self.parser.prog} {subcommand}" if subcommand else self.parser.prog
         sys.stderr.write(f"{prog}: error: {parser_error_line(message)} (see: {prog} --help)\n")
@@ -235,18 +240,21 @@ class LitGanCLI(LightningCLI):
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
     """Parse ``args`` (default: the command line), run the subcommand, return the CLI object."""
     quiet_event_writer_threads()
-    return LitGanCLI(
-        LightningModule,  # the GAN families, and lit_gan.metrics.Classifier (a domain classifier for FID/IS)
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        auto_configure_optimizers=False,  # each family gets one optimizer per network from YAML
-        parser_class=LitGanParser,
-        save_config_callback=SaveConfigToLogger,  # config.yaml, and the whole config in the logger
-        # added to the config's callbacks: final metrics and paths; one fit at a time in a folder
-        trainer_defaults={"callbacks": [FitSummary(), RunLock()]},
-        args=args,
-    )
+    try:
+        return LitGanCLI(
+            LightningModule,  # the GAN families, and lit_gan.metrics.Classifier (a domain classifier for FID/IS)
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            auto_configure_optimizers=False,  # each family gets one optimizer per network from YAML
+            parser_class=LitGanParser,
+            save_config_callback=SaveConfigToLogger,  # config.yaml, and the whole config in the logger
+            # added to the config's callbacks: final metrics and paths; one fit at a time in a folder
+            trainer_defaults={"callbacks": [FitSummary(), RunLock()]},
+            args=args,
+        )
+    finally:
+        release_all()
 
 
 def main(args: Optional[list[str]] = None) -> None:

@@ -25,10 +25,13 @@ class HeldLines:
     def hold(self) -> None:
         for name in LOGGERS:
             logger = logging.getLogger(name)
+            if any(isinstance(h, MemoryHandler) for h in logger.handlers):  # held by a run that never released it
+                logger.handlers = [h for h in logger.handlers if not isinstance(h, MemoryHandler)]
             if logger.handlers and not any(logger is held for held, _, _ in self._held):
-                buffer = MemoryHandler(capacity=1 << 16, flushLevel=logging.CRITICAL + 1)
+                buffer = MemoryHandler(capacity=1 << 16, flushLevel=logging.CRITICAL + 1)  # no target: never flushes
                 self._held.append((logger, list(logger.handlers), buffer))
                 logger.handlers = [buffer]
+        _ACTIVE.append(self)
 
     def release(self, show: bool = True) -> None:
         for logger, handlers, buffer in self._held:
@@ -39,6 +42,18 @@ class HeldLines:
                         handler.handle(record)
             buffer.buffer.clear()
         self._held.clear()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+
+
+_ACTIVE: list[HeldLines] = []  # held and not yet released
+
+
+def release_all() -> None:
+    """Release whatever a run holds still (one that ended before its loops, or with an error of Lightning's
+    own parser): Lightning's logging is never left silenced for the rest of the process."""
+    for lines in list(_ACTIVE):
+        lines.release(show=True)
 
 
 class ShowHeldLines(Callback):

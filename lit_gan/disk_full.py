@@ -49,7 +49,8 @@ def save_training_state(trainer: Trainer) -> str:
     if step == 0 or callback is None or callback.dirpath is None:
         return "nothing was trained yet, so no checkpoint was saved"
     if trainer.world_size > 1:
-        return f"the latest checkpoint in {callback.dirpath} is what is saved (under DDP the other processes stopped)"
+        return (f"the latest checkpoint in {callback.dirpath} is the last one saved (under DDP a save needs every process,"
+                " and only this one stopped)")
     path = os.path.join(str(callback.dirpath), f"disk-full-step={step}.ckpt")
     try:
         trainer.save_checkpoint(path, weights_only=False)

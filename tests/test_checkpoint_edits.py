@@ -108,11 +108,13 @@ def test_a_state_dict_entry_that_is_not_a_tensor(ckpts, tmp_path, capsys, monkey
     assert list(tmp_path.iterdir()) == [ckpt]
 
 
-@pytest.mark.parametrize("step", ["abc", 2.5, -1, None, True])
-def test_a_global_step_that_is_not_a_count(ckpts, tmp_path, capsys, monkeypatch, step):
+@pytest.mark.parametrize("step, holds", [("abc", "a str ('abc')"), (2.5, "a float (2.5)"), (-1, "an int (-1)"),
+                                         (None, "a NoneType (None)"), (True, "a bool (True)"),
+                                         (torch.zeros(2, 2), "a Tensor (tensor([[0., ... [0., 0.]]))")])
+def test_a_global_step_that_is_not_a_count(ckpts, tmp_path, capsys, monkeypatch, step, holds):
     monkeypatch.chdir(tmp_path)
     ckpt = edited(ckpts, tmp_path, lambda c: c.__setitem__("global_step", step))
-    expected = f"expected its `global_step` to be an int >= 0 (generator updates so far), got {step!r}"
+    expected = f"expected its `global_step` to be an int >= 0 (generator updates so far), got {holds}"
     for subcommand in ("fit", "validate"):
         assert f"`ckpt_path` {ckpt}: {expected}" in refused(capsys, subcommand, ckpt, "--trainer.max_steps", "4")
     assert list(tmp_path.iterdir()) == [ckpt]
@@ -148,3 +150,18 @@ def test_the_family_message_names_the_checkpoints_family_first(ckpts, tmp_path, 
     line = refused(capsys, "fit", "last", "--trainer.max_steps", "4", *LAST, "--model", "lit_gan.WGAN")
     assert f"`ckpt_path` {last} holds a WGANGP, not a WGAN (the model loading it): give a checkpoint of a WGAN," in line
     assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]
+
+
+@pytest.mark.parametrize("hparams, holds", [(["a", "b"], "a list (['a', 'b'])"), ("abc", "a str ('abc')"),
+                                            ({1: "x"}, "a dict ({1: 'x'})")])
+def test_hyper_parameters_that_are_not_a_mapping_of_names(ckpts, tmp_path, capsys, monkeypatch, hparams, holds):
+    monkeypatch.chdir(tmp_path)
+    ckpt = edited(ckpts, tmp_path, lambda c: c.__setitem__("hyper_parameters", hparams))
+    line = refused(capsys, "validate", ckpt)
+    assert f"`ckpt_path` {ckpt} was edited or is damaged: its hyper_parameters are {holds}, not a mapping" in line, line
+
+
+def test_a_modules_extra_state_is_not_taken_for_an_edit():
+    from lit_gan.checkpoints import check_contents
+
+    check_contents({"state_dict": {"critic.net.0.weight": torch.ones(2), "critic.norm._extra_state": {"n": 3}}}, "x.ckpt")

@@ -13,6 +13,7 @@ next run takes it over. A file system that has no ``flock`` (some NFS mounts) is
 import errno
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -50,7 +51,14 @@ class FolderLock:
             return None
         self.folder.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # not through a link: in a shared folder another user could point one at a file of yours
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as err:
+                raise FolderInUse(f"cannot lock {self.folder}: {self.path} is not a file this run can use"
+                                  f" ({os.strerror(err.errno)}): remove it") from err
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise FolderInUse(f"cannot lock {self.folder}: {self.path} is not a regular file: remove it")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as err:

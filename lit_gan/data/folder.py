@@ -4,7 +4,7 @@ Each image is opened with PIL, converted to RGB (or L; 16-bit grayscale scaled t
 resized and returned as uint8 (C, H, W); the conversion to [-1, 1] happens per batch on the device.
 """
 
-import itertools
+import math
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -130,7 +130,7 @@ def image_paths(root: Path) -> list[Path]:
         folder, chain = stack.pop()
         try:
             with os.scandir(folder) as listing:
-                entries = list(listing)
+                entries = sorted(listing, key=lambda e: e.name)  # the same walk on every file system
         except OSError as err:
             raise ConfigError(f"cannot list the folder {err.filename} under `root`={str(root)!r} ({err.strerror}):"
                               " give read access to it, or choose another `root`") from err
@@ -187,7 +187,12 @@ def check_training_split(root: str, n: int, fraction: float, batch_size: int, dr
     needed, held = (batch_size if drop_last else 1), held_out_count(n, fraction)
     if n - held >= needed:
         return
-    least = next(m for m in itertools.count(n + 1) if m - held_out_count(m, fraction) >= needed)
+    # m - round(fraction m) >= needed needs m >= (needed - 0.5) / (1 - fraction): counted on from there, at most
+    # a million (a fraction near 1 needs billions: then the bound itself, rounded up)
+    share = max(1 - fraction, 1e-12)
+    start = max(n + 1, int((needed - 0.5) / share) - 1)
+    least = next((m for m in range(start, start + 1_000_000) if m - held_out_count(m, fraction) >= needed),
+                 math.ceil(needed / share))
     batch = f" for one full training batch (`batch_size` {batch_size}, `drop_last: true`)" if drop_last else ""
     advice = ["add images"]
     advice += ["lower `batch_size`", "set `drop_last: false`"] if n > held else []  # some to train on, not a batch

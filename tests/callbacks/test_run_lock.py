@@ -86,3 +86,17 @@ def test_a_lock_held_in_this_process_refuses_too_and_a_finished_fit_leaves_no_lo
     held.release()
     run_cli(["fit", *SMALL, *CKPT, "--trainer.max_steps", "2"])  # the folder is free again
     assert not list(tmp_path.rglob(LOCK_NAME))
+
+
+def test_a_lock_file_planted_as_a_link_is_not_followed(tmp_path):
+    from lit_gan.callbacks.run_lock import FolderInUse, FolderLock
+
+    (tmp_path / "ckpt").mkdir()
+    victim = tmp_path / "notes.txt"
+    victim.write_text("mine")
+    (tmp_path / "ckpt" / LOCK_NAME).symlink_to(victim)  # in a shared folder, by another user
+    import pytest
+
+    with pytest.raises(FolderInUse, match=r"cannot lock .*ckpt: .*\.lit-gan\.lock is not a file this run can use"):
+        FolderLock(tmp_path / "ckpt").acquire()
+    assert victim.read_text() == "mine"
