@@ -74,6 +74,12 @@ def parser_error_line(message: str) -> str:
     return f'Parser key "{".".join(keys)}": {reason}' if keys else reason
 
 
+def write_error(prog: str, message: str) -> None:
+    """``lit-gan fit: error: <the reason in one line> (see: lit-gan fit --help)`` on stderr."""
+    line = learning_rate_line(parser_error_line(message), message)  # lr nan or inf: words to YAML
+    sys.stderr.write(f"{prog}: error: {line} (see: {prog} --help)\n")
+
+
 class LitGanParser(LightningArgumentParser):
     """Reports a bad value in one line that names the key, instead of the full usage."""
 
@@ -82,8 +88,7 @@ class LitGanParser(LightningArgumentParser):
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
         prog = parser.prog.replace(" [options]", "")
-        line = learning_rate_line(parser_error_line(message), message)  # lr nan or inf: words to YAML
-        sys.stderr.write(f"{prog}: error: {line} (see: {prog} --help)\n")
+        write_error(prog, message)
         self.exit(2)
 
     def parse_path(self, path: Any, *args: Any, **kwargs: Any) -> Namespace:
@@ -128,7 +133,7 @@ class LitGanCLI(LightningCLI):
             raise SystemExit(0)
         subcommand = self.config.get("subcommand") if getattr(self, "config", None) is not None else None
         prog = f"{self.parser.prog} {subcommand}" if subcommand else self.parser.prog
-        sys.stderr.write(f"{prog}: error: {parser_error_line(message)} (see: {prog} --help)\n")
+        write_error(prog, message)
         raise SystemExit(2)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:

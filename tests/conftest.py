@@ -1,6 +1,7 @@
 """Shared fixtures: tiny networks, tiny data, a CPU trainer, MNIST files in the IDX format."""
 
 import struct
+import subprocess
 from functools import partial
 from pathlib import Path
 
@@ -92,3 +93,22 @@ def folder_root(tmp_path: Path) -> Path:
 
     write_image_folder(tmp_path / "images", n_per_class=10)
     return tmp_path / "images"
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Mounts a tmpfs with the options given (a tiny one fills at once; "ro": read-only, also for root)."""
+    mounted = []
+
+    def mount(options: str):
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -4,7 +4,6 @@ docs/bad_input.md from 42 on."""
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -99,22 +98,15 @@ def test_values_that_cannot_work_are_refused_before_anything_runs(name, tmp_path
 
 
 @pytest.fixture
-def read_only_folder(tmp_path):
+def read_only_folder(mount_tmpfs):
     """A read-only tmpfs (root can write through chmod, not through a read-only mount)."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        why = mounted.stderr.decode().strip()
-        pytest.skip(f"cannot mount a read-only tmpfs here (needs root or CAP_SYS_ADMIN): {why}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
+    return mount_tmpfs("ro,size=1m")
 
 
 def test_a_default_root_dir_on_a_read_only_file_system(read_only_folder, capsys):
     root = str(read_only_folder / "runs")
     line = refused(["fit", "--config", QUICKSTART, "--trainer.default_root_dir", root, *SMALL], capsys)
-    assert re.search(r'Parser key "trainer.default_root_dir": .*ro/runs cannot be written \(.*ro is on a read-only file'
+    assert re.search(r'Parser key "trainer.default_root_dir": .*disk0/runs cannot be written \(.*disk0 is on a read-only file'
                      r" system\)", line), line
 
 

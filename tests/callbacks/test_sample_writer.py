@@ -111,25 +111,6 @@ def error_lines(capsys) -> list[str]:
     return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
 
 
-@pytest.fixture
-def mount_tmpfs(tmp_path):
-    """Mounts a tmpfs with the options given (a tiny one fills at once; "ro": read-only, also for root)."""
-    mounted = []
-
-    def mount(options: str):
-        folder = tmp_path / f"disk{len(mounted)}"
-        folder.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.decode().strip()}")
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 @pytest.mark.parametrize("options,dirpath,why", [
     ("size=4k", "samples", "No space left on device"),  # full in samples.npz (was left truncated)
     ("size=16k", ".", "No space left on device"),  # full among the PNGs; dirpath the mount point itself
