@@ -4,7 +4,6 @@
     lit-gan fit --config configs/quickstart.yaml --trainer.max_steps 500
 """
 
-import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator, NoReturn, Optional, Union
@@ -20,12 +19,13 @@ from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_ato
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.disk_full import disk_full, disk_full_message, quiet_event_writer_threads
 from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_command_line,
-                                check_config_file, check_instantiated, given_img_shape, learning_rate_line)
+                                check_instantiated, given_img_shape)
 from lit_gan.errors import ConfigError, NonFiniteError, worker_message
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
 from lit_gan.callbacks.run_lock import RunLock
 from lit_gan.console import HeldLines, ShowHeldLines, release_all
+from lit_gan.parser import LitGanParser, write_error
 from lit_gan.callbacks.progress import use_progress_bar
 
 
@@ -38,66 +38,6 @@ def _learning_rates(node: Any, key: str) -> Iterator[tuple[str, Any]]:
                 yield child, value
             else:
                 yield from _learning_rates(value, child)
-
-
-_NOISE = (
-    "Does not validate against any of the Union subtypes",
-    "Subtypes:",
-    "Errors:",
-    "Given value",
-    "Expected a <class 'NoneType'>",
-    "Expected a path but",
-)
-
-
-def parser_error_line(message: str) -> str:
-    """jsonargparse's nested union report -> 'Parser key "model.init_args.n_critic": <why>'."""
-    keys: list[str] = []
-    reason: Optional[str] = None
-    class_path: Optional[str] = None  # inside "Problem with given class_path '...'"
-    for line in (line.strip() for line in message.splitlines()):
-        if not line or line.lstrip("- ").startswith(_NOISE):
-            continue
-        # an optimizer's or a network's argument: '[- ]Type ... expects a function or a callable class: Parser key "lr":'
-        key = re.match(r'((?:- )?Type .* expects a function or a callable class: )?Parser key "([^"]+)":\s*(.*)$', line)
-        problem = re.match(r"- Problem with given class_path '([^']+)':\s*$", line)
-        if key:
-            callable_arg, name, rest = key.groups()
-            keys += ["init_args", name] if class_path or callable_arg else [name]
-            reason, class_path = (None if not rest or rest.startswith(_NOISE) else rest), None
-        elif problem:
-            class_path = problem.group(1)
-        elif reason is None:
-            reason = (f"class_path {class_path!r}: " if class_path else "") + line.lstrip("- ")
-    if reason is None:
-        return " ".join(line.strip() for line in message.splitlines() if line.strip())
-    return f'Parser key "{".".join(keys)}": {reason}' if keys else reason
-
-
-def write_error(prog: str, message: str) -> None:
-    """``lit-gan fit: error: <the reason in one line> (see: lit-gan fit --help)`` on stderr."""
-    line = learning_rate_line(parser_error_line(message), message)  # lr nan or inf: words to YAML
-    sys.stderr.write(f"{prog}: error: {line} (see: {prog} --help)\n")
-
-
-class LitGanParser(LightningArgumentParser):
-    """Reports a bad value in one line that names the key, instead of the full usage."""
-
-    def error(self, message: str, ex: Optional[Exception] = None) -> NoReturn:
-        if not self.exit_on_error:
-            super().error(message, ex)
-        parser = getattr(ex, "subcommand_parser", None) or self
-        prog = parser.prog.replace(" [options]", "")
-        write_error(prog, message)
-        self.exit(2)
-
-    def parse_path(self, path: Any, *args: Any, **kwargs: Any) -> Namespace:
-        # a --config file: a binary file, a YAML error, an empty file or a key given twice, named with its line
-        try:
-            check_config_file(str(path))
-        except ConfigError as err:
-            self.error(f'Parser key "config": {err}')
-        return super().parse_path(path, *args, **kwargs)
 
 
 # Trainer's type for these is Union[float, int, None], which jsonargparse tries in that order: `1`

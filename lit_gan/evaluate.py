@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 from lit_gan.callbacks.image_quality import check_num_real
 from lit_gan.checkpoints import check_fits, read_checkpoint
 from lit_gan.checks import check_positive_ints
-from lit_gan.cli import LitGanParser
+from lit_gan.parser import LitGanParser
 from lit_gan.data.samples import SampleFolder
 from lit_gan.errors import ConfigError, one_line
 from lit_gan.evaluate_report import check_output, write_report

@@ -15,7 +15,7 @@ RANKS = {  # module prefix -> layer; a module may import only modules of its own
     "lit_gan.metrics": 2, "lit_gan.checkpoints": 2, "lit_gan.checkpoint_io": 2, "lit_gan.interrupt": 2,
     "lit_gan.objectives": 3,
     "lit_gan.callbacks": 4,
-    "lit_gan.cli_checks": 5, "lit_gan.cli": 5, "lit_gan.disk_full": 5, "lit_gan.console": 5, "lit_gan.evaluate": 5, "lit_gan.evaluate_report": 5,
+    "lit_gan.cli_checks": 5, "lit_gan.cli": 5, "lit_gan.disk_full": 5, "lit_gan.console": 5, "lit_gan.parser": 5, "lit_gan.evaluate": 5, "lit_gan.evaluate_report": 5,
 }
 
 
@@ -61,3 +61,11 @@ def test_the_families_are_still_reachable_from_the_package():
     code = "import lit_gan; from lit_gan import WGANGP; print(WGANGP.__module__, lit_gan.FGAN.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["lit_gan.objectives.wgan", "FGAN"]
+
+
+def test_importing_evaluate_does_not_import_the_cli():
+    """No import cycle: ``lit-gan evaluate`` takes its parser from lit_gan.parser, not from lit_gan.cli (which
+    imports lit_gan.evaluate when it runs ``lit-gan evaluate``)."""
+    code = "import sys, lit_gan.evaluate; print('lit_gan.cli' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
