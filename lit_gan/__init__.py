@@ -10,10 +10,12 @@ from importlib import import_module
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["AdversarialModule", "FGAN", "GAN", "Hinge", "LSGAN", "RpGAN", "WGAN", "WGANGP", "__version__"]
+__all__ = ["AdversarialModule", "FGAN", "GAN", "Hinge", "LSGAN", "RpGAN", "WGAN", "WGANGP", "__version__", "load"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "load":  # lit_gan.load(path): the trained GAN of a checkpoint, whatever its family
+        return import_module("lit_gan.objectives.loading").load
     if name in __all__:
         return getattr(import_module("lit_gan.objectives"), name)
     raise AttributeError(f"module 'lit_gan' has no attribute {name!r}")

@@ -24,20 +24,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
-from argparse import ArgumentError
 
 from jsonargparse import ActionConfigFile
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.cli import instantiate_module
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from lit_gan.callbacks.image_quality import check_num_real
-from lit_gan.checkpoints import check_fits, read_checkpoint
 from lit_gan.checks import check_positive_ints
 from lit_gan.parser import LitGanParser
 from lit_gan.data.samples import SampleFolder
-from lit_gan.errors import ConfigError, one_line
+from lit_gan.errors import ConfigError
 from lit_gan.evaluate_report import check_output, write_report
 from lit_gan.files import unfinished
 from lit_gan.metrics.features import FeatureExtractor, check_takes, input_shape
@@ -46,7 +43,7 @@ from lit_gan.metrics.quality import (ImageQualityMetrics, MetricName, check_enou
 from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs
 from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_seeds
 from lit_gan.objectives.base import AdversarialModule
-from lit_gan.specs import from_spec, untrusted_import
+from lit_gan.objectives.loading import load_with_step
 from lit_gan.tensors import fixed_latents, real_images
 
 
@@ -81,42 +78,9 @@ def data_shape(data: LightningDataModule) -> Optional[tuple[int, ...]]:
 
 
 def load_gan(path: str, device: torch.device) -> tuple[AdversarialModule, int]:
-    """(the GAN of a ``lit-gan fit`` checkpoint, read as plain data (``weights_only``), in eval mode; its step).
-
-    Its family must be one of lit-gan's (the ``_class_path`` Lightning stored), and every class or
-    import path its hyperparameters name (networks, optimizers, schedulers, a scheduler's
-    ``lr_lambda``) must be of lit-gan, ``torch.optim`` or ``torch.nn``: building the model imports
-    them, so a checkpoint naming any other module is refused before anything is imported
-    (``lit_gan.specs.untrusted_import``)."""
-    try:
-        checkpoint = read_checkpoint(path)
-    except ConfigError as err:  # its messages name fit's and test's argument
-        raise ConfigError(str(err).replace("`ckpt_path`", "`checkpoint`")) from err
-    hparams = dict(checkpoint.get("hyper_parameters") or {})
-    class_path = str(hparams.get("_class_path", ""))
-    foreign = untrusted_import(hparams, source=f"`checkpoint` {path}")
-    if foreign is not None:
-        raise ConfigError(
-            f"`checkpoint` {path} names {foreign!r}, outside lit_gan, torch.optim and torch.nn: evaluate"
-            " builds no other code from a checkpoint; draw its samples with `lit-gan predict` and SampleWriter,"
-            " then `lit-gan evaluate --samples`"
-        )
-    try:
-        family = from_spec({"class_path": class_path}).func if class_path.startswith("lit_gan.") else None
-    except (ImportError, AttributeError):
-        family = None
-    if not (isinstance(family, type) and issubclass(family, AdversarialModule)):
-        raise ConfigError(f"`checkpoint` {path} is not a checkpoint of a lit-gan GAN fit (it holds {class_path or 'no class'})")
-    try:
-        model = instantiate_module(family, {k: v for k, v in hparams.items() if not k.startswith("_")})
-    except (ArgumentError, TypeError, ValueError) as err:  # hyperparameters of another version, or edited
-        raise ConfigError(f"`checkpoint` {path}: its hyperparameters do not build a {class_path}: {one_line(err)[:300]}") from err
-    try:
-        check_fits(checkpoint, path, model)
-    except ConfigError as err:
-        raise ConfigError(str(err).replace("`ckpt_path`", "`checkpoint`")) from err
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval().to(device), int(checkpoint.get("global_step", 0))
+    """(the GAN of a ``lit-gan fit`` checkpoint, read as plain data, in eval mode; its step): ``lit_gan.load``,
+    with the checkpoint's imports limited to lit-gan, ``torch.optim`` and ``torch.nn``."""
+    return load_with_step(path, device, "checkpoint")
 
 
 def generated_batches(model: AdversarialModule, n: int, batch_size: int, seed: int) -> Iterator[Tensor]:

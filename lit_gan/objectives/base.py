@@ -374,6 +374,16 @@ class AdversarialModule(LightningModule):
         return self.sample(real_images(batch).shape[0])
 
     # ----------------------------------------------------------------- checkpoints
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Lightning's; on ``AdversarialModule`` itself, the GAN of whatever family the file holds
+        (``lit_gan.load``: plain data, imports limited to lit-gan and torch's), in eval mode."""
+        if cls is AdversarialModule:
+            from lit_gan.objectives.loading import load  # it imports this module
+
+            return load(str(checkpoint_path), kwargs.get("map_location") or "cpu")
+        return LightningModule.load_from_checkpoint.__func__(cls, checkpoint_path, *args, **kwargs)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         save_training_state(checkpoint, self, self.critic_steps, self.updater.skipped)
 
