@@ -5,6 +5,7 @@
 """
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, NoReturn, Optional, Union
 
@@ -24,7 +25,7 @@ from lit_gan.errors import ConfigError, NonFiniteError, worker_message
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
 from lit_gan.callbacks import FitSummary, SaveConfigToLogger
 from lit_gan.callbacks.run_lock import RunLock
-from lit_gan.console import HeldLines, ShowHeldLines, release_all
+from lit_gan.console import HeldLines, ShowHeldLines, quiet_lightning, release_all
 from lit_gan.parser import LitGanParser, write_error
 from lit_gan.callbacks.progress import use_progress_bar
 
@@ -157,7 +158,10 @@ class LitGanCLI(LightningCLI):
             if getattr(self, "_checkpoint", None) is not None:
                 check_fits(self._checkpoint, self.config_init[subcommand].get("ckpt_path"), self.model)
                 self._checkpoint = None
-            super()._run_subcommand(subcommand)
+            with warnings.catch_warnings():
+                if subcommand != "fit":  # its ModelCheckpoint saves nothing: where the fit's saved is no matter
+                    warnings.filterwarnings("ignore", message="The dirpath has changed from")
+                super()._run_subcommand(subcommand)
         except (ConfigError, NonFiniteError, MisconfigurationException) as err:
             self._refuse(worker_message(str(err)))
         except CheckpointSaveError as err:  # a full disk: one line, about the first save that failed
@@ -185,6 +189,7 @@ class LitGanCLI(LightningCLI):
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
     """Parse ``args`` (default: the command line), run the subcommand, return the CLI object."""
     quiet_event_writer_threads()
+    quiet_lightning()
     try:
         return LitGanCLI(
             LightningModule,  # the GAN families, and lit_gan.metrics.Classifier (a domain classifier for FID/IS)

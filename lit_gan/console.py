@@ -1,4 +1,5 @@
-"""Lightning's start-up lines held back until the run starts, so that a refusal is the only line printed.
+"""Lightning's start-up lines held back until the run starts, so that a refusal is the only line printed;
+and what Lightning prints on every run that says nothing about it (adverts, a deprecation inside Lightning).
 
 Between parsing and the first batch Lightning logs "Seed set to 0", "GPU available: ...", "TPU available:
 ..." and its tips; a run refused in that time (missing data, a folder in use, a checkpoint that does not
@@ -7,6 +8,7 @@ check, training, validation, test or predict loop), then printed as they would h
 """
 
 import logging
+import warnings
 from logging.handlers import MemoryHandler
 from typing import Any
 
@@ -66,3 +68,22 @@ class ShowHeldLines(Callback):
         self.lines.release(show=True)
 
     on_sanity_check_start = on_train_start = on_validation_start = on_test_start = on_predict_start = _show
+
+
+# Printed on every run, about the run in none: two adverts (for litlogger and litmodels, when they are not
+# installed) and a deprecation inside Lightning's own code (its _pytree.py on torch 2.14).
+ADVERTS = "💡 Tip:"
+NOISE = r".*isinstance\(treespec, LeafSpec\)` is deprecated.*"
+
+
+def _no_advert(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(ADVERTS)
+
+
+def quiet_lightning() -> None:
+    """Drop Lightning's adverts (at their loggers, so every handler is spared them) and its own deprecation."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if _no_advert not in logger.filters:
+            logger.addFilter(_no_advert)
+    warnings.filterwarnings("ignore", message=NOISE)
