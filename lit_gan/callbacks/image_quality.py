@@ -74,6 +74,13 @@ def to_model(batch: Any, trainer: Trainer, pl_module: LightningModule) -> Any:
     return _batch_hook("on_after_batch_transfer", trainer, pl_module)(batch, 0)
 
 
+def last_epoch(trainer: Trainer) -> bool:
+    """Whether fit ends with the epoch that is ending: ``max_steps`` reached, the last of ``max_epochs``, or a stop."""
+    steps_done = trainer.max_steps is not None and 0 <= trainer.max_steps <= trainer.global_step
+    epochs_done = trainer.max_epochs is not None and 0 <= trainer.max_epochs <= trainer.current_epoch + 1
+    return bool(steps_done or epochs_done or trainer.should_stop)
+
+
 class SampleEvaluation(Callback):
     """Base class: when to evaluate, the sharded draw of samples and of held-out data, the logging.
 
@@ -86,7 +93,8 @@ class SampleEvaluation(Callback):
         num_samples: generator samples per evaluation, over all ranks.
         batch_size: samples per generator call.
         every_n_epochs: evaluate at the end of every this many training epochs.
-        every_n_steps: evaluate every this many generator updates (``trainer.global_step``) instead.
+        every_n_steps: evaluate every this many generator updates (``trainer.global_step``) instead, and at
+            the end of fit when its last step is not a multiple (a run shortened below the period has scores).
             With neither, every epoch.
         seed: seed of the latents (and of the metrics' random splits).
     """
@@ -154,6 +162,10 @@ class SampleEvaluation(Callback):
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self.evaluate(trainer, pl_module, "val")
+        elif self.every_n_steps and last_epoch(trainer) and self._schedule.due_at_end(trainer):
+            # a run shorter than the period, or ending between two multiples: its final scores too (the last
+            # epoch's end, where values may still be logged: not on_train_end)
             self.evaluate(trainer, pl_module, "val")
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
