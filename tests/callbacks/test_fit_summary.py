@@ -24,8 +24,9 @@ def test_fit_prints_the_final_metrics_and_paths_once(tmp_path, monkeypatch, caps
     out = capsys.readouterr().out
     assert out.count("Finished at generator step 6.") == 1
     coverages = [c for c in cli.trainer.callbacks if isinstance(c, MixtureCoverage)]
-    assert [c.last_step for c in coverages] == [None, 6]  # the quickstart's (every 500 steps: not yet) and the one added
-    assert out.count("MixtureCoverage, step") == 1
+    # the quickstart's (every 500 steps: scored at the run's last step) and the one added (every 3)
+    assert [c.last_step for c in coverages] == [6, 6]
+    assert out.count("(MixtureCoverage, step 6)") == 2
     values = coverages[-1].last_values
     line = next(line for line in out.splitlines() if "(MixtureCoverage, step 6)" in line)
     assert f"val/modes {int(values['modes'])} " in line
