@@ -84,7 +84,7 @@ class LitGanCLI(LightningCLI):
         except ConfigError as err:
             parser.error(str(err))
         super().parse_arguments(parser, args)
-        self._startup_lines.hold()  # "Seed set to 0", the devices, the tips: printed once the run starts
+        self._startup_lines.hold()  # "Seed set to 0" and the devices: printed once the run starts
         subcommand = self.config.get("subcommand")
         if subcommand:  # before Lightning reads a checkpoint (_parse_ckpt_path) or anything is built
             try:
