@@ -2,7 +2,7 @@
 and what Lightning prints on every run that says nothing about it (adverts, a deprecation inside Lightning).
 
 Between parsing and the first batch Lightning logs "Seed set to 0", "GPU available: ...", "TPU available:
-..." and its tips; a run refused in that time (missing data, a folder in use, a checkpoint that does not
+..."; a run refused in that time (missing data, a folder in use, a checkpoint that does not
 fit) printed them before its one line of error. They are kept in memory until the run starts (its sanity
 check, training, validation, test or predict loop), then printed as they would have been; a refusal drops them.
 """
