@@ -29,6 +29,9 @@ def sample_paths(folder: str, limit: Optional[int] = None, names: tuple[str, str
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise ConfigError(f"`{names[0]}` {folder!r} is not a folder of images (png, jpg, jpeg)")
+    if (path / "png").is_dir() and (path / "samples.npz").is_file():  # SampleWriter's output: its grid is no sample
+        raise ConfigError(f"`{names[0]}` {folder!r} is the output of SampleWriter, whose images are in its png/"
+                          f" folder (grid.png beside it is their grid, not a sample): give {str(path / 'png')!r}")
     files = sorted(
         os.path.realpath(entry.path)
         for entry in os.scandir(path)

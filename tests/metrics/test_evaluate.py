@@ -402,6 +402,13 @@ def test_predicted_grayscale_samples_are_evaluated_with_a_classifier(tmp_path, g
                        "--kid_subsets", "3", "--kid_subset_size", "20", "--reference_cache", "false"])
     assert result["protocol"]["num_generated"] == 20 and result["protocol"]["num_real"] == 297
     assert result["metrics"]["fid"] > 0 and 1 <= result["metrics"]["is"] <= 10
+    # SampleWriter's folder itself (was: its grid.png taken as the one sample, then an `is_splits` error)
+    from lit_gan.errors import ConfigError
+    from lit_gan.data.samples import sample_paths
+
+    with pytest.raises(ConfigError, match=r"`samples` '.*samples' is the output of SampleWriter, whose images are in"
+                                          r" its png/ folder .*: give '.*samples/png'"):
+        sample_paths(str(tmp_path / "samples"))
 
 
 def test_fid_of_fewer_images_than_features_is_flagged_in_the_protocol_line_and_the_report(folders, tmp_path, capsys):
