@@ -16,6 +16,7 @@ from lit_gan.data import ImageFolderDataModule
 from lit_gan.data.folder import image_paths
 from tests.conftest import REPO
 from tests.data.formats import write_image_folder
+from tests.test_bad_input import refused  # lit-gan's exit 2 and one line on stderr
 
 # a 64 x 64 image of 64 columns, 0 .. 65535: the data module's 64 x 64 leaves the pixels as they are
 GRADIENT = np.repeat(np.linspace(0, 65535, 64).round().astype(np.uint16)[None], 64, 0)
@@ -91,16 +92,6 @@ def test_links_out_of_root_are_followed_once_and_duplicates_counted_once(tmp_pat
 END = r"(?: \(see: .*--help\))?$"  # the CLI's usual hint, then nothing: the advice is whole
 
 
-def refused(args: list[str], capsys) -> str:
-    """Run ``lit-gan args``; assert exit code 2 and one line on stderr; return that line."""
-    from lit_gan.cli import run_cli
-
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(args)
-    assert exit_info.value.code == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1, err
-    return err[0]
 
 
 @pytest.mark.parametrize(
