@@ -34,6 +34,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.plugins.io.wrapper import _WrappingCheckpointIO
 
 from lit_gan.checkpoints import check_loaded, load_error
+from lit_gan.checks import size_text
 from lit_gan.errors import UNREADABLE
 
 TEMP_PREFIX = ".lit-gan-saving-"  # never matches Lightning's "last*.ckpt" and "hpc_ckpt_*" searches
@@ -43,17 +44,6 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 class CheckpointSaveError(OSError):
     """A checkpoint could not be written (a full disk); the file that was at its path is untouched."""
-
-
-def _size(n: float) -> str:
-    """441357 -> '441.4 kB'."""
-    if n < 1000:
-        return f"{n:.0f} bytes"
-    for unit in ("kB", "MB", "GB"):
-        n /= 1000
-        if n < 1000:
-            break
-    return f"{n:.1f} {unit}"
 
 
 def write_atomically(path: Path, data: bytes | memoryview) -> None:
@@ -82,7 +72,7 @@ def write_atomically(path: Path, data: bytes | memoryview) -> None:
             before = f"the previous {path.name} is intact" if path.exists() else f"nothing was written at {path.name}"
             full = CheckpointSaveError(
                 f"cannot save checkpoint {path}: {os.strerror(err.errno).lower()} (the checkpoint needs"
-                f" {_size(len(data))}, {_size(free)} free in {folder}); {before}"
+                f" {size_text(len(data))}, {size_text(free)} free in {folder}); {before}"
             )
             full.errno = err.errno
             raise full from err

@@ -74,14 +74,15 @@ def _allocation_failure(err: BaseException) -> Optional[str]:
         return "out of memory"
     tried = re.search(r"tried to allocate (\d+) bytes", str(err))
     if tried:
-        return f"one tensor of {_bytes(int(tried[1]))}, more than this machine can allocate"
+        return f"one tensor of {size_text(int(tried[1]))}, more than this machine can allocate"
     if re.search(r"size calculation overflowed|Overflow when unpacking long", str(err)):
         return "a size beyond 64-bit integers"
     return None
 
 
-def _bytes(n: int) -> str:
+def size_text(n: float) -> str:
+    """A number of bytes in words: 441357 -> '441.4 kB', 512 -> '512 bytes' (units of 1000)."""
     for power, unit in ((15, "PB"), (12, "TB"), (9, "GB"), (6, "MB"), (3, "kB")):
         if n >= 10**power:
             return f"{n / 10**power:.1f} {unit}"
-    return f"{n} bytes"
+    return f"{n:.0f} bytes"

@@ -15,6 +15,7 @@ from typing import Optional
 
 from lightning.pytorch import Trainer
 
+from lit_gan.checks import size_text
 from lit_gan.errors import one_line
 
 FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left on device; disk quota exceeded
@@ -34,10 +35,9 @@ def disk_full(err: BaseException) -> Optional[OSError]:
 
 def _free(folder: str) -> str:
     try:
-        free = shutil.disk_usage(folder).free
+        return size_text(shutil.disk_usage(folder).free)
     except OSError:
         return "?"
-    return f"{free / 1024:.1f} kB" if free < 1 << 20 else f"{free / (1 << 20):.1f} MB"
 
 
 def save_training_state(trainer: Trainer) -> str:

@@ -176,7 +176,7 @@ def check_files(paths: list[Path], skip_corrupt: bool, full: bool = False, threa
     return {path: size for path, size in outcomes.items() if not isinstance(size, str)}
 
 
-def held_out_count(n: int, fraction: float) -> int:
+def held_out_size(n: int, fraction: float) -> int:
     """The images of the held-out split of ``n``: a fixed share, at least one."""
     return max(1, round(fraction * n))
 
@@ -184,14 +184,14 @@ def held_out_count(n: int, fraction: float) -> int:
 def check_training_split(root: str, n: int, fraction: float, batch_size: int, drop_last: bool) -> None:
     """Refuse ``n`` images whose training split, what the held-out split leaves, would be empty (a run that
     trains nothing and exits 0), or with ``drop_last`` smaller than a batch; say how many images it takes."""
-    needed, held = (batch_size if drop_last else 1), held_out_count(n, fraction)
+    needed, held = (batch_size if drop_last else 1), held_out_size(n, fraction)
     if n - held >= needed:
         return
     # m - round(fraction m) >= needed needs m >= (needed - 0.5) / (1 - fraction): counted on from there, at most
     # a million (a fraction near 1 needs billions: then the bound itself, rounded up)
     share = max(1 - fraction, 1e-12)
     start = max(n + 1, int((needed - 0.5) / share) - 1)
-    least = next((m for m in range(start, start + 1_000_000) if m - held_out_count(m, fraction) >= needed),
+    least = next((m for m in range(start, start + 1_000_000) if m - held_out_size(m, fraction) >= needed),
                  math.ceil(needed / share))
     batch = f" for one full training batch (`batch_size` {batch_size}, `drop_last: true`)" if drop_last else ""
     advice = ["add images"]
@@ -268,7 +268,7 @@ class ImageFolderDataModule(ImageDataModule):
         labels = [classes.index(p.relative_to(root).parts[0]) if len(p.relative_to(root).parts) > 1 else 0 for p in paths]
         order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.seed)).tolist()
         check_training_split(self.root, len(paths), self.held_out_fraction, self.batch_size, self.drop_last)
-        n_held = held_out_count(len(paths), self.held_out_fraction)
+        n_held = held_out_size(len(paths), self.held_out_fraction)
         mode = "RGB" if self.channels == 3 else "L"
         split = lambda idx: ImageFiles([paths[i] for i in idx], [labels[i] for i in idx], mode, self.image_size, self.center_crop)  # noqa: E731
         return split(order[n_held:]), split(order[:n_held])
