@@ -77,12 +77,6 @@ def data_shape(data: LightningDataModule) -> Optional[tuple[int, ...]]:
     return tuple(int(s) for s in shape) if shape is not None and len(shape) == 3 else None
 
 
-def load_gan(path: str, device: torch.device) -> tuple[AdversarialModule, int]:
-    """(the GAN of a ``lit-gan fit`` checkpoint, read as plain data, in eval mode; its step): ``lit_gan.load``,
-    with the checkpoint's imports limited to lit-gan, ``torch.optim`` and ``torch.nn``."""
-    return load_with_step(path, device, "checkpoint")
-
-
 def generated_batches(model: AdversarialModule, n: int, batch_size: int, seed: int) -> Iterator[Tensor]:
     latents = fixed_latents(n, model.latent_dim, seed)
     for start in range(0, n, batch_size):
@@ -252,7 +246,7 @@ def run(
         reals = lambda: folder_batches(real_files, batch_size, where)  # noqa: E731
         source = {"data": str(Path(real).resolve()), "split": "folder"}
     if checkpoint is not None:  # read and checked before anything is extracted
-        model, step = load_gan(checkpoint, where)
+        model, step = load_with_step(checkpoint, where, "checkpoint")  # lit_gan.load's, imports limited
         n_generated = num_samples or 10000
         fakes: Callable[[], Iterable[Tensor]] = lambda: generated_batches(model, n_generated, batch_size, seed)  # noqa: E731
         generated = f"{checkpoint}, generator step {step}, latent seed {seed}"
