@@ -38,8 +38,8 @@ class Images(LightningDataModule):
         super().__init__()
         self.images, self.batch = images, batch
 
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(TensorDataset(self.images), batch_size=self.batch, shuffle=True, drop_last=True)
+    def train_dataloader(self) -> DataLoader:  # one batch is one generator iteration: N_CRITIC critic batches
+        return DataLoader(TensorDataset(self.images), batch_size=self.batch * N_CRITIC, shuffle=True, drop_last=True)
 
     def on_after_batch_transfer(self, batch, dataloader_idx):
         return [to_unit_range(batch[0])]

@@ -3,9 +3,7 @@ restores it: readable, plain data, whole (tensors in its state_dict, none NaN or
 count), the right family and shapes, and, to resume ``fit``, more than the weights.
 
 Training state. Beside the weights, optimizers, schedulers and loops that Lightning saves, a GAN
-checkpoint holds the critic's phase (``critic_steps``: critic updates so far, so that a resumed
-run makes its next generator update where the uninterrupted run would), the updates skipped for
-non-finite values, the family (``lit_gan_family``) and the random states of torch, CUDA, numpy
+checkpoint holds the updates skipped for non-finite values, the family (``lit_gan_family``) and the random states of torch, CUDA, numpy
 and python (rank 0's, the same on every rank: see ``AdversarialModule.draw``), all plain data.
 
 Lightning (2.6) loads checkpoints with ``torch.load(weights_only=True)``, so a crafted pickle cannot
@@ -27,7 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch import LightningModule
 
 from lit_gan.errors import UNREADABLE, ConfigError, NonFiniteError, unsafe_pickle_reason
 
@@ -81,28 +79,41 @@ def first_nonfinite(state_dict: dict[str, Any]) -> Optional[str]:
                  if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()), None)
 
 
-def save_training_state(checkpoint: dict[str, Any], model: LightningModule, critic_steps: int, skipped_updates: int) -> None:
+def save_training_state(checkpoint: dict[str, Any], model: LightningModule, skipped_updates: int) -> None:
     """Add the GAN's training state to ``checkpoint``; refuse one with NaN/Inf weights before anything
     is written, so that it never replaces a good one."""
     bad = first_nonfinite(checkpoint["state_dict"])
     if bad is not None:
         raise NonFiniteError(f"refusing to save a checkpoint at step {model.global_step}: non-finite weights in {bad}")
-    checkpoint["critic_steps"] = int(critic_steps)
     checkpoint["skipped_updates"] = int(skipped_updates)
     checkpoint[FAMILY_KEY] = type(model).__qualname__
     checkpoint["rng_states"] = rng_states()
 
 
 def load_training_state(checkpoint: dict[str, Any], model: LightningModule,
-                        path: Optional[str] = None) -> tuple[int, int, Optional[dict[str, Any]]]:
-    """(critic_steps, skipped_updates, random states) of ``checkpoint`` (read from ``path``), refused if of
-    another family. The random states are to be set when training starts, after Lightning's own seeding."""
+                        path: Optional[str] = None) -> tuple[int, Optional[dict[str, Any]]]:
+    """(skipped_updates, random states) of ``checkpoint`` (read from ``path``), refused if of another family.
+    The random states are to be set when training starts, after Lightning's own seeding."""
     family = other_family(checkpoint, model)
     if family is not None:
         own = type(model).__qualname__
         raise ConfigError(f"{_named(path)} holds a {family}, not a {own} (the model loading it): give a checkpoint"
                           f" of a {own}, or build a {family}")
-    return int(checkpoint.get("critic_steps", 0)), int(checkpoint.get("skipped_updates", 0)), checkpoint.get("rng_states")
+    return int(checkpoint.get("skipped_updates", 0)), checkpoint.get("rng_states")
+
+
+def check_iteration_boundary(checkpoint: dict[str, Any], n_critic: int, path: Optional[str] = None) -> None:
+    """Refuse to resume a checkpoint that an earlier lit-gan wrote between two critic updates of one generator
+    iteration (its ``critic_steps`` not a multiple of ``n_critic``): a batch is a whole iteration now, and
+    the run cannot go on from the middle of one exactly. One written at an iteration's end resumes."""
+    critic_steps = checkpoint.get("critic_steps")
+    if isinstance(critic_steps, int) and critic_steps % n_critic:
+        raise ConfigError(
+            f"{_named(path)} was written by an earlier lit-gan after critic update {critic_steps % n_critic} of"
+            f" {n_critic} of a generator iteration, which this version (one batch, one whole iteration) cannot go on"
+            " from exactly: resume it with the lit-gan that wrote it, or start a new fit from its weights"
+            " (`validate`, `test`, `predict` and `evaluate` take it as it is)"
+        )
 
 
 def check_resumed_step(max_steps: int, step: int) -> None:
@@ -113,16 +124,6 @@ def check_resumed_step(max_steps: int, step: int) -> None:
             f"`trainer.max_steps` ({max_steps}) is below the step of `ckpt_path` ({step}):"
             f" max_steps counts all generator updates, the checkpoint's included; give more than {step}"
         )
-
-
-def mark_checkpoints_saved(trainer: Trainer) -> None:
-    """Tell every ModelCheckpoint that this step's checkpoint exists. Lightning keeps the step it last
-    saved at out of the checkpoint, and after a resume at step N with n_critic > 1 the step stays N for
-    n_critic - 1 batches: ``every_n_train_steps`` would write step N's file again, a batch later, over
-    the one the run resumed from. (0 at the start of a run, as Lightning starts it.)"""
-    for callback in trainer.checkpoint_callbacks:
-        if hasattr(callback, "_last_global_step_saved"):
-            callback._last_global_step_saved = trainer.global_step
 
 
 def read_checkpoint(path: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from tests.conftest import REPO
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 # small and short: a check that stopped refusing would not train quickstart's 2,000 steps
 SMALL = ["--trainer.enable_progress_bar", "false", "--trainer.max_steps", "1",
-         "--data.init_args.n_train", "512", "--data.init_args.n_val", "256"]
+         "--data.init_args.n_train", "1280", "--data.init_args.n_val", "256"]
 
 
 def refused(args: list[str], capsys) -> str:

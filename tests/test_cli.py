@@ -37,8 +37,8 @@ def test_every_config_fits_with_fast_dev_run(config, mnist_root, cifar_root, cel
     n_critic = yaml.safe_load(config.read_text())["model"]["init_args"].get("n_critic", 1)
     roots = {"MNISTDataModule": mnist_root, "CIFAR10DataModule": cifar_root, "CelebADataModule": celeba_root,
              "ImageFolderDataModule": folder_root, "MNIST5k": write_csv(tmp_path / "mnist_small.csv.gz")}
-    # fast_dev_run counts batches: n_critic batches reach one generator update
-    cli = main(["fit", "--config", str(config), "--trainer.fast_dev_run", str(n_critic), "--trainer.accelerator", "cpu"]
+    # fast_dev_run counts batches, each a generator iteration: n_critic critic updates and one generator update
+    cli = main(["fit", "--config", str(config), "--trainer.fast_dev_run", "1", "--trainer.accelerator", "cpu"]
                + _overrides(config, roots))
     if config.stem.startswith("classifier"):  # the domain classifier of the evaluation, not a GAN
         assert cli.trainer.global_step == 1 and "train/loss" in cli.trainer.callback_metrics

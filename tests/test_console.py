@@ -10,7 +10,7 @@ from tests.test_ddp import ENV
 
 LIT_GAN = [sys.executable, "-c", "import sys; from lit_gan.cli import main; sys.argv[0] = 'lit-gan'; main()"]
 QUICK = ["--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.enable_progress_bar", "false",
-         "--data.init_args.n_train", "512", "--data.init_args.n_val", "256", "--trainer.max_steps", "1"]
+         "--data.init_args.n_train", "1280", "--data.init_args.n_val", "256", "--trainer.max_steps", "1"]
 
 
 def run(args, cwd: Path) -> subprocess.CompletedProcess:

@@ -113,7 +113,7 @@ class GradientDiagnostics(Callback):
         if not any(id(p) in self._param_ids for group in optimizer.param_groups for p in group["params"]):
             return  # the generator's optimizer
         # the critic's last update before a generator update that lands on a multiple of the period
-        if not (pl_module.updates_generator and (pl_module.generator_step + 1) % self._every == 0):
+        if not (pl_module.last_critic_update and (pl_module.generator_step + 1) % self._every == 0):
             return
         with torch.no_grad():
             per_layer = {

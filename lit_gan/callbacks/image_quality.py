@@ -157,7 +157,7 @@ class SampleEvaluation(Callback):
         self._schedule.start(trainer)  # a resumed run does not re-evaluate the step it resumes at
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self._schedule.due(trainer):  # once per due step, though several batches see it
+        if self._schedule.due(trainer):
             self.evaluate(trainer, pl_module, "val")
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

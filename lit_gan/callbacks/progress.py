@@ -71,7 +71,7 @@ class ProgressBar(TQDMProgressBar):
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        if self.plain and self._lines.due(trainer):  # once per step, though a step may span several batches
+        if self.plain and self._lines.due(trainer):
             if trainer.is_global_zero:
                 print(self.line(trainer, pl_module), flush=True)
 

@@ -1,10 +1,9 @@
-"""When a periodic callback is due: once per generator update that is a multiple of its period.
+"""When a periodic callback is due: at the generator updates that are multiples of its period.
 
-``trainer.global_step`` counts generator updates (:mod:`lit_gan.objectives.base`), while
-``on_train_batch_end`` runs after every batch, and the critic's updates between two generator
-updates are batches of their own: the same step is seen on several batches. A schedule is due
-on the first batch that reaches a new multiple, never twice for one step, and not at the step a
-resumed run starts from (it was handled before the checkpoint was written).
+``trainer.global_step`` counts generator updates (:mod:`lit_gan.objectives.base`), and a training
+batch is one generator iteration, so ``on_train_batch_end`` sees each step once. A schedule is not
+due at the step a resumed run starts from (it was handled before the checkpoint was written), and
+at the end only if the final step was not handled yet.
 """
 
 from typing import Optional
@@ -27,7 +26,7 @@ class StepSchedule:
         self.last_step = trainer.global_step
 
     def due(self, trainer: Trainer) -> bool:
-        """At ``on_train_batch_end``: has this batch reached a new multiple of ``every_n_steps``?"""
+        """At ``on_train_batch_end``: is this step a multiple of ``every_n_steps``?"""
         step = trainer.global_step
         if self.every_n_steps and step != self.last_step and step % self.every_n_steps == 0:
             self.last_step = step

@@ -1,10 +1,12 @@
 """The one training loop that every objective family shares: Algorithm 1 of WGAN-GP (Gulrajani et
-al. 2017; Arjovsky et al. 2017, Algorithm 1), with Lightning's batch loop as its inner loop:
+al. 2017; Arjovsky et al. 2017, Algorithm 1). One Lightning batch is one generator iteration: the
+training loader yields the n_critic real batches of one iteration at once (``batches_per_step``,
+``lit_gan.data.order``), and
 
-    for each training batch x:                                   # one critic update per batch
-        z ~ p(z);  update the critic on critic_loss(D(x), D(G(z))) + critic_penalty(x, G(z))
-        if this is the n_critic-th critic update since the last generator update:
-            z ~ p(z);  update the generator on generator_loss(D(G(z)))
+    for each training batch (x_1, ..., x_n_critic):              # one generator iteration
+        for t = 1, ..., n_critic:
+            z ~ p(z);  update the critic on critic_loss(D(x_t), D(G(z))) + critic_penalty(x_t, G(z))
+        z ~ p(z);  update the generator on generator_loss(D(G(z)))
 
 A family overrides three pure hooks, ``critic_loss``, ``generator_loss`` and ``estimate`` (plus
 ``critic_penalty`` for a regularizer of the critic, and ``pairs_real = True`` when the generator's
@@ -19,15 +21,15 @@ weights is :mod:`lit_gan.checkpoints`'.
 Step semantics. Lightning's ``global_step`` counts every ``LightningOptimizer.step()`` call in
 manual optimization (Lightning issue #17958), so ``max_steps`` would count critic updates too.
 Here only the generator's update is counted, so ``trainer.global_step``, ``max_steps``,
-checkpoint names and the logged x axis all count generator updates, as the papers do.
-``log_every_n_steps`` is scaled by ``n_critic`` during fit so that it counts generator updates too.
+checkpoint names and the logged x axis all count generator updates, as the papers do; and since
+a batch is a generator iteration, so do Lightning's own counts of batches (``log_every_n_steps``,
+``val_check_interval``, ``limit_train_batches``, ``fast_dev_run``).
 
-What callbacks may read (the step contract): ``updates_generator`` (this batch's critic update
-is followed by a generator update), ``generator_step`` (generator updates so far) and
-``log_every_n_generator_steps`` (how often Lightning writes logged values, in generator updates).
+What callbacks may read (the step contract): ``generator_step`` (generator updates so far),
+``last_critic_update`` (the critic update being made is the iteration's last, before the generator's)
+and ``log_every_n_generator_steps`` (the trainer's ``log_every_n_steps``).
 """
 
-import warnings
 from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
@@ -40,8 +42,9 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
-from lit_gan.checkpoints import (check_contents, check_fits, check_resumable, check_resumed_step, load_training_state,
-                                 mark_checkpoints_saved, save_training_state, set_rng_states)
+from lit_gan.checkpoints import (check_contents, check_fits, check_iteration_boundary, check_resumable, check_resumed_step,
+                                 load_training_state,
+                                 save_training_state, set_rng_states)
 from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
@@ -150,10 +153,8 @@ class AdversarialModule(LightningModule):
         self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
         self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
         self._schedulers = {"g_scheduler": from_spec(g_scheduler), "d_scheduler": from_spec(d_scheduler)}
-        self.critic_steps = 0  # critic updates so far; its phase mod n_critic is saved in checkpoints
-        self.updates_generator = False  # this batch's critic update is followed by a generator update
-        self._log_every: Optional[int] = None  # the trainer's log_every_n_steps, in generator updates
-        self._window: dict[str, Tensor] = {}  # sums of the critic's logs since the last generator update
+        self.critic_steps = 0  # critic updates so far (named in errors)
+        self.last_critic_update = False  # the critic update being made is the iteration's last
         self._rng_to_restore: Optional[dict[str, Any]] = None  # a checkpoint's random states, set when training starts
         self._loaded_step: Optional[int] = None  # the generator step of the checkpoint the weights come from
         self._interrupt = InterruptAsPreemption(self)
@@ -235,22 +236,15 @@ class AdversarialModule(LightningModule):
         reset_seed()
         self._loaded_step = None  # while fitting, and after it, the trainer counts the steps
         self._interrupt.install()  # Ctrl+C: stop after this batch, as on SIGTERM
-        self._log_every = self.trainer.log_every_n_steps
-        self.trainer.log_every_n_steps = self._log_every * self.n_critic  # Lightning counts batches
-        # Lightning then warns when an epoch has fewer batches than that, naming n_critic times the value
-        # given, "to see logs for the training epoch": the logs count generator updates across epochs
-        warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
 
     def on_train_start(self) -> None:
-        mark_checkpoints_saved(self.trainer)
+        self.critic_steps = self.global_step * self.n_critic  # (a resumed run's, skips aside)
         # Resuming: the random streams continue where the checkpoint left them (latents, t, data order).
         if self._rng_to_restore is not None:
             set_rng_states(self._rng_to_restore)  # rank 0's, the same on every rank (see ``draw``)
             self._rng_to_restore = None
 
     def on_fit_end(self) -> None:
-        self.trainer.log_every_n_steps = self._log_every
-        self._log_every = None
         self._interrupt.uninstall()
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -266,8 +260,13 @@ class AdversarialModule(LightningModule):
 
     @property
     def log_every_n_generator_steps(self) -> int:
-        """How often the trainer writes logged values, in generator updates (its ``log_every_n_steps``)."""
-        return self._log_every if self._log_every is not None else self.trainer.log_every_n_steps
+        """How often the trainer writes logged values, in generator updates: its ``log_every_n_steps``."""
+        return self.trainer.log_every_n_steps
+
+    @property
+    def batches_per_step(self) -> int:
+        """The real batches one training batch holds (``lit_gan.data.order``): one per critic update."""
+        return self.n_critic
 
     @property
     def skipped_updates(self) -> int:
@@ -276,18 +275,23 @@ class AdversarialModule(LightningModule):
 
     # ----------------------------------------------------------------- the loop
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        """One critic update on this batch; after every ``n_critic``-th, one generator update."""
+        """One generator iteration: a critic update on each of the batch's ``n_critic`` real batches
+        (the last one smaller, or fewer of them, at the end of an epoch without ``drop_last``), then one
+        generator update, with the last of them."""
         g_opt, d_opt = self.optimizers()
-        real = self.real(batch)
-        self.updates_generator = (self.critic_steps + 1) % self.n_critic == 0
-        self.critic_update(d_opt, real)
-        self.critic_steps += 1
-        if self.updates_generator:
-            g_loss = self.generator_update(g_opt, real)
-            self.log_window(g_loss)
+        reals = [real for real in self.real(batch).tensor_split(self.n_critic) if len(real)]
+        window: dict[str, Tensor] = {}  # the critic's logs, summed over its updates
+        for t, real in enumerate(reals):
+            self.last_critic_update = t == len(reals) - 1
+            for key, value in self.critic_update(d_opt, real).items():
+                window[key] = window.get(key, 0) + value
+            self.critic_steps += 1
+        g_loss = self.generator_update(g_opt, reals[-1])
+        self.log_iteration({k: v / len(reals) for k, v in window.items()}, g_loss)
 
-    def critic_update(self, opt: LightningOptimizer, real: Tensor) -> None:
-        """Algorithm 1, lines 3-8: the critic's loss on real and generated samples, plus its penalty."""
+    def critic_update(self, opt: LightningOptimizer, real: Tensor) -> dict[str, Tensor]:
+        """Algorithm 1, lines 3-8: the critic's loss on real and generated samples, plus its penalty; what
+        to log."""
         z = self.sample_latent(real.shape[0])
         with torch.no_grad():
             fake = self.generator(z)
@@ -302,8 +306,7 @@ class AdversarialModule(LightningModule):
         loss = self.critic_loss(real_scores, fake_scores) + penalty
         logs = {"d_loss": loss, self.estimate_name: self.estimate(real_scores, fake_scores), **logs}
         self.updater.update(self, opt, self.critic, loss, "d_loss", counted=False, critic_update=self.critic_steps + 1)
-        for k, v in logs.items():
-            self._window[k] = self._window.get(k, 0) + v.detach()
+        return {k: v.detach() for k, v in logs.items()}
 
     def generator_update(self, opt: LightningOptimizer, real: Tensor) -> Tensor:
         """Algorithm 1, lines 10-11: the generator's loss on fresh samples, as many as ``real`` holds;
@@ -332,13 +335,11 @@ class AdversarialModule(LightningModule):
         bound = losses.mutual_information_bound(info.detach(), self.code_categories)
         return scores.float(), self.info_weight * info, {"mutual_info": bound}
 
-    def log_window(self, g_loss: Tensor) -> None:
-        """Log the critic's values averaged over the last n_critic updates, and the generator's loss."""
-        logs = {k: v / self.n_critic for k, v in self._window.items()}
-        logs["g_loss"] = g_loss
+    def log_iteration(self, critic_logs: dict[str, Tensor], g_loss: Tensor) -> None:
+        """Log the critic's values averaged over the iteration's updates, and the generator's loss."""
+        logs = {**critic_logs, "g_loss": g_loss}
         if self.updater.on_nonfinite == "skip":
             logs["skipped_updates"] = torch.tensor(float(self.updater.skipped))
-        self._window = {}
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=False)
         self.log_dict({k: logs[k] for k in ("d_loss", "g_loss", self.estimate_name)}, prog_bar=True, logger=False)
         if self.loggers:
@@ -385,7 +386,7 @@ class AdversarialModule(LightningModule):
         return LightningModule.load_from_checkpoint.__func__(cls, checkpoint_path, *args, **kwargs)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        save_training_state(checkpoint, self, self.critic_steps, self.updater.skipped)
+        save_training_state(checkpoint, self, self.updater.skipped)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Every load passes here (a Trainer's restore, `--ckpt_path last` too, and load_from_checkpoint);
@@ -393,10 +394,11 @@ class AdversarialModule(LightningModule):
         path = self.trainer.ckpt_path if self._trainer is not None else None
         check_contents(checkpoint, path)  # non-tensors, counters that are not counts, NaN/Inf weights
         # the random states are applied at on_train_start, after on_fit_start's seeding
-        self.critic_steps, self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self, path)
+        self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self, path)
         if self._trainer is not None and self.strict_loading:
             check_fits(checkpoint, path, self)  # one line, not load_state_dict's list
         self._loaded_step = int(checkpoint.get("global_step", 0))
         if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
             check_resumable(checkpoint, path)  # before Lightning's KeyError on the optimizers' state
+            check_iteration_boundary(checkpoint, self.n_critic, path)
             check_resumed_step(self.trainer.max_steps, self._loaded_step)

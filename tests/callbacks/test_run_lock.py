@@ -18,7 +18,7 @@ from tests.test_ddp import ENV
 CKPT = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.dirpath=ckpt", "--trainer.callbacks.save_last=true",
         "--trainer.callbacks.save_on_exception=true"]
 SMALL = ["--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.enable_progress_bar", "false",
-         "--data.init_args.n_train", "2560", "--data.init_args.n_val", "256", "--trainer.limit_val_batches", "0"]
+         "--data.init_args.n_train", "12800", "--data.init_args.n_val", "256", "--trainer.limit_val_batches", "0"]
 
 
 def wait_for(condition, proc, log, seconds=120):

@@ -49,7 +49,7 @@ def test_images_npz_grid_and_png_folder(tmp_path, monkeypatch):
 
 def test_toy_points_npz_and_scatter(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    small = ["--data.init_args.n_train", "1024", "--data.init_args.n_val", "256"]
+    small = ["--data.init_args.n_train", "1280", "--data.init_args.n_val", "256"]
     _, out = fit_and_predict(tmp_path, "quickstart.yaml", small, num_samples=50)
     assert np.load(out / "samples.npz")["samples"].shape == (50, 2)
     assert Image.open(out / "grid.png").size[0] > 100

@@ -32,16 +32,55 @@ def test_every_epoch_is_a_permutation_of_its_seed_and_epoch():
     assert first != list(b)
 
 
-def test_resume_skips_the_batches_already_trained_on_in_that_epoch_only():
-    full = ShuffledOrder(DATA, seed=0, num_replicas=2, rank=1)
-    full.set_epoch(2)
-    expected = list(full)
-    resumed = ShuffledOrder(DATA, seed=0, num_replicas=2, rank=1)
-    resumed.resume(epoch=2, n=12)
+def stream(sampler, epochs):
+    out = []
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        out += list(sampler)
+    return out
+
+
+def test_the_batches_of_an_iteration_are_the_next_ones_of_the_stream_whatever_n_critic():
+    # 64 samples in batches of 5: 12 whole batches per permutation (4 left out of each); n_critic 5
+    # makes epochs of 2 iterations (10 batches), and the stream runs on into the next permutation
+    one = ShuffledOrder(DATA, seed=0, num_replicas=1, batch_size=5)
+    five = ShuffledOrder(DATA, seed=0, num_replicas=1, batch_size=5, batches_per_step=5)
+    assert len(one) == 60 and len(five) == 50
+    assert stream(five, 6) == stream(one, 5)  # 300 positions: 5 permutations' 60
+    assert stream(one, 2)[:60] == list(ShuffledOrder(DATA, seed=0, num_replicas=1))[:60]  # permutation 0, cut
+    # more critic batches an iteration than a permutation holds: an epoch is one iteration
+    many = ShuffledOrder(DATA, seed=0, num_replicas=1, batch_size=5, batches_per_step=20)
+    assert len(many) == 100 and stream(many, 3) == stream(one, 5)
+
+
+def test_two_ranks_of_batch_b_take_the_rows_of_one_process_of_2b_iteration_by_iteration():
+    one = ShuffledOrder(DATA, seed=1, num_replicas=1, batch_size=6, batches_per_step=3)
+    ranks = [ShuffledOrder(DATA, seed=1, num_replicas=2, rank=r, batch_size=3, batches_per_step=3) for r in (0, 1)]
+    single, (rank0, rank1) = stream(one, 4), [stream(r, 4) for r in ranks]
+    assert len(single) == 2 * len(rank0) == 2 * len(rank1) > 0
+    assert single[0::2] == rank0 and single[1::2] == rank1
+
+
+def test_resume_goes_on_from_the_saved_position_also_at_another_batch_size():
+    full = ShuffledOrder(DATA, seed=0, num_replicas=1, batch_size=4, batches_per_step=3)  # 16 batches, epochs of 5 iterations
+    expected = stream(full, 4)
+    position, into = full.position(epoch=2, batches=3)  # 2 epochs of 60 and 3 iterations of 12
+    assert (position, into) == (156, 36)
+    resumed = ShuffledOrder(DATA, seed=0, num_replicas=1, batch_size=4, batches_per_step=3)
+    permutation, samples = divmod(position, resumed.kept)
+    assert resumed.resume(permutation, samples, into, epoch=2) == 3  # Lightning's count of the epoch's batches
     resumed.set_epoch(2)
-    assert list(resumed) == expected[12:]
-    assert list(resumed) == expected  # once: the next pass over the same epoch is whole
-    other = ShuffledOrder(DATA, seed=0, num_replicas=1)
-    other.resume(epoch=0, n=8)
-    other.set_epoch(1)
-    assert len(list(other)) == 64  # another epoch than the one resumed: nothing skipped
+    assert list(resumed) == expected[156:180]  # the epoch's last 2 iterations
+    resumed.set_epoch(3)
+    assert list(resumed) == expected[180:240]  # and the next epoch, whole
+    # another batch size: the same positions go on, counted in this run's iterations
+    other = ShuffledOrder(DATA, seed=0, num_replicas=1, batch_size=2, batches_per_step=3)  # 6 an iteration
+    assert other.resume(permutation, samples, into, epoch=2) == 6
+    other.set_epoch(2)
+    assert list(other)[:24] == expected[156:180]
+    # two processes go on from the same position, rows r::2
+    ranks = [ShuffledOrder(DATA, seed=0, num_replicas=2, rank=r, batch_size=2, batches_per_step=3) for r in (0, 1)]
+    for rank in ranks:
+        rank.resume(permutation, samples, into, epoch=2)
+        rank.set_epoch(2)
+    assert [list(r)[:12] for r in ranks] == [expected[156:180][0::2], expected[156:180][1::2]]

@@ -44,7 +44,7 @@ def test_swiss_roll_is_a_scaled_spiral():
 
 @pytest.mark.parametrize("make", [RingOfGaussians, GridOfGaussians, SwissRoll], ids=["ring", "grid", "swiss_roll"])
 def test_fast_dev_run_on_every_toy(tmp_path, make):
-    trainer = cpu_trainer(tmp_path, fast_dev_run=2)
+    trainer = cpu_trainer(tmp_path, fast_dev_run=1)  # one batch: one generator iteration
     trainer.fit(WGANGP(n_critic=2, **tiny_networks()), make(batch_size=16, n_train=128, n_val=32))
     assert trainer.global_step == 1
 

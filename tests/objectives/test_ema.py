@@ -14,14 +14,13 @@ from tests.objectives.test_resume import _data, _model
 
 
 class RecordGenerator(Callback):
-    """The generator's weights after every generator update (the batches that made one)."""
+    """The generator's weights after every generator update (every batch: a generator iteration)."""
 
     def __init__(self) -> None:
         self.weights: list[list[torch.Tensor]] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if pl_module.updates_generator:
-            self.weights.append([p.detach().clone() for p in pl_module.generator.parameters()])
+        self.weights.append([p.detach().clone() for p in pl_module.generator.parameters()])
 
 
 def test_after_k_updates_the_average_is_the_closed_form(tmp_path):

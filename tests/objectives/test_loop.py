@@ -51,16 +51,30 @@ def test_n_critic_updates_per_generator_update(tmp_path, family):
 
 
 def test_each_critic_update_gets_a_fresh_real_batch(tmp_path):
-    seen = []
+    """One Lightning batch is one generator iteration: the n_critic real batches of batch_size, one a critic update."""
+    seen, critic_reals = [], []
 
     class Record(Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             seen.append(batch[0].clone())
 
+    model = WGANGP(n_critic=3, **tiny_networks())
+    update = model.critic_update
+    model.critic_update = lambda opt, real: (critic_reals.append(real.clone()), update(opt, real))[1]
     trainer = cpu_trainer(tmp_path, max_steps=2, callbacks=[Record()])
+    trainer.fit(model, RingOfGaussians(batch_size=4, n_train=64))
+    assert len(seen) == 2 and all(b.shape == (12, 2) for b in seen)  # 2 iterations of 3 x 4 points
+    assert len(critic_reals) == 6 and all(r.shape == (4, 2) for r in critic_reals)
+    assert torch.equal(torch.cat(critic_reals), torch.cat(seen))  # in the batch's order, each once
+    assert all(not torch.equal(a, b) for i, a in enumerate(critic_reals) for b in critic_reals[i + 1 :])
+
+
+def test_limit_train_batches_counts_generator_iterations(tmp_path):
+    """n_critic 3 with limit_train_batches 2: 2 generator and 6 critic updates (a batch is an iteration)."""
+    counter = CountSteps()
+    trainer = cpu_trainer(tmp_path, max_epochs=1, limit_train_batches=2, callbacks=[counter])
     trainer.fit(WGANGP(n_critic=3, **tiny_networks()), RingOfGaussians(batch_size=4, n_train=64))
-    assert len(seen) == 6
-    assert all(not torch.equal(a, b) for i, a in enumerate(seen) for b in seen[i + 1 :])
+    assert counter.counts == {"critic": 6, "generator": 2} and trainer.global_step == 2
 
 
 def test_logs_and_checkpoints_count_generator_updates(tmp_path):
@@ -78,17 +92,16 @@ def test_logs_and_checkpoints_count_generator_updates(tmp_path):
     names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
     assert names == ["epoch=0-step=2.ckpt", "epoch=0-step=4.ckpt"]
     state = torch.load(tmp_path / "ckpt" / "epoch=0-step=4.ckpt", weights_only=False)
-    assert state["critic_steps"] == 12 and state["global_step"] == 4
+    assert state["global_step"] == 4 and "critic_steps" not in state  # at an iteration's end: no phase to keep
 
 
-def test_no_warning_of_a_logging_interval_in_batches(tmp_path, recwarn):
-    """Lightning counts log_every_n_steps in batches (lit-gan gives it n_critic times the value) and
-    warned that an epoch of 8 batches is shorter than 5 x 3 = 15, which the logs, counted in generator
-    updates across epochs, are not affected by."""
+def test_log_every_n_steps_counts_generator_updates_across_epochs(tmp_path):
+    """Lightning counts log_every_n_steps in batches, which are generator iterations: an epoch of 2 iterations
+    (64 points, 3 x 8 a batch, drop_last) logs every 5th update across epochs, as given."""
     logger = CSVLogger(tmp_path, name="run")
     trainer = cpu_trainer(tmp_path, max_steps=10, logger=logger, log_every_n_steps=5)
     trainer.fit(WGANGP(n_critic=3, **tiny_networks()), RingOfGaussians(batch_size=8, n_train=64))
-    assert not [w for w in recwarn if "smaller than the logging interval" in str(w.message)]
+    assert trainer.log_every_n_steps == 5  # as given, not rewritten
     rows = list(csv.DictReader(open(logger.log_dir + "/metrics.csv")))
     assert sorted({int(r["step"]) for r in rows if r.get("train/g_loss")}) == [5, 10]
 
@@ -116,7 +129,7 @@ def test_sample_returns_data_space_samples_in_eval_mode():
     assert torch.equal(model.sample(3, z), model.sample(3, z))
 
 
-def test_n_critic_phase_survives_a_resume(tmp_path):
+def test_a_resume_goes_on_with_whole_iterations(tmp_path):
     # stop after 2 generator updates with n_critic=3, then resume to 3: 9 critic updates in all
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
     data = RingOfGaussians(batch_size=4, n_train=64)

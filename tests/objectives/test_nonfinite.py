@@ -26,19 +26,45 @@ class PoisonableCritic(MLPCritic):
         return out * float("nan") if PoisonableCritic.poisoned else out
 
 
+class PoisonableWGANGP(WGANGP):
+    """Poisons its critic during the critic updates listed (0-based: ``poison`` holds critic_steps values)
+    and keeps the critic's weights around each poisoned one."""
+
+    poison: set = set()
+
+    def critic_update(self, opt, real):
+        if not self.poison:
+            return super().critic_update(opt, real)
+        PoisonableCritic.poisoned = self.critic_steps in self.poison
+        before = [p.detach().clone() for p in self.critic.parameters()]
+        try:
+            return super().critic_update(opt, real)
+        finally:
+            if PoisonableCritic.poisoned:
+                self.around_poison = (before, [p.detach().clone() for p in self.critic.parameters()])
+            PoisonableCritic.poisoned = False
+
+
+class PoisonAll(Callback):
+    """Poison the critic for every update, the critic's and the generator's."""
+
+    def on_train_start(self, trainer, pl_module):
+        PoisonableCritic.poisoned = True
+
+
 class PoisonAt(Callback):
-    """Poison the critic for the critic updates (batches) listed."""
+    """Poison the critic for the critic updates listed (0-based; a batch is a generator iteration of n_critic)."""
 
-    def __init__(self, batches):
-        self.batches = set(batches)
+    def __init__(self, updates):
+        self.updates = set(updates)
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        PoisonableCritic.poisoned = batch_idx in self.batches
+    def on_train_start(self, trainer, pl_module):
+        pl_module.poison = self.updates
 
 
 def model(**kwargs):
-    return WGANGP(generator=partial(MLPGenerator, hidden_dims=(16,)), critic=partial(PoisonableCritic, hidden_dims=(16,)),
-                  latent_dim=2, img_shape=(2,), n_critic=2, **kwargs)
+    return PoisonableWGANGP(generator=partial(MLPGenerator, hidden_dims=(16,)), critic=partial(PoisonableCritic, hidden_dims=(16,)),
+                            latent_dim=2, img_shape=(2,), n_critic=2, **kwargs)
 
 
 @pytest.fixture(autouse=True)
@@ -61,21 +87,11 @@ def test_in_half_precision_weights_the_error_points_to_mixed_precision(tmp_path)
 
 def test_skip_skips_the_update_and_counts_it(tmp_path):
     m = model(on_nonfinite="skip")
-    seen = {}
-
-    class Snapshot(Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if batch_idx == 4:
-                seen["before"] = [p.detach().clone() for p in pl_module.critic.parameters()]
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if batch_idx == 4:
-                seen["after"] = [p.detach().clone() for p in pl_module.critic.parameters()]
-
-    trainer = cpu_trainer(tmp_path, max_steps=4, callbacks=[PoisonAt([4]), Snapshot()])
+    trainer = cpu_trainer(tmp_path, max_steps=4, callbacks=[PoisonAt([4])])
     trainer.fit(m, RingOfGaussians(batch_size=8, n_train=256))
     assert m.skipped_updates == 1 and trainer.global_step == 4
-    assert all(torch.equal(a, b) for a, b in zip(seen["before"], seen["after"]))  # the critic did not move
+    before, after = m.around_poison
+    assert all(torch.equal(a, b) for a, b in zip(before, after))  # the critic did not move
     assert all(torch.isfinite(p).all() for p in m.parameters())
     assert trainer.callback_metrics["train/skipped_updates"] == 1
 
@@ -85,7 +101,7 @@ def test_a_checkpoint_with_non_finite_weights_never_replaces_a_good_one(tmp_path
 
     class BreakWeightsAfter(Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if trainer.global_step == 2 and batch_idx == 3:
+            if trainer.global_step == 2:  # after the iteration that made generator update 2
                 with torch.no_grad():
                     next(pl_module.generator.parameters()).fill_(float("inf"))
 
@@ -110,7 +126,7 @@ def test_skip_stops_after_max_consecutive_skips_naming_the_loss(tmp_path):
     m = model(on_nonfinite="skip", max_consecutive_skips=7)
     with pytest.raises(NonFiniteError, match=r"^7 updates in a row skipped \(`on_nonfinite: skip`\), the last for a"
                                              r" non-finite d_loss \(nan\) .* at generator step 0: training is not progressing"):
-        cpu_trainer(tmp_path, max_steps=5, callbacks=[PoisonAt(range(10_000))]).fit(m, RingOfGaussians(batch_size=8, n_train=256))
+        cpu_trainer(tmp_path, max_steps=5, callbacks=[PoisonAll()]).fit(m, RingOfGaussians(batch_size=8, n_train=256))
     assert m.skipped_updates == 7
     with pytest.raises(ValueError, match="`max_consecutive_skips` to be an integer >= 1, got 0"):
         model(max_consecutive_skips=0)

@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gan import FGAN, WGANGP
 from lit_gan.data import RingOfGaussians
+from lit_gan.errors import ConfigError
 from tests.conftest import cpu_trainer, tiny_networks
 
 
@@ -102,7 +103,7 @@ def test_the_data_position_counts_on_at_another_batch_size(tmp_path, first, then
     """48 of the 64 samples in batches of ``first``, then resumed at batch size ``then`` (as with
     another number of processes): the rest of the epoch is the last 16 samples of its permutation, in
     order (a larger size ended the epoch early: Lightning counted the batches of the old size), and
-    the next checkpoint says the 64 were used."""
+    the next checkpoint says the 64 were used (the stream is at permutation 1)."""
     def data(batch_size):
         return RingOfGaussians(batch_size=batch_size, n_train=64, n_val=16)
 
@@ -111,7 +112,8 @@ def test_the_data_position_counts_on_at_another_batch_size(tmp_path, first, then
     ckpt = ModelCheckpoint(dirpath=tmp_path / "first", every_n_train_steps=k, save_top_k=-1)
     cpu_trainer(tmp_path, max_steps=k, callbacks=[ckpt], enable_checkpointing=True).fit(_model(20), data(first))
     (path,) = (tmp_path / "first").iterdir()
-    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] == {"seed": 0, "epoch": 0, "samples": 48}
+    saved = {"seed": 0, "epoch": 0, "samples": 48, "into": 48, "loop_epoch": 0}  # permutation 0's first 48, epoch 0's
+    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] == saved
 
     seen = []
 
@@ -126,15 +128,16 @@ def test_the_data_position_counts_on_at_another_batch_size(tmp_path, first, then
     cpu_trainer(tmp_path, max_steps=end, callbacks=[ckpt], enable_checkpointing=True).fit(
         Record(n_critic=2, **tiny_networks()), resumed, ckpt_path=path)
     (path,) = (tmp_path / "second").iterdir()
-    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] == {"seed": 0, "epoch": 0, "samples": 64}
+    saved = {"seed": 0, "epoch": 1, "samples": 0, "into": 64, "loop_epoch": 0}  # permutation 0 used up, at epoch 0's end
+    assert torch.load(path, weights_only=True)["RingOfGaussians"]["order"] == saved
     order = list(resumed._order.__class__(resumed.train_dataloader().dataset, seed=0, num_replicas=1))
-    assert [epoch for epoch, _ in seen] == [0] * (16 // then)
+    assert [epoch for epoch, _ in seen] == [0] * (16 // then // 2)  # iterations of n_critic 2
     assert torch.equal(torch.cat([x for _, x in seen]), resumed.train_dataloader().dataset.tensors[0][order[48:]])
 
 
 def test_resuming_does_not_write_the_checkpoint_it_resumed_from_again(tmp_path):
-    """With n_critic 2, the step stays 3 for a batch after the resume: Lightning, which does not save
-    the step it last saved at, would write epoch=0-step=3.ckpt again over the one resumed from."""
+    """Lightning does not save the step it last saved at: a resumed run must not write epoch=0-step=3.ckpt
+    again over the one it resumed from (with n_critic 2 it did, while a batch was one critic update)."""
     seed_everything(0)
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=3, save_top_k=-1)
     cpu_trainer(tmp_path, max_steps=3, callbacks=[ckpt], enable_checkpointing=True).fit(_model(7), _data())
@@ -143,4 +146,35 @@ def test_resuming_does_not_write_the_checkpoint_it_resumed_from_again(tmp_path):
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=3, save_top_k=-1)
     cpu_trainer(tmp_path, max_steps=6, callbacks=[ckpt], enable_checkpointing=True).fit(_model(7), _data(), ckpt_path=path)
     assert path.read_bytes() == before
-    assert torch.load(tmp_path / "ckpt" / "epoch=1-step=6.ckpt", weights_only=True)["critic_steps"] == 12
+    assert torch.load(tmp_path / "ckpt" / "epoch=1-step=6.ckpt", weights_only=True)["global_step"] == 6
+
+
+def _as_written_before_2026_12_07(saved, n_critic, phase=0):
+    """The checkpoint an earlier lit-gan wrote at the same point (a batch was one critic update): the critic's
+    count (``phase`` critic updates into the next iteration), and the data position as its epoch's samples."""
+    old = dict(saved)
+    old["critic_steps"] = saved["global_step"] * n_critic + phase
+    order = saved["RingOfGaussians"]["order"]
+    assert order["epoch"] == order["loop_epoch"] == 0  # in epoch 0, where its samples are the stream's
+    old["RingOfGaussians"] = {"order": {k: order[k] for k in ("seed", "epoch", "samples")}}
+    return old
+
+
+def test_a_checkpoint_of_an_earlier_lit_gan_resumes_exactly_at_an_iterations_end_and_is_refused_inside_one(tmp_path):
+    seed_everything(0)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
+    cpu_trainer(tmp_path, max_steps=2, callbacks=[ckpt], enable_checkpointing=True).fit(_model(3), _data())
+    path = tmp_path / "ckpt" / "epoch=0-step=2.ckpt"
+    saved = torch.load(path, weights_only=True)
+    torch.save(_as_written_before_2026_12_07(saved, n_critic=2), tmp_path / "old.ckpt")
+    ends = []
+    for resume_from in (path, tmp_path / "old.ckpt"):
+        model = _model(3)
+        cpu_trainer(tmp_path, max_steps=3).fit(model, _data(), ckpt_path=resume_from)
+        ends.append(model.state_dict())
+    assert all(torch.equal(ends[0][k], ends[1][k]) for k in ends[0])  # bit for bit
+
+    torch.save(_as_written_before_2026_12_07(saved, n_critic=2, phase=1), tmp_path / "inside.ckpt")
+    with pytest.raises(ConfigError, match=r"inside.ckpt was written by an earlier lit-gan after critic update 1 of 2 of a"
+                                          r" generator iteration.*start a new fit from its weights"):
+        cpu_trainer(tmp_path, max_steps=3).fit(_model(3), _data(), ckpt_path=tmp_path / "inside.ckpt")
