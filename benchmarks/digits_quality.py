@@ -27,6 +27,14 @@ longer run is the final state of a run of N updates when nothing in the config d
 ``max_steps`` (a learning-rate decay would). ``--grid-step N`` (with ``--score-every``) draws the grid
 from the state at update N, not the final one: one longer run then gives the figures of the config
 as shipped and the rest of the curve.
+
+A class-conditional model (``num_classes`` 10, e.g. configs/conditional_mnist.yaml) draws sample i
+for class i mod 10, and is also scored by class (issue 38, item 4): the class accuracy (the share of
+samples the classifier assigns to the class asked for); the intra-class FID (the mean over the 10
+classes of the FID of a class's samples against that class's held-out digits, Miyato & Koyama 2018),
+beside its floor, the same between the two halves of the held-out digits; and CAS (Ravuri & Vinyals
+2019): a ConvClassifier trained on ``--cas-samples`` generated samples only, 5 epochs, tested on all
+1,000 held-out digits, beside the same classifier trained on the 4,000 real training digits.
 """
 
 import argparse
@@ -140,16 +148,45 @@ def with_callback(callback: Callback):
     return patched
 
 
-def held_out_halves(n: int, data_path: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two disjoint sets of ``n`` held-out digits of MNIST5k's fixed split, in [-1, 1]."""
+def held_out_halves(n: int, data_path: str | None, labels: bool = False) -> tuple[torch.Tensor, ...]:
+    """Two disjoint sets of ``n`` held-out digits of MNIST5k's fixed split, in [-1, 1] (and their labels)."""
     dm = MNIST5k(path=data_path)
     dm.setup("fit")
-    images = dm.held_out_set.tensors[0]
+    images, classes = dm.held_out_set.tensors
     if len(images) < 2 * n:
         raise SystemExit(f"--samples {n}: the held-out set has {len(images)} digits, fewer than 2 x {n}")
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     scaled = images.float() / 127.5 - 1  # as the data module converts them on the device
-    return scaled[order[:n]], scaled[order[n : 2 * n]]
+    halves = scaled[order[:n]], scaled[order[n : 2 * n]]
+    return (*halves, classes[order[:n]], classes[order[n : 2 * n]]) if labels else halves
+
+
+def digits(split: str, data_path: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """All of MNIST5k's training or held-out digits in [-1, 1], and their labels."""
+    dm = MNIST5k(path=data_path)
+    dm.setup("fit")
+    images, classes = (dm.train_set if split == "train" else dm.held_out_set).tensors
+    return images.float() / 127.5 - 1, classes
+
+
+def class_scores(features: ClassifierFeatures, model, samples: torch.Tensor, labels: torch.Tensor, real: tuple,
+                 cas_samples: int, data_path: str | None) -> dict:
+    """Class accuracy, intra-class FID (against ``real`` = (features, labels) of held-out digits) and CAS."""
+    from functools import partial
+
+    from lit_gan.metrics import class_accuracy, classification_accuracy_score, intra_class_fid
+    from lit_gan.networks.classifier import ConvClassifier
+
+    fake_features, logits = classify(features, samples)
+    accuracy = class_accuracy(logits, labels, 10)
+    intra = intra_class_fid(fake_features, labels, real[0], real[1], 10)
+    z = torch.randn(cas_samples, model.latent_dim, generator=torch.Generator().manual_seed(1))
+    cas_labels = torch.arange(cas_samples) % 10
+    train = torch.cat([model.sample(len(zz), z=zz, labels=yy) for zz, yy in zip(z.split(250), cas_labels.split(250))])
+    test_images, test_labels = digits("held_out", data_path)
+    cas = classification_accuracy_score(train.cpu(), cas_labels, test_images, test_labels, partial(ConvClassifier, (1, 28, 28), 10))
+    return {"class_accuracy": float(accuracy["accuracy"]), "worst_class_accuracy": float(accuracy["per_class"].min()),
+            "intra_fid": float(intra["intra_fid"]), "cas": cas}
 
 
 @torch.no_grad()
@@ -192,21 +229,41 @@ def main() -> None:
     parser.add_argument("--score-every", type=int, help="also score every this many generator updates during training")
     parser.add_argument("--grid-step", type=int, help="draw --grid at this generator update (a multiple of --score-every)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cas-samples", type=int, default=4000, help="generated samples CAS trains on (conditional models)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = Path(args.config) if Path(args.config).is_absolute() else REPO / args.config
 
     features = ClassifierFeatures(args.classifier)
-    half_a, half_b = held_out_halves(args.samples, args.data_path)
+    half_a, half_b, labels_a, labels_b = held_out_halves(args.samples, args.data_path, labels=True)
     real_a, _ = classify(features, half_a)
-    floor = scores(real_a, *classify(features, half_b))
+    real_b, logits_b = classify(features, half_b)
+    floor = scores(real_a, real_b, logits_b)
     print(f"floor: held-out vs held-out, {args.samples} vs {args.samples}: FID {floor['fid']:.2f},"
           f" IS of the held-out digits {floor['is']:.2f}, {floor['classes']} classes", flush=True)
+    conditional = yaml.safe_load(config.read_text())["model"]["init_args"].get("num_classes", 0)
+    if conditional:
+        from functools import partial
+
+        from lit_gan.metrics import classification_accuracy_score, intra_class_fid
+        from lit_gan.networks.classifier import ConvClassifier
+
+        floor["intra_fid"] = float(intra_class_fid(real_b, labels_b, real_a, labels_a, 10)["intra_fid"])
+        floor["class_accuracy"] = float((logits_b.argmax(1) == labels_b).double().mean())  # the classifier on real digits
+        floor["cas"] = classification_accuracy_score(*digits("train", args.data_path), *digits("held_out", args.data_path),
+                                                     partial(ConvClassifier, (1, 28, 28), 10))
+        print(f"floor by class: intra-class FID {floor['intra_fid']:.2f}, the classifier's accuracy on held-out digits"
+              f" {100 * floor['class_accuracy']:.1f}%, CAS of the real training digits {100 * floor['cas']:.1f}%", flush=True)
 
     def score(model) -> dict:
         z = torch.randn(args.samples, model.latent_dim, generator=torch.Generator().manual_seed(0))
-        samples = torch.cat([model.sample(len(part), z=part) for part in z.split(250)])
-        return scores(real_a, *classify(features, samples.cpu()))
+        labels = torch.arange(args.samples) % 10 if conditional else None  # sample i of class i mod 10
+        samples = torch.cat([model.sample(len(part), z=part, labels=None if labels is None else labels[i * 250 : i * 250 + len(part)])
+                             for i, part in enumerate(z.split(250))]).cpu()
+        values = scores(real_a, *classify(features, samples))
+        if conditional:
+            values |= class_scores(features, model, samples, labels, (real_a, labels_a), args.cas_samples, args.data_path)
+        return values
 
     if args.grid_step is not None and not (args.grid and args.score_every and args.grid_step % args.score_every == 0):
         parser.error("--grid-step needs --grid and a --score-every that divides it")
@@ -215,6 +272,10 @@ def main() -> None:
         from torchvision.utils import save_image
 
         grid_z = torch.randn(64, model.latent_dim, generator=torch.Generator().manual_seed(0))  # as SampleGrid
+        if conditional:  # a row per class, the same 8 latents in each
+            z, labels = grid_z[:8].repeat(10, 1), torch.arange(10).repeat_interleave(8)
+            save_image(model.sample(80, z=z, labels=labels).add(1).div(2).cpu(), args.grid, nrow=8, padding=2)
+            return
         save_image(model.sample(64, z=grid_z).add(1).div(2).cpu(), args.grid, nrow=8, padding=2)
 
     rows = []
@@ -237,6 +298,10 @@ def main() -> None:
               f" the floor), IS {row['is']:.2f}, {row['classes']} classes (smallest {100 * row['min_share']:.1f}%),"
               f" training {row['wall_s'] / 60:.1f} min wall, {row['cpu_s'] / 60:.1f} min CPU"
               + (" (loaded)" if row["loaded"] else ""), flush=True)
+        if conditional:
+            print(f"  by class: accuracy {100 * row['class_accuracy']:.1f}% (worst class {100 * row['worst_class_accuracy']:.1f}%),"
+                  f" intra-class FID {row['intra_fid']:.2f} ({row['intra_fid'] / floor['intra_fid']:.2f}x its floor),"
+                  f" CAS {100 * row['cas']:.1f}%", flush=True)
         if args.grid and args.grid_step is None and seed == args.seeds[0]:
             draw_grid(run["model"].cpu())
         elif args.grid and run["loaded"] and seed == args.seeds[0]:

@@ -39,7 +39,7 @@ import yaml
 TOYS_DIR = Path(__file__).resolve().parents[1] / "configs" / "toys"
 CONFIGS = ("gan", "nsgan", "wgan", "wgan_gp", "wgan_gp_grid", *(f"fgan_{d}" for d in (
     "kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan", "total_variation")),
-    "hinge_sn", "lsgan", "r3gan", "wgan_gp_ema")
+    "hinge_sn", "lsgan", "r3gan", "wgan_gp_ema", "conditional_ring")
 TOYS = ("ring", "grid")
 # the grid of 25 as in configs/toys/wgan_gp_grid.yaml (PacGAN's spacing 2 and std 0.05, divided by 2.828)
 GRID = {"class_path": "lit_gan.data.GridOfGaussians", "init_args": {"side": 5, "spacing": 0.70711, "std": 0.017678}}
@@ -84,11 +84,15 @@ def run(name: str, toy: str, seed: int, overrides: list[str]) -> dict:
                 "cpu_seconds": time.process_time() - cpu, "diverged_at": int(step.group(1))}
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     model, data = cli.model, cli.datamodule
-    coverage = ModeCoverage(data.centers, data.std)
-    coverage.update(model.sample(2500, z=torch.randn(2500, model.latent_dim, generator=torch.Generator().manual_seed(10_000 + seed))))
+    # a conditional model: classes in turn, each sample also scored against its own class's mode
+    labels = torch.arange(2500) % model.num_classes if model.num_classes else None
+    coverage = ModeCoverage(data.centers, data.std, by_class=labels is not None)
+    z = torch.randn(2500, model.latent_dim, generator=torch.Generator().manual_seed(10_000 + seed))
+    coverage.update(model.sample(2500, z=z, labels=labels), labels=labels)
     result = coverage.compute()
+    by_class = {"class_hq_fraction": float(result["class_hq_fraction"])} if labels is not None else {}
     return {**row, "steps": cli.trainer.global_step, "modes": int(result["modes"]),
-            "hq_fraction": float(result["hq_fraction"]), "seconds": seconds, "cpu_seconds": cpu_seconds}
+            "hq_fraction": float(result["hq_fraction"]), **by_class, "seconds": seconds, "cpu_seconds": cpu_seconds}
 
 
 def _run(job: tuple) -> dict:

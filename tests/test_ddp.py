@@ -22,13 +22,13 @@ FAMILIES = {
 def write_config(
     tmp_path, model: dict, max_steps: int = 3, data=None, extra_callbacks=(), n_critic=2, max_epochs=None, devices=2
 ):
-    """A small CPU DDP config (2 processes) with tiny MLPs; DumpRankState writes each rank's state to tmp_path/out."""
-    model["init_args"].update(
-        latent_dim=2,
-        n_critic=n_critic,
-        generator={"class_path": "lit_gan.networks.MLPGenerator", "init_args": {"hidden_dims": [32, 32]}},
-        critic={"class_path": "lit_gan.networks.MLPCritic", "init_args": {"hidden_dims": [32, 32]}},
-    )
+    """A small CPU DDP config (2 processes) with tiny MLPs (unless the model names its own networks);
+    DumpRankState writes each rank's state to tmp_path/out."""
+    model["init_args"] = {
+        "generator": {"class_path": "lit_gan.networks.MLPGenerator", "init_args": {"hidden_dims": [32, 32]}},
+        "critic": {"class_path": "lit_gan.networks.MLPCritic", "init_args": {"hidden_dims": [32, 32]}},
+        **model["init_args"], "latent_dim": 2, "n_critic": n_critic,
+    }
     config = {
         "seed_everything": 0,
         "trainer": {
@@ -127,3 +127,21 @@ def test_a_run_of_two_processes_resumes_on_one_with_the_same_global_batch(tmp_pa
     assert not torch.equal(resumed["first_batch"], uninterrupted["first_batch"])
     for key, value in uninterrupted["state"].items():
         torch.testing.assert_close(resumed["state"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
+@pytest.mark.slow
+def test_a_conditional_model_of_two_processes_of_batch_b_ends_where_one_of_batch_2b_does(tmp_path):
+    """Labels through DDP: the real labels travel with their points, the generated ones are drawn from the
+    stream of the latents (rank r takes rows r::W), the penalty's interpolates keep their real class."""
+    mlp = lambda kind: {"class_path": f"lit_gan.networks.MLP{kind}", "init_args": {"hidden_dims": [32, 32]}}  # noqa: E731
+    model = lambda: {"class_path": "lit_gan.WGANGP", "init_args": {  # noqa: E731
+        "num_classes": 8, "gp_lambda": 1.0,
+        "generator": {"class_path": "lit_gan.networks.LabelConcat", "init_args": {"generator": mlp("Generator"), "embed_dim": 4}},
+        "critic": {"class_path": "lit_gan.networks.Projection", "init_args": {"critic": mlp("Critic")}}}}
+    ring = lambda b: {"class_path": "lit_gan.data.RingOfGaussians", "init_args": {"batch_size": b, "n_train": 512, "labelled": True}}  # noqa: E731
+    (one,) = run_ddp(tmp_path / "one", model(), devices=1, data=ring(16), max_steps=5)
+    two = run_ddp(tmp_path / "two", model(), devices=2, data=ring(8), max_steps=5)
+    assert_ranks_identical(*two, steps=5, critic_steps=10)
+    assert any(k.startswith("critic.embed") or "embed" in k for k in one["state"])  # the projection was trained
+    for key, value in one["state"].items():
+        torch.testing.assert_close(two[0]["state"][key], value, rtol=1e-5, atol=1e-6, msg=key)

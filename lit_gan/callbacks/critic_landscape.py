@@ -87,10 +87,15 @@ class CriticLandscape(PeriodicImage):
         ticks = torch.linspace(-extent, extent, self.resolution)
         xx, yy = torch.meshgrid(ticks, ticks, indexing="xy")  # (R, R) each; rows follow y
         grid = torch.stack([xx.flatten(), yy.flatten()], dim=1).to(pl_module.device, pl_module.dtype)  # (R*R, 2)
-        with eval_mode(pl_module.critic):
-            f = pl_module.critic(grid).float().view(self.resolution, self.resolution)  # (R, R)
+        classes = getattr(pl_module, "num_classes", 0)
+        z = self._z.to(pl_module.device)
+        with eval_mode(pl_module.critic):  # a conditional critic: its mean over the classes
+            scores = [pl_module.critic(grid)] if not classes else [
+                pl_module.critic(grid, torch.full((len(grid),), c, device=grid.device)) for c in range(classes)]
+            f = torch.stack(scores).float().mean(0).view(self.resolution, self.resolution)  # (R, R)
         with eval_mode(pl_module.generator):  # the trained generator, which the critic sees (not its EMA)
-            fake = pl_module.generator(self._z.to(pl_module.device)).float()  # (n, 2)
+            labels = torch.arange(len(z), device=z.device) % classes if classes else None
+            fake = pl_module.generate(z, labels).float()  # (n, 2); a conditional model's: the classes in turn
         return f.cpu().numpy(), fake.cpu().numpy()
 
     def figure(self, pl_module: LightningModule, step: int) -> np.ndarray:

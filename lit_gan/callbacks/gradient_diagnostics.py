@@ -132,20 +132,23 @@ class GradientDiagnostics(Callback):
             return
         logs, self._norms = self._norms, {}
         if self.input_gradients:
-            logs.update(self.input_gradient_norms(pl_module, real_images(batch)[: self.n_points]))
+            labels = pl_module.labels(batch)[: self.n_points] if getattr(pl_module, "num_classes", 0) else None
+            logs.update(self.input_gradient_norms(pl_module, real_images(batch)[: self.n_points], labels))
         metrics = {key: float(value) for key, value in logs.items()}
         for logger in trainer.loggers:  # rank 0 only (Lightning's loggers), at the generator update just made
             logger.log_metrics(metrics, step=pl_module.generator_step)
 
-    def input_gradient_norms(self, pl_module: LightningModule, real: Tensor) -> dict[str, Tensor]:
+    def input_gradient_norms(self, pl_module: LightningModule, real: Tensor, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
+        """A conditional model's generated and interpolated points take the real points' ``labels``."""
         n, device = real.shape[0], real.device
         z = torch.randn(n, pl_module.latent_dim, generator=self._rng, device=device, dtype=real.dtype)
         t = torch.rand((n,) + (1,) * (real.dim() - 1), generator=self._rng, device=device, dtype=real.dtype)
         with _buffers_restored(pl_module.critic, pl_module.generator):
             with torch.no_grad():
-                fake = pl_module.generator(z)  # (n, *img_shape), as the critic's update draws it
+                fake = pl_module.generator(z) if labels is None else pl_module.generator(z, labels)  # as in the critic's update
             points = {"real": real, "fake": fake, "interpolated": t * real + (1 - t) * fake}
+            critic = pl_module.critic if labels is None else pl_module.scorer(labels)
             return {
-                f"diagnostics/critic_input_grad_norm/{k}": input_gradient_norm(pl_module.critic, x).detach()
+                f"diagnostics/critic_input_grad_norm/{k}": input_gradient_norm(critic, x).detach()
                 for k, x in points.items()
             }

@@ -210,8 +210,11 @@ class SampleEvaluation(Callback):
             if metric.needs_real and not self._real_done:
                 self.feed_real(trainer, pl_module, metric)
                 self._real_done = True  # the metric keeps the real statistics across reset
-            for samples in self._samples(trainer, pl_module):
-                metric.update(samples, real=False)
+            for samples, labels in self._samples(trainer, pl_module):
+                if getattr(metric, "by_class", False):  # a metric of the samples' classes
+                    metric.update(samples, real=False, labels=labels)
+                else:
+                    metric.update(samples, real=False)
             values = metric.compute()  # on every rank: torchmetrics gathers the states from all of them
             metric.reset()
         self.last_values, self.last_step = values, trainer.global_step
@@ -222,13 +225,16 @@ class SampleEvaluation(Callback):
         for images in self._held_out(trainer, pl_module):
             metric.update(images, real=True)
 
-    def _samples(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
-        """This rank's share of ``num_samples`` generator samples, from latents of seed ``seed``."""
+    def _samples(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
+        """This rank's share of ``num_samples`` generator samples, from latents of seed ``seed``, and their
+        labels: a conditional model's sample i is of class i mod ``num_classes`` (balanced), else None."""
         latents = fixed_latents(self.num_samples, pl_module.latent_dim, self.seed)  # (num_samples, latent_dim)
+        num_classes = getattr(pl_module, "num_classes", 0)
         lo, hi = shard(self.num_samples, trainer.global_rank, trainer.world_size)
         for start in range(lo, hi, self.batch_size):
-            z = latents[start : min(start + self.batch_size, hi)]
-            yield pl_module.sample(len(z), z=z)  # generator in eval mode, no grad
+            end = min(start + self.batch_size, hi)
+            labels = torch.arange(start, end, device=pl_module.device) % num_classes if num_classes else None
+            yield pl_module.sample(end - start, z=latents[start:end], labels=labels), labels  # eval mode, no grad
 
     def _held_out(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
         """This rank's share of the first ``num_real`` held-out images (the data module's
@@ -417,10 +423,11 @@ class MixtureCoverage(SampleEvaluation):
             raise ConfigError(
                 f"{type(self).__name__} needs a data module with mode `centers` and `std` (a mixture of Gaussians)"
             )
-        return ModeCoverage(datamodule.centers, datamodule.std, k=self.k, min_samples=self.min_samples)
+        self._by_class = bool(getattr(pl_module, "num_classes", 0))
+        return ModeCoverage(datamodule.centers, datamodule.std, k=self.k, min_samples=self.min_samples, by_class=self._by_class)
 
     def value_names(self) -> list[str]:
-        return ["modes", "hq_fraction"]
+        return ["modes", "hq_fraction"] + (["class_hq_fraction"] if getattr(self, "_by_class", False) else [])
 
     def primary(self) -> str:
         return "hq_fraction"

@@ -17,6 +17,9 @@ class SampleGrid(PeriodicImage):
     ``z ~ N(0, I)`` (drawn once from ``seed``), de-normalized from ``value_range`` to [0, 1] and
     laid out by ``torchvision.utils.make_grid``, is logged to TensorBoard as ``tag``, shape (3, H, W).
 
+    For a class-conditional model the grid has one row per class, each row the same
+    ``n_samples // num_classes`` latents (at least one) drawn for that class.
+
     The same latents at every step show the same samples improving. They come from a private
     ``torch.Generator``, so the callback does not change the training run's random draws.
     Samples are drawn with ``pl_module.sample`` (eval mode, no gradient). Images only: the
@@ -65,9 +68,15 @@ class SampleGrid(PeriodicImage):
 
     def grid(self, pl_module: LightningModule) -> Tensor:
         """The grid of the fixed latents under the current generator, (3, H, W) in [0, 1], on the CPU."""
-        samples = pl_module.sample(self.n_samples, z=self._z)  # (n, C, H, W), eval mode, no grad
+        classes, nrow = getattr(pl_module, "num_classes", 0), self.nrow
+        if classes:  # a row per class, the same latents in each
+            nrow = max(1, self.n_samples // classes)
+            z, labels = self._z[:nrow].repeat(classes, 1), torch.arange(classes).repeat_interleave(nrow)
+            samples = pl_module.sample(len(z), z=z, labels=labels.to(pl_module.device))
+        else:
+            samples = pl_module.sample(self.n_samples, z=self._z)  # (n, C, H, W), eval mode, no grad
         images = to_unit_interval(samples.detach().cpu(), self.value_range)
-        return make_grid(images, nrow=self.nrow, padding=self.padding)  # 1 channel is repeated to 3
+        return make_grid(images, nrow=nrow, padding=self.padding)  # 1 channel is repeated to 3
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, writers: list[SummaryWriter]) -> None:
         image = self.grid(pl_module)

@@ -56,6 +56,7 @@ class CIFAR10DataModule(ImageDataModule):
     """
 
     channels, native_size = 3, 32
+    num_classes = 10
     checksums = MD5  # file name -> md5, as torchvision lists them
 
     def prepare_data(self) -> None:

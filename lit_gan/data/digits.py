@@ -17,6 +17,7 @@ class DigitsDataModule(ImageDataModule):
     """
 
     channels, native_size = 1, 8
+    num_classes = 10
 
     def __init__(self, n_held_out: PositiveInt = 297, seed: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)

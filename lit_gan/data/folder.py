@@ -265,6 +265,7 @@ class ImageFolderDataModule(ImageDataModule):
             check_crop_fits(self.center_crop, sizes)
             paths = list(sizes)
         classes = sorted({p.relative_to(root).parts[0] for p in paths if len(p.relative_to(root).parts) > 1})
+        self.num_classes = len(classes) if len(classes) > 1 else 0  # labelled by sub-folder, when there are several
         labels = [classes.index(p.relative_to(root).parts[0]) if len(p.relative_to(root).parts) > 1 else 0 for p in paths]
         order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.seed)).tolist()
         check_training_split(self.root, len(paths), self.held_out_fraction, self.batch_size, self.drop_last)

@@ -34,6 +34,7 @@ class ImageDataModule(ResumableOrder):
 
     channels = 3
     native_size = 32
+    num_classes = 0  # classes of the labels (a conditional model's `num_classes`); 0: none to condition on
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ class MNISTDataModule(ImageDataModule):
     """
 
     channels, native_size = 1, 28
+    num_classes = 10
 
     def prepare_data(self) -> None:
         if self.download:

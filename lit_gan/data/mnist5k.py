@@ -115,6 +115,7 @@ class MNIST5k(ImageDataModule):
     """
 
     channels, native_size = 1, 28
+    num_classes = 10
 
     def __init__(
         self, path: Optional[str] = None, held_out_fraction: OpenUnitInterval = 0.2, seed: int = 0, **kwargs

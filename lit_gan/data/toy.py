@@ -25,9 +25,13 @@ class Toy2DDataModule(ResumableOrder):
         n_train: size of the training set (one epoch).
         n_val: size of the held-out set (validation, test, predict).
         seed: seed of the draw; the same seed gives the same points.
+
+    A mixture given ``labelled: true`` yields (point, mode) pairs, one class per mode, for a
+    class-conditional model.
     """
 
     img_shape = (2,)
+    num_classes = 0  # a mixture with ``labelled: true`` has one class per mode
 
     def __init__(self, batch_size: PositiveInt = 256, n_train: PositiveInt = 65536, n_val: PositiveInt = 4096, seed: int = 0) -> None:
         super().__init__()
@@ -40,39 +44,54 @@ class Toy2DDataModule(ResumableOrder):
         self.batch_size, self.n_train, self.n_val, self.seed = int(batch_size), int(n_train), int(n_val), seed
         self._train: Optional[Tensor] = None
         self._val: Optional[Tensor] = None
+        self._labels: dict[str, Optional[Tensor]] = {"train": None, "val": None}  # the modes, with ``labelled``
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """n points, shape (n, 2)."""
+        return self.sample_labelled(n, generator)[0]
+
+    def sample_labelled(self, n: int, generator: torch.Generator) -> tuple[Tensor, Optional[Tensor]]:
+        """n points (n, 2), and their modes (n,) for a mixture, else None."""
         raise NotImplementedError
 
     def setup(self, stage: str = "fit") -> None:
         if self._train is None:
             rng = torch.Generator().manual_seed(self.seed)
-            self._train, self._val = self.sample(self.n_train, rng), self.sample(self.n_val, rng)
+            self._train, self._labels["train"] = self.sample_labelled(self.n_train, rng)
+            self._val, self._labels["val"] = self.sample_labelled(self.n_val, rng)
+
+    def _dataset(self, split: str) -> TensorDataset:
+        points = self._train if split == "train" else self._val
+        return TensorDataset(points, self._labels[split]) if self.num_classes else TensorDataset(points)
 
     def train_dataloader(self) -> DataLoader:
-        return self.training_loader(TensorDataset(self._train))
+        return self.training_loader(self._dataset("train"))
 
     def _held_out(self) -> DataLoader:
-        return DataLoader(TensorDataset(self._val), batch_size=self.batch_size)
+        return DataLoader(self._dataset("val"), batch_size=self.batch_size)
 
     val_dataloader = test_dataloader = predict_dataloader = _held_out
 
 
 class _Mixture(Toy2DDataModule):
-    def __init__(self, std: PositiveFloat, **kwargs) -> None:
+    def __init__(self, std: PositiveFloat, labelled: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         check_finite_positive(std=std)  # PositiveFloat lets "inf" through: infinite points, NaN losses
-        self.std = float(std)
+        self.std, self.labelled = float(std), bool(labelled)
+
+    @property
+    def num_classes(self) -> int:  # type: ignore[override]
+        """One class per mode with ``labelled``, else 0 (no labels)."""
+        return len(self.centers) if self.labelled else 0
 
     @property
     def centers(self) -> Tensor:
         """Mode centers, shape (K, 2)."""
         raise NotImplementedError
 
-    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+    def sample_labelled(self, n: int, generator: torch.Generator) -> tuple[Tensor, Optional[Tensor]]:
         modes = torch.randint(len(self.centers), (n,), generator=generator)
-        return self.centers[modes] + self.std * torch.randn(n, 2, generator=generator)
+        return self.centers[modes] + self.std * torch.randn(n, 2, generator=generator), modes
 
 
 class RingOfGaussians(_Mixture):
@@ -115,7 +134,10 @@ class SwissRoll(Toy2DDataModule):
         check_finite_positive(scale=scale)
         self.noise, self.scale = float(noise), float(scale)
 
-    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+    def sample_labelled(self, n: int, generator: torch.Generator) -> tuple[Tensor, Optional[Tensor]]:
+        return self._points(n, generator), None
+
+    def _points(self, n: int, generator: torch.Generator) -> Tensor:
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))  # as sklearn.datasets.make_swiss_roll
         points = torch.stack([t * t.cos(), t * t.sin()], dim=1) + self.noise * torch.randn(n, 2, generator=generator)
         return self.scale * points

@@ -8,7 +8,9 @@
 - :class:`KernelMMD`: the Gaussian-kernel MMD of CMMD (Jayasumana et al. 2024), on any features.
 - :class:`ImageQualityMetrics`: any of these together, on one pass of a feature extractor.
 - :class:`ReferenceCache`: the held-out images' features on disk, extracted once.
-- :class:`ModeCoverage`: modes captured and high-quality fraction on toy mixtures.
+- :class:`ModeCoverage`: modes captured and high-quality fraction on toy mixtures (by class, too).
+- :func:`class_accuracy`, :func:`intra_class_fid`, :func:`classification_accuracy_score`: a
+  class-conditional model's samples checked against the classes asked for (pure functions).
 - :class:`InceptionFeatures` (torch-fidelity's Inception v3), :class:`CLIPFeatures`,
   :class:`DINOv2Features` and :class:`ClassifierFeatures` (a :class:`Classifier` trained on the
   data set): all are :class:`FeatureExtractor`\\ s.
@@ -16,6 +18,8 @@
 
 from lit_gan.metrics.classifier import Classifier, ClassifierFeatures
 from lit_gan.metrics.clip import CLIPFeatures
+from lit_gan.metrics.conditional import (class_accuracy, classification_accuracy_score, intra_class_fid,
+                                         intra_class_fid_floor)
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.dinov2 import DINOv2Features
 from lit_gan.metrics.features import FeatureExtractor, PrecomputedFeatures
@@ -29,6 +33,10 @@ from lit_gan.metrics.scores import InceptionScore, KernelDistance
 from lit_gan.metrics.weights import WeightsNotFoundError
 
 __all__ = [
+    "class_accuracy",
+    "classification_accuracy_score",
+    "intra_class_fid",
+    "intra_class_fid_floor",
     "CLIPFeatures",
     "Classifier",
     "ClassifierFeatures",

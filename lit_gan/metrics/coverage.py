@@ -5,7 +5,7 @@ sample is of high quality when it lies within ``k`` standard deviations of the n
 center; a mode is captured when at least ``min_samples`` high-quality samples fall nearest to it.
 """
 
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -40,6 +40,9 @@ class ModeCoverage(Metric):
         k: a sample within ``k * std`` of its nearest center is of high quality.
         min_samples: high-quality samples a mode needs to count as captured (1 in VEEGAN and in
             PacGAN's code).
+        by_class: the samples come with labels, one class per mode (a class-conditional model on a
+            labelled mixture): also ``class_hq_fraction``, the share within ``k * std`` of their own
+            class's center, :math:`\frac{1}{N} \sum_i [\|x_i - c_{y_i}\| \le k \sigma]`.
     """
 
     is_differentiable = False
@@ -57,6 +60,7 @@ class ModeCoverage(Metric):
         std: float,
         k: float = 3.0,
         min_samples: int = 1,
+        by_class: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,9 +74,12 @@ class ModeCoverage(Metric):
         self.add_state("hq_per_mode", torch.zeros(len(centers), dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("num_hq", torch.tensor(0), dist_reduce_fx="sum")
         self.add_state("total", torch.tensor(0), dist_reduce_fx="sum")
+        self.by_class = bool(by_class)
+        self.add_state("own_hq", torch.tensor(0), dist_reduce_fx="sum")  # by_class: near their own class's center
 
-    def update(self, samples: Tensor, real: bool = False) -> None:
-        """samples: (N, D), in the space of the centers; generated (``real`` must be False)."""
+    def update(self, samples: Tensor, real: bool = False, labels: Optional[Tensor] = None) -> None:
+        """samples: (N, D), in the space of the centers; generated (``real`` must be False); with
+        ``by_class``, ``labels`` (N,): the class (mode) each was drawn for."""
         if real:
             raise ValueError("Expected argument `real` to be False: ModeCoverage compares samples with the mode centers")
         if samples.ndim != 2 or samples.shape[1] != self.centers.shape[1]:
@@ -83,11 +90,20 @@ class ModeCoverage(Metric):
         self.hq_per_mode += torch.bincount(nearest[hq], minlength=len(self.centers))
         self.num_hq += hq.sum()
         self.total += samples.shape[0]
+        if self.by_class:
+            if labels is None or labels.shape != (samples.shape[0],):
+                raise ValueError(f"Expected argument `labels` of shape ({samples.shape[0]},) with by_class, got"
+                                 f" {None if labels is None else tuple(labels.shape)}")
+            own = (samples.float() - self.centers[labels]).norm(dim=1)  # (N,): to the center of its own class
+            self.own_hq += (own <= self.k * self.std).sum()
 
     def compute(self) -> dict[str, Tensor]:
         if self.total == 0:
             raise RuntimeError("ModeCoverage.compute() needs at least one sample")
-        return {
+        values = {
             "modes": (self.hq_per_mode >= self.min_samples).sum(),
             "hq_fraction": self.num_hq.double() / self.total,
         }
+        if self.by_class:
+            values["class_hq_fraction"] = self.own_hq.double() / self.total
+        return values

@@ -17,12 +17,14 @@ The operations and their ranges are those of the reference code (mit-han-lab/dat
 In eval mode (validation, test) the critic scores the images as they are.
 """
 
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lit_gan.checks import check_not_negative_int
+from lit_gan.networks.conditional import check_labels
 from lit_gan.specs import from_spec
 
 Operation = Literal["color", "translation", "cutout"]
@@ -90,14 +92,18 @@ def diff_augment(x: Tensor, policy: Sequence[str]) -> Tensor:
 
 
 class DiffAugment(nn.Module):
-    """A critic that scores DiffAugment-ed images in training mode: x (B, C, H, W) -> critic(T(x)).
+    """A critic that scores DiffAugment-ed images in training mode: x (B, C, H, W), y -> critic(T(x), y).
 
     Args:
         img_shape: shape of one sample, passed on to ``critic``.
-        critic: the critic class (or factory), called as ``critic(img_shape)``; in YAML a
-            ``class_path`` whose ``init_args`` leave out ``img_shape``.
+        critic: the critic class (or factory), called as ``critic(img_shape)``, or as
+            ``critic(img_shape, num_classes=num_classes)`` when ``num_classes`` > 0 (e.g. a
+            :class:`~lit_gan.networks.conditional.Projection`); in YAML a ``class_path`` whose
+            ``init_args`` leave out ``img_shape``.
         policy: the operations, applied in this order; the paper's choice for few images is all
             three (``[color, translation, cutout]``).
+        num_classes: number K of classes, passed on to ``critic`` when > 0; set from the model's
+            ``num_classes``. The wrapper's ``num_classes`` is the critic's.
     """
 
     def __init__(
@@ -105,8 +111,10 @@ class DiffAugment(nn.Module):
         img_shape: Sequence[int],
         critic: Callable[[Sequence[int]], nn.Module],
         policy: Sequence[Operation] = ("color", "translation", "cutout"),
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
+        check_not_negative_int(num_classes=num_classes)
         unknown = [p for p in policy if p not in OPERATIONS]
         if unknown or not policy or len(set(policy)) != len(policy):  # a repeat would apply the operation twice
             raise ValueError(
@@ -116,14 +124,19 @@ class DiffAugment(nn.Module):
         if len(img_shape) != 3:
             raise ValueError(f"Expected argument `img_shape` to be (C, H, W) for DiffAugment, got {tuple(img_shape)}")
         self.policy = tuple(policy)
-        self.critic = from_spec(critic)(img_shape)
+        factory = from_spec(critic)
+        self.critic = factory(img_shape, num_classes=int(num_classes)) if num_classes else factory(img_shape)
+        self.num_classes = int(getattr(self.critic, "num_classes", 0))
 
     def features(self, x: Tensor) -> Tensor:
-        """The wrapped critic's ``features`` of T(x) (for ``code_categories``)."""
+        """The wrapped critic's ``features`` of T(x) (for ``code_categories`` and ``Projection``)."""
         return self.critic.features(diff_augment(x, self.policy) if self.training else x)
 
-    def score(self, h: Tensor) -> Tensor:
-        return self.critic.score(h)
+    def score(self, h: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        check_labels(self, y)
+        return self.critic.score(h) if y is None else self.critic.score(h, y)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.critic(diff_augment(x, self.policy) if self.training else x)
+    def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        check_labels(self, y, "; wrap it in Projection, or give it a conditional critic and `num_classes`")
+        x = diff_augment(x, self.policy) if self.training else x
+        return self.critic(x) if y is None else self.critic(x, y)

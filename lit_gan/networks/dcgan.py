@@ -8,13 +8,14 @@ convolutions of stride 1 at the generator's last hidden side and the critic's fi
 ``n_extra_layers`` does in the WGAN reference code (Arjovsky et al. 2017, ``models/dcgan.py``).
 """
 
-from typing import Literal, Sequence
+from typing import Literal, Optional, Sequence
 
 import torch
 from jsonargparse.typing import NonNegativeInt
 from torch import nn
 
 from lit_gan.checks import allocating, check_not_negative_int, check_positive_ints
+from lit_gan.networks.conditional import batch_norm, check_labels, conditioned
 from lit_gan.networks.spectral import apply_spectral_norm
 
 _BASE_SIZES = (4, 7)
@@ -58,7 +59,7 @@ _UPSAMPLINGS = {
 
 
 class DCGANGenerator(nn.Module):
-    """z (B, latent_dim) -> x (B, C, H, W) in [-1, 1].
+    """z (B, latent_dim), y (B,) or None -> x (B, C, H, W) in [-1, 1].
 
     Args:
         latent_dim: size of z; linked from the model's ``latent_dim``.
@@ -69,6 +70,9 @@ class DCGANGenerator(nn.Module):
             BENCHMARKS.md "Where the dots come from".
         extra_layers: 3x3 convolutions (with BatchNorm and ReLU) of ``base_channels`` at half the
             image's side, before the last layer.
+        num_classes: number K of classes; set from the model's ``num_classes``. K > 0 makes every
+            BatchNorm conditional on y (:class:`~lit_gan.networks.conditional.ConditionalBatchNorm2d`);
+            0: unconditional.
     """
 
     def __init__(
@@ -78,10 +82,12 @@ class DCGANGenerator(nn.Module):
         base_channels: int = 64,
         upsampling: Upsampling = "transposed",
         extra_layers: NonNegativeInt = 0,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, base_channels=base_channels)
-        check_not_negative_int(extra_layers=extra_layers)
+        check_not_negative_int(extra_layers=extra_layers, num_classes=num_classes)
+        self.num_classes = int(num_classes)
         if upsampling not in _UPSAMPLINGS:
             raise ValueError(f"Expected argument `upsampling` to be one of {sorted(_UPSAMPLINGS)}, got {upsampling!r}")
         up = _UPSAMPLINGS[upsampling]
@@ -91,23 +97,26 @@ class DCGANGenerator(nn.Module):
                         extra_layers=extra_layers, img_shape=img_shape):
             layers: list[nn.Module] = [
                 nn.ConvTranspose2d(latent_dim, channels[0], s0, 1, 0, bias=False),  # (B, c0, s0, s0)
-                nn.BatchNorm2d(channels[0]),
+                batch_norm(channels[0], self.num_classes),
                 nn.ReLU(True),
             ]
             for c_in, c_out in zip(channels[:-1], channels[1:]):
-                layers += [up(c_in, c_out, False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+                layers += [up(c_in, c_out, False), batch_norm(c_out, self.num_classes), nn.ReLU(True)]
             for _ in range(extra_layers):
                 c = channels[-1]
-                layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+                layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), batch_norm(c, self.num_classes), nn.ReLU(True)]
             layers += [up(channels[-1], img_shape[0], True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z[:, :, None, None])
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        check_labels(self, y, "; build it with `num_classes` > 0 or wrap it in LabelConcat")
+        h = z[:, :, None, None]  # (B, latent_dim, 1, 1)
+        return conditioned(self.net, h, y) if self.num_classes else self.net(h)
 
 
 class DCGANCritic(nn.Module):
     """x (B, C, H, W) -> score (B,): a critic (WGAN) or the logit of a discriminator (GAN).
+    Unconditional: wrap it in :class:`~lit_gan.networks.conditional.Projection` for a conditional model.
 
     Args:
         img_shape: (C, H, W) with C in (1, 3); linked from the data.
@@ -131,6 +140,7 @@ class DCGANCritic(nn.Module):
         super().__init__()
         check_positive_ints(base_channels=base_channels)
         check_not_negative_int(extra_layers=extra_layers)
+        self.num_classes = 0
         s0, k = doublings(img_shape)
         channels = [base_channels * 2**i for i in range(k)]  # e.g. [64, 128, 256] for 32x32
         with allocating("critic", self, base_channels=base_channels, extra_layers=extra_layers, img_shape=img_shape):
@@ -152,5 +162,6 @@ class DCGANCritic(nn.Module):
     def score(self, h: torch.Tensor) -> torch.Tensor:
         return self.net[-1](h).flatten()  # (B,)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        check_labels(self, y, "; wrap it in Projection")
         return self.score(self.features(x))

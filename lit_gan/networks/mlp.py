@@ -1,12 +1,13 @@
 """Fully connected generator and critic, for 2D toy data and flattened small images."""
 
 import math
-from typing import Literal, Sequence
+from typing import Literal, Optional, Sequence
 
 import torch
 from torch import nn
 
 from lit_gan.checks import allocating, check_positive_ints
+from lit_gan.networks.conditional import check_labels
 from lit_gan.networks.spectral import apply_spectral_norm
 
 Norm = Literal["none", "layer", "batch"]
@@ -27,7 +28,8 @@ def _hidden(in_dim: int, widths: Sequence[int], norm: Norm, act: nn.Module) -> l
 
 
 class MLPGenerator(nn.Module):
-    """z (B, latent_dim) -> x (B, *img_shape).
+    """z (B, latent_dim) -> x (B, *img_shape). Unconditional: wrap it in
+    :class:`~lit_gan.networks.conditional.LabelConcat` for a conditional model.
 
     Args:
         latent_dim: size of z; linked from the model's ``latent_dim``.
@@ -47,7 +49,7 @@ class MLPGenerator(nn.Module):
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, hidden_dims=hidden_dims, img_shape=img_shape)
-        self.img_shape = tuple(img_shape)
+        self.img_shape, self.num_classes = tuple(img_shape), 0
         with allocating("generator", self, latent_dim=latent_dim, hidden_dims=hidden_dims, img_shape=img_shape):
             layers = _hidden(latent_dim, hidden_dims, norm, nn.ReLU())
             out_dim = math.prod(int(s) for s in self.img_shape)
@@ -56,12 +58,15 @@ class MLPGenerator(nn.Module):
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        check_labels(self, y, "; wrap it in LabelConcat")
         return self.net(z).view(z.shape[0], *self.img_shape)
 
 
 class MLPCritic(nn.Module):
     """x (B, *img_shape) -> score (B,). A critic (WGAN) or the logit of a discriminator (GAN).
+    Unconditional: wrap it in :class:`~lit_gan.networks.conditional.Projection` (or
+    ``LabelConcatCritic`` for flat samples) for a conditional model.
 
     Args:
         img_shape: shape of one sample; linked from the data.
@@ -82,6 +87,7 @@ class MLPCritic(nn.Module):
     ) -> None:
         super().__init__()
         check_positive_ints(hidden_dims=hidden_dims, img_shape=img_shape)
+        self.num_classes = 0
         in_dim = math.prod(int(s) for s in img_shape)
         layers: list[nn.Module] = [nn.Flatten()]
         with allocating("critic", self, hidden_dims=hidden_dims, img_shape=img_shape):
@@ -97,5 +103,6 @@ class MLPCritic(nn.Module):
     def score(self, h: torch.Tensor) -> torch.Tensor:
         return self.net[-1](h).squeeze(1)  # (B,)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        check_labels(self, y, "; wrap it in Projection or LabelConcatCritic")
         return self.score(self.features(x))

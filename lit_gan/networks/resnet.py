@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_gan.checks import allocating, check_positive_ints
+from lit_gan.checks import allocating, check_not_negative_int, check_positive_ints
+from lit_gan.networks.conditional import batch_norm, check_labels, conditioned
 from lit_gan.networks.spectral import apply_spectral_norm
 
 # side -> SNGAN's channels (Mimicry's ngf, ndf), the divisor of those channels at each resolution of
@@ -59,17 +60,18 @@ def _pool(h: torch.Tensor) -> torch.Tensor:
 
 class UpBlock(nn.Module):
     """(B, c_in, H, W) -> (B, c_out, 2H, 2W): BN, ReLU, 2x upsample, conv3x3, BN, ReLU, conv3x3,
-    plus a shortcut of 2x upsample and a learnable 1x1 convolution."""
+    plus a shortcut of 2x upsample and a learnable 1x1 convolution. With ``num_classes`` > 0 both
+    BNs are conditional on y (SNGAN's conditional generator)."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, num_classes: int = 0) -> None:
         super().__init__()
-        self.b1, self.c1 = nn.BatchNorm2d(c_in), _conv(c_in, c_out, 3, math.sqrt(2))
-        self.b2, self.c2 = nn.BatchNorm2d(c_out), _conv(c_out, c_out, 3, math.sqrt(2))
+        self.b1, self.c1 = batch_norm(c_in, num_classes), _conv(c_in, c_out, 3, math.sqrt(2))
+        self.b2, self.c2 = batch_norm(c_out, num_classes), _conv(c_out, c_out, 3, math.sqrt(2))
         self.shortcut = _conv(c_in, c_out, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.c1(_up(F.relu(self.b1(x))))
-        h = self.c2(F.relu(self.b2(h)))
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = self.c1(_up(F.relu(conditioned([self.b1], x, y))))
+        h = self.c2(F.relu(conditioned([self.b2], h, y)))
         return h + self.shortcut(_up(x))
 
 
@@ -96,7 +98,7 @@ class DownBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    """z (B, latent_dim) -> x (B, C, H, W) in [-1, 1], H = W in (32, 64).
+    """z (B, latent_dim), y (B,) or None -> x (B, C, H, W) in [-1, 1], H = W in (32, 64).
 
     Linear z -> (B, ch, 4, 4), upsampling residual blocks to H x W, then BN, ReLU, conv3x3, tanh.
 
@@ -105,28 +107,42 @@ class ResNetGenerator(nn.Module):
         img_shape: (C, 32, 32) or (C, 64, 64); linked from the data.
         channels: channels at 4x4 (Mimicry's ``ngf``); None: SNGAN's, 256 at 32x32 (every block)
             or 1024 at 64x64 (halved by every block, to 64).
+        num_classes: number K of classes; set from the model's ``num_classes``. K > 0 makes every
+            BatchNorm conditional on y (:class:`~lit_gan.networks.conditional.ConditionalBatchNorm2d`),
+            as in SNGAN's conditional generator; 0: unconditional.
     """
 
-    def __init__(self, latent_dim: int, img_shape: Sequence[int], channels: Optional[int] = None) -> None:
+    def __init__(
+        self, latent_dim: int, img_shape: Sequence[int], channels: Optional[int] = None, num_classes: int = 0
+    ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim)
+        check_not_negative_int(num_classes=num_classes)
+        self.num_classes = k = int(num_classes)
         size = _size(img_shape)
         widths = _channels("channels", channels, size["g"], size["g_div"])  # e.g. [1024, 512, 256, 128, 64]
         self.width = widths[0]
         with allocating("generator", self, latent_dim=latent_dim, channels=channels, img_shape=img_shape):
             self.linear = nn.Linear(latent_dim, 16 * widths[0])
             nn.init.xavier_uniform_(self.linear.weight)
-            self.blocks = nn.Sequential(*(UpBlock(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])))
+            self.blocks = nn.Sequential(*(UpBlock(c_in, c_out, k) for c_in, c_out in zip(widths[:-1], widths[1:])))
             c = int(img_shape[0])
-            self.out = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), _conv(widths[-1], c, 3), nn.Tanh())
+            self.out = nn.Sequential(batch_norm(widths[-1], k), nn.ReLU(), _conv(widths[-1], c, 3), nn.Tanh())
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        check_labels(self, y, "; build it with `num_classes` > 0")
         h = self.linear(z).view(z.shape[0], self.width, 4, 4)  # (B, ch, 4, 4)
-        return self.out(self.blocks(h))
+        if not self.num_classes:
+            return self.out(self.blocks(h))
+        for block in self.blocks:
+            h = block(h, y)
+        return conditioned(self.out, h, y)
 
 
 class ResNetCritic(nn.Module):
     """x (B, C, H, W) -> score (B,), H = W in (32, 64): a critic or the logit of a discriminator.
+    Unconditional: wrap it in :class:`~lit_gan.networks.conditional.Projection` (SNGAN's
+    conditional critic) for a conditional model.
 
     An optimized first down block, down blocks (and at 32x32 two blocks that keep 8x8), ReLU,
     global sum pooling, linear -> score.
@@ -141,6 +157,7 @@ class ResNetCritic(nn.Module):
 
     def __init__(self, img_shape: Sequence[int], channels: Optional[int] = None, spectral_norm: bool = True) -> None:
         super().__init__()
+        self.num_classes = 0
         size = _size(img_shape)
         divisors, downsamples = zip(*size["d_blocks"])
         widths = _channels("channels", channels, size["d"], divisors)  # e.g. [64, 128, 256, 512, 1024]
@@ -160,5 +177,6 @@ class ResNetCritic(nn.Module):
     def score(self, h: torch.Tensor) -> torch.Tensor:
         return self.linear(h).squeeze(1)  # (B,)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        check_labels(self, y, "; wrap it in Projection")
         return self.score(self.features(x))

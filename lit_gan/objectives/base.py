@@ -8,6 +8,10 @@ training loader yields the n_critic real batches of one iteration at once (``bat
             z ~ p(z);  update the critic on critic_loss(D(x_t), D(G(z))) + critic_penalty(x_t, G(z))
         z ~ p(z);  update the generator on generator_loss(D(G(z)))
 
+A class-conditional model (``num_classes`` K > 0) reads the real samples' labels y_t with them, draws
+the generated samples' labels uniformly from the same stream as z, and every G and D above is G(z, y)
+and D(x, y); the losses are the family's as they are (Mirza & Osindero 2014; Miyato & Koyama 2018).
+
 A family overrides three pure hooks, ``critic_loss``, ``generator_loss`` and ``estimate`` (plus
 ``critic_penalty`` for a regularizer of the critic, and ``pairs_real = True`` when the generator's
 loss also reads the critic's scores of the batch's real samples, as the relativistic GAN's does).
@@ -50,6 +54,7 @@ from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
 from lit_gan.networks.code import CodedCritic, CodedGenerator, latent_code
 from lit_gan.objectives import losses
+from lit_gan.objectives.conditional import batch_labels, check_data_classes, check_sample_labels, conditional_network
 from lit_gan.objectives.ema import GeneratorEMA
 from lit_gan.objectives.penalties import r1_r2, refuse_batch_norm
 from lit_gan.objectives.updates import OnNonFinite, Updater
@@ -97,6 +102,11 @@ class AdversarialModule(LightningModule):
             ``info_weight`` times -E log Q(c | G(z)). See :mod:`lit_gan.networks.code`. Logs
             ``train/mutual_info``, the lower bound log k - that loss of I(c; G(z)).
         info_weight: lambda of that loss (InfoGAN: 1 for a categorical code).
+        num_classes: 0 (unconditional) or K >= 2: a class-conditional model, trained on data with K
+            classes (the data module's ``num_classes``), whose generator and critic take the labels
+            (``lit_gan.networks``: ``LabelConcat``, ``num_classes`` of the DCGAN and ResNet generators'
+            conditional BatchNorm, ``Projection``, ``LabelConcatCritic``); they are built with
+            ``num_classes=K``. Generated samples get labels uniform over the K classes.
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -122,6 +132,7 @@ class AdversarialModule(LightningModule):
         ema_warmup: NonNegativeInt = 0,
         code_categories: NonNegativeInt = 0,
         info_weight: NonNegativeFloat = 1.0,
+        num_classes: NonNegativeInt = 0,
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
@@ -132,8 +143,12 @@ class AdversarialModule(LightningModule):
         self.save_hyperparameters(to_spec(dict(self.hparams)))  # plain data: checkpoints load with weights_only
         self.automatic_optimization = False
         self.latent_dim, self.img_shape, self.n_critic = int(latent_dim), tuple(img_shape), int(n_critic)
-        self.generator = from_spec(generator)(self.latent_dim, self.img_shape)
-        self.critic = from_spec(critic)(self.img_shape)
+        check_not_negative_int(num_classes=num_classes)
+        if num_classes == 1:
+            raise ValueError("Expected argument `num_classes` to be 0 (unconditional) or at least 2 classes, got 1")
+        self.num_classes = int(num_classes)
+        self.generator = conditional_network("generator", generator, self.num_classes, self.latent_dim, self.img_shape)
+        self.critic = conditional_network("critic", critic, self.num_classes, self.img_shape)
         check_not_negative_int(code_categories=code_categories)
         check_not_negative(info_weight=info_weight)
         self.code_categories, self.info_weight = int(code_categories), float(info_weight)
@@ -172,8 +187,9 @@ class AdversarialModule(LightningModule):
         """The family's estimate of the distance between data and samples."""
         raise NotImplementedError
 
-    def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """A regularizer added to the critic's loss, with what to log; none by default."""
+    def critic_penalty(self, real: Tensor, fake: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """A regularizer added to the critic's loss, with what to log; none by default. ``labels``: the
+        real samples' (a conditional model's; None otherwise), with which ``scorer`` scores."""
         return real.new_zeros(()), {}
 
     # ----------------------------------------------------------------- sampling
@@ -191,16 +207,49 @@ class AdversarialModule(LightningModule):
     def sample_latent(self, n: int) -> Tensor:
         return self.draw(torch.randn, n, self.latent_dim)
 
+    def sample_labels(self, n: int) -> Optional[Tensor]:
+        """n class labels uniform over ``num_classes``, from the same stream as the latents (``draw``);
+        None for an unconditional model."""
+        if not self.num_classes:
+            return None
+        return self.draw(lambda size, device, dtype: torch.randint(self.num_classes, size, device=device), n)
+
+    def generate(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """G(z), or G(z, y) for a conditional model (an unconditional generator is called with z alone)."""
+        return self.generator(z) if labels is None else self.generator(z, labels)
+
+    def judge(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """The critic's scores D(x), or D(x, y) for a conditional model."""
+        return self.critic(x) if labels is None else self.critic(x, labels)
+
+    def scorer(self, labels: Optional[Tensor] = None) -> Callable[[Tensor], Tensor]:
+        """The critic as a function of x alone, with ``labels`` (the penalties' input gradients)."""
+        return self.critic if labels is None else partial(self.critic, y=labels)
+
     @torch.no_grad()
-    def sample(self, n: int, z: Optional[Tensor] = None) -> Tensor:
+    def sample(self, n: int, z: Optional[Tensor] = None, labels: Optional[Tensor] = None) -> Tensor:
         """n generator samples in data space, shape (n, *img_shape), drawn in eval mode, from the
-        averaged generator when ``ema_decay`` is set."""
+        averaged generator when ``ema_decay`` is set. A conditional model draws class ``labels[i]``
+        (a LongTensor of n class indices); without them, labels are drawn as in training when ``z``
+        is drawn too, and are the classes in turn (i mod ``num_classes``) for a given ``z``, so that a
+        callback's fixed latents give the same samples every time and draw nothing from the stream."""
+        labels = self.labels_for(n, labels, drawn=z is None)
         generator = self.generator if self.generator_ema is None else self.generator_ema.module
         with eval_mode(generator):
-            return generator(self.sample_latent(n) if z is None else z.to(self.device, self.dtype))
+            z = self.sample_latent(n) if z is None else z.to(self.device, self.dtype)
+            return generator(z) if labels is None else generator(z, labels)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.generator(z)
+    def labels_for(self, n: int, labels: Optional[Tensor], drawn: bool) -> Optional[Tensor]:
+        """``sample``'s labels, checked: one line for labels of an unconditional model, or of another
+        type, shape or range."""
+        if labels is None:
+            if not self.num_classes:
+                return None
+            return self.sample_labels(n) if drawn else torch.arange(n, device=self.device) % self.num_classes
+        return check_sample_labels(labels, n, self.num_classes).to(self.device)
+
+    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        return self.generate(z, labels)
 
     # ----------------------------------------------------------------- training loop
     def setup(self, stage: str) -> None:
@@ -208,6 +257,7 @@ class AdversarialModule(LightningModule):
         data_shape = getattr(self.trainer.datamodule, "img_shape", None) if self._trainer else None
         if data_shape is not None and tuple(data_shape) != self.img_shape:
             raise ConfigError(f"the data's img_shape {tuple(data_shape)} differs from the model's `img_shape` {self.img_shape}")
+        check_data_classes(self.trainer.datamodule if self._trainer else None, self.num_classes)
         shape = tuple(self.sample(2, z=torch.zeros(2, self.latent_dim)).shape[1:])  # eval mode, no grad, mode restored
         if shape != self.img_shape:
             raise ConfigError(f"`generator` produces samples of shape {shape}, but the data's img_shape is {self.img_shape}")
@@ -279,42 +329,45 @@ class AdversarialModule(LightningModule):
         (the last one smaller, or fewer of them, at the end of an epoch without ``drop_last``), then one
         generator update, with the last of them."""
         g_opt, d_opt = self.optimizers()
-        reals = [real for real in self.real(batch).tensor_split(self.n_critic) if len(real)]
+        real, labels = self.real(batch), self.labels(batch)
+        xs = real.tensor_split(self.n_critic)
+        ys = [None] * len(xs) if labels is None else labels.tensor_split(self.n_critic)
+        chunks = [(x, y) for x, y in zip(xs, ys) if len(x)]  # each a critic update's real batch
         window: dict[str, Tensor] = {}  # the critic's logs, summed over its updates
-        for t, real in enumerate(reals):
-            self.last_critic_update = t == len(reals) - 1
-            for key, value in self.critic_update(d_opt, real).items():
+        for t, (x, y) in enumerate(chunks):
+            self.last_critic_update = t == len(chunks) - 1
+            for key, value in self.critic_update(d_opt, x, y).items():
                 window[key] = window.get(key, 0) + value
             self.critic_steps += 1
-        g_loss = self.generator_update(g_opt, reals[-1])
-        self.log_iteration({k: v / len(reals) for k, v in window.items()}, g_loss)
+        g_loss = self.generator_update(g_opt, *chunks[-1])
+        self.log_iteration({k: v / len(chunks) for k, v in window.items()}, g_loss)
 
-    def critic_update(self, opt: LightningOptimizer, real: Tensor) -> dict[str, Tensor]:
+    def critic_update(self, opt: LightningOptimizer, real: Tensor, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
         """Algorithm 1, lines 3-8: the critic's loss on real and generated samples, plus its penalty; what
-        to log."""
-        z = self.sample_latent(real.shape[0])
+        to log. ``labels``: the real samples' classes (a conditional model's; None otherwise)."""
+        z, fake_labels = self.sample_latent(real.shape[0]), self.sample_labels(real.shape[0])
         with torch.no_grad():
-            fake = self.generator(z)
+            fake = self.generate(z, fake_labels)
         # losses in float32 even under bf16/16-mixed autocast
-        real_scores = self.critic(real).float()
-        fake_scores, info, info_logs = self.score_generated(fake, z)
-        penalty, logs = self.critic_penalty(real, fake)
+        real_scores = self.judge(real, labels).float()
+        fake_scores, info, info_logs = self.score_generated(fake, z, fake_labels)
+        penalty, logs = self.critic_penalty(real, fake, labels)  # the interpolates keep the real sample's class
         penalty, logs = penalty + info, {**logs, **info_logs}
         if self.r1_gamma > 0 or self.r2_gamma > 0:
-            zero_centered, more = r1_r2(self.critic, real, fake, self.r1_gamma, self.r2_gamma)
+            zero_centered, more = r1_r2(self.scorer(labels), self.scorer(fake_labels), real, fake, self.r1_gamma, self.r2_gamma)
             penalty, logs = penalty + zero_centered, {**logs, **more}
         loss = self.critic_loss(real_scores, fake_scores) + penalty
         logs = {"d_loss": loss, self.estimate_name: self.estimate(real_scores, fake_scores), **logs}
         self.updater.update(self, opt, self.critic, loss, "d_loss", counted=False, critic_update=self.critic_steps + 1)
         return {k: v.detach() for k, v in logs.items()}
 
-    def generator_update(self, opt: LightningOptimizer, real: Tensor) -> Tensor:
+    def generator_update(self, opt: LightningOptimizer, real: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """Algorithm 1, lines 10-11: the generator's loss on fresh samples, as many as ``real`` holds;
         the schedulers and the average of the generator follow its step."""
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
-            z = self.sample_latent(real.shape[0])
-            fake_scores, info, _ = self.score_generated(self.generator(z), z)
-            real_scores = self.critic(real).float() if self.pairs_real else None
+            z, fake_labels = self.sample_latent(real.shape[0]), self.sample_labels(real.shape[0])
+            fake_scores, info, _ = self.score_generated(self.generate(z, fake_labels), z, fake_labels)
+            real_scores = self.judge(real, labels).float() if self.pairs_real else None
             loss = self.generator_loss(fake_scores, real_scores) + info
             stepped = self.updater.update(self, opt, self.generator, loss, "g_loss", counted=True, critic_update=self.critic_steps)
         if stepped:
@@ -324,13 +377,13 @@ class AdversarialModule(LightningModule):
                 self.generator_ema.update(self.generator, self.global_step)
         return loss.detach()
 
-    def score_generated(self, fake: Tensor, z: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
-        """The critic's scores (float32) of generated samples ``fake`` = G(z), and what
+    def score_generated(self, fake: Tensor, z: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """The critic's scores (float32) of generated samples ``fake`` = G(z, labels), and what
         ``code_categories`` adds to both losses, ``info_weight`` times InfoGAN's loss of Q's guesses
         of their codes, with what to log (0 and nothing when off)."""
         if not self.code_categories:
-            return self.critic(fake).float(), fake.new_zeros(()), {}
-        scores, logits = self.critic.scores_and_logits(fake)
+            return self.judge(fake, labels).float(), fake.new_zeros(()), {}
+        scores, logits = self.critic.scores_and_logits(fake, labels)
         info = losses.info_loss(logits.float(), latent_code(z, self.code_categories))
         bound = losses.mutual_information_bound(info.detach(), self.code_categories)
         return scores.float(), self.info_weight * info, {"mutual_info": bound}
@@ -352,13 +405,18 @@ class AdversarialModule(LightningModule):
         real = real_images(batch)
         return real.to(self.dtype) if real.is_floating_point() and self.dtype.is_floating_point else real
 
+    def labels(self, batch: Any) -> Optional[Tensor]:
+        """The batch's class labels for a conditional model, None for an unconditional one."""
+        return batch_labels(batch, self.num_classes) if self.num_classes else None
+
     def _evaluate(self, batch: Any, stage: str) -> Tensor:
-        real = self.real(batch)
+        real, labels = self.real(batch), self.labels(batch)
         # the training stream is left as it was: a resumed run, which does not repeat an epoch's
         # validation, continues it exactly
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            fake = self.generator(self.sample_latent(real.shape[0]))
-        estimate = self.estimate(self.critic(real), self.critic(fake))
+            fake_labels = self.sample_labels(real.shape[0])
+            fake = self.generate(self.sample_latent(real.shape[0]), fake_labels)
+        estimate = self.estimate(self.judge(real, labels), self.judge(fake, fake_labels))
         self.log(f"{stage}/{self.estimate_name}", estimate, prog_bar=True, sync_dist=True)
         if self.loggers:
             self.log("step", float(self.generator_step))  # the same x axis as training: generator updates

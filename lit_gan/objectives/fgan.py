@@ -82,7 +82,7 @@ class FGAN(AdversarialModule):
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return fd.variational_bound(self.divergence, real_scores, fake_scores)
 
-    def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def critic_penalty(self, real: Tensor, fake: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, dict[str, Tensor]]:
         if self.gp_lambda == 0:  # off: no interpolates, no double backward
-            return super().critic_penalty(real, fake)
-        return weighted_gradient_penalty(self, real, fake, self.gp_lambda)
+            return super().critic_penalty(real, fake, labels)
+        return weighted_gradient_penalty(self, real, fake, self.gp_lambda, labels)

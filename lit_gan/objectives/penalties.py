@@ -5,6 +5,8 @@ Each is taken out of place (``torch.autograd.grad``), so DDP's reducer hooks nev
 each is per sample, so the critic must have no BatchNorm.
 """
 
+from typing import Callable, Optional
+
 import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
@@ -19,18 +21,22 @@ def refuse_batch_norm(critic: nn.Module, why: str) -> None:
         raise ValueError(f"Expected argument `critic` to have no BatchNorm {why}, found {batch_norms[0]!r}: use norm: layer or none")
 
 
-def weighted_gradient_penalty(module: LightningModule, real: Tensor, fake: Tensor, gp_lambda: float) -> tuple[Tensor, dict[str, Tensor]]:
-    """gp_lambda times WGAN-GP's penalty on ``module``'s critic, with what to log."""
+def weighted_gradient_penalty(module: LightningModule, real: Tensor, fake: Tensor, gp_lambda: float,
+                              labels: Optional[Tensor] = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """gp_lambda times WGAN-GP's penalty on ``module``'s critic, with what to log; a conditional model
+    scores each interpolate with its real sample's class (``labels``), as StudioGAN does."""
     t = module.draw(torch.rand, real.shape[0])  # this rank's rows of one global draw, as the latents
-    penalty, grad_norm = losses.gradient_penalty(module.critic, real, fake, t)
+    penalty, grad_norm = losses.gradient_penalty(module.scorer(labels), real, fake, t)
     return gp_lambda * penalty, {"gradient_penalty": penalty, "grad_norm": grad_norm}
 
 
-def r1_r2(critic: nn.Module, real: Tensor, fake: Tensor, r1_gamma: float, r2_gamma: float) -> tuple[Tensor, dict[str, Tensor]]:
+def r1_r2(real_critic: Callable[[Tensor], Tensor], fake_critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+          r1_gamma: float, r2_gamma: float) -> tuple[Tensor, dict[str, Tensor]]:
     """r1_gamma / 2 E_pi ||grad D(x)||^2 + r2_gamma / 2 E_p ||grad D(G(z))||^2 (R3GAN, eq. 4-5), with
-    the two penalties logged as ``r1`` and ``r2``; a gamma of 0 costs nothing."""
+    the two penalties logged as ``r1`` and ``r2``; a gamma of 0 costs nothing. The critic scores real
+    and generated samples as ``real_critic`` and ``fake_critic`` (a conditional model's: with their labels)."""
     total, logs = real.new_zeros(()), {}
-    for name, gamma, x in (("r1", r1_gamma, real), ("r2", r2_gamma, fake)):
+    for name, gamma, x, critic in (("r1", r1_gamma, real, real_critic), ("r2", r2_gamma, fake, fake_critic)):
         if gamma > 0:
             penalty, _ = losses.zero_centered_gradient_penalty(critic, x)
             total = total + gamma / 2 * penalty

@@ -76,5 +76,5 @@ class WGANGP(_Wasserstein):
         self.gp_lambda = float(gp_lambda)
         refuse_batch_norm(self.critic, "with a gradient penalty (it is per sample)")
 
-    def critic_penalty(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        return weighted_gradient_penalty(self, real, fake, self.gp_lambda)
+    def critic_penalty(self, real: Tensor, fake: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, dict[str, Tensor]]:
+        return weighted_gradient_penalty(self, real, fake, self.gp_lambda, labels)

@@ -60,7 +60,7 @@ def test_each_critic_update_gets_a_fresh_real_batch(tmp_path):
 
     model = WGANGP(n_critic=3, **tiny_networks())
     update = model.critic_update
-    model.critic_update = lambda opt, real: (critic_reals.append(real.clone()), update(opt, real))[1]
+    model.critic_update = lambda opt, real, labels=None: (critic_reals.append(real.clone()), update(opt, real, labels))[1]
     trainer = cpu_trainer(tmp_path, max_steps=2, callbacks=[Record()])
     trainer.fit(model, RingOfGaussians(batch_size=4, n_train=64))
     assert len(seen) == 2 and all(b.shape == (12, 2) for b in seen)  # 2 iterations of 3 x 4 points

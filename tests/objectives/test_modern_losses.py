@@ -75,13 +75,13 @@ def test_r1_and_r2_match_a_per_sample_autograd_computation():
             norms.append(g.pow(2).sum())
         return torch.stack(norms).mean()
 
-    penalty, logs = r1_r2(critic, real, fake, r1_gamma=0.4, r2_gamma=3.0)
+    penalty, logs = r1_r2(critic, critic, real, fake, r1_gamma=0.4, r2_gamma=3.0)
     assert logs["r1"].item() == pytest.approx(expected(real).item(), rel=1e-6)
     assert logs["r2"].item() == pytest.approx(expected(fake).item(), rel=1e-6)
     assert penalty.item() == pytest.approx(0.2 * expected(real).item() + 1.5 * expected(fake).item(), rel=1e-6)
     penalty.backward()  # differentiable w.r.t. the critic's parameters, out of place for the inputs
     assert critic[0].weight.grad is not None and real.grad is None
-    none, nothing = r1_r2(critic, real, fake, 0.0, 0.0)
+    none, nothing = r1_r2(critic, critic, real, fake, 0.0, 0.0)
     assert none.item() == 0 and nothing == {}
 
 

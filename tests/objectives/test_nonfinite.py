@@ -7,7 +7,6 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch import nn
 
 from lit_gan import WGANGP
 from lit_gan.data import RingOfGaussians
@@ -32,13 +31,13 @@ class PoisonableWGANGP(WGANGP):
 
     poison: set = set()
 
-    def critic_update(self, opt, real):
+    def critic_update(self, opt, real, labels=None):
         if not self.poison:
-            return super().critic_update(opt, real)
+            return super().critic_update(opt, real, labels)
         PoisonableCritic.poisoned = self.critic_steps in self.poison
         before = [p.detach().clone() for p in self.critic.parameters()]
         try:
-            return super().critic_update(opt, real)
+            return super().critic_update(opt, real, labels)
         finally:
             if PoisonableCritic.poisoned:
                 self.around_poison = (before, [p.detach().clone() for p in self.critic.parameters()])
