@@ -210,3 +210,42 @@ class Projection(nn.Module):
 
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
         return self.score(self.features(x), y)
+
+
+class ClassHead(nn.Module):
+    """A critic with a linear class head on its features, for the auxiliary classifier loss (AC-GAN,
+    Odena et al. 2017): ``class_logits(x)`` = W phi(x) + b, K logits; the critic's score is its own.
+    The model wraps its critic in it when ``ac_weight`` > 0, so that the head is the critic's (its
+    optimizer, its DDP gradient average, its checkpoint).
+
+    Args:
+        critic: the critic, built; it must have ``features`` (MLP, DCGAN, ResNet, DiffAugment, Projection).
+        num_classes: number K of classes.
+        img_shape: shape of one sample (for the features' size).
+    """
+
+    def __init__(self, critic: nn.Module, num_classes: int, img_shape: Sequence[int]) -> None:
+        super().__init__()
+        if not callable(getattr(critic, "features", None)):
+            raise ValueError(f"Expected argument `critic` to have a `features` method for `ac_weight` > 0,"
+                             f" {type(critic).__name__} has not")
+        self.critic, self.num_classes = critic, _check_conditional("ClassHead", num_classes)
+        mode = critic.training
+        with torch.no_grad():  # the features' size, as Projection finds it
+            critic.eval()
+            width = math.prod(critic.features(torch.zeros(1, *img_shape)).shape[1:])
+        critic.train(mode)
+        self.head = nn.Linear(width, self.num_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.critic.features(x)
+
+    def class_logits(self, x: Tensor) -> Tensor:
+        return self.head(self.critic.features(x).flatten(1))  # (B, K)
+
+    def scores_and_logits(self, x: Tensor, y: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        """InfoGAN's (a wrapped CodedCritic's): the scores and Q's logits of the code."""
+        return self.critic.scores_and_logits(x, y)
+
+    def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        return self.critic(x) if y is None else self.critic(x, y)

@@ -53,6 +53,7 @@ from lit_gan.checks import check_not_negative, check_not_negative_int, check_pos
 from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
 from lit_gan.networks.code import CodedCritic, CodedGenerator, latent_code
+from lit_gan.networks.conditional import ClassHead
 from lit_gan.objectives import losses
 from lit_gan.objectives.conditional import batch_labels, check_data_classes, check_sample_labels, conditional_network
 from lit_gan.objectives.ema import GeneratorEMA
@@ -107,6 +108,11 @@ class AdversarialModule(LightningModule):
             (``lit_gan.networks``: ``LabelConcat``, ``num_classes`` of the DCGAN and ResNet generators'
             conditional BatchNorm, ``Projection``, ``LabelConcatCritic``); they are built with
             ``num_classes=K``. Generated samples get labels uniform over the K classes.
+        ac_weight: the auxiliary classifier loss of AC-GAN (Odena et al. 2017) with this weight, for a
+            conditional model: a linear head on the critic's features (:class:`~lit_gan.networks.ClassHead`)
+            guesses the class; the critic adds ``ac_weight`` times its cross-entropy on real and on
+            generated samples to its loss, the generator on its samples. Logs ``train/ac_loss`` (the
+            critic's). 0: off.
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -133,6 +139,7 @@ class AdversarialModule(LightningModule):
         code_categories: NonNegativeInt = 0,
         info_weight: NonNegativeFloat = 1.0,
         num_classes: NonNegativeInt = 0,
+        ac_weight: NonNegativeFloat = 0.0,
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
@@ -160,6 +167,12 @@ class AdversarialModule(LightningModule):
                 )
             self.generator = CodedGenerator(self.generator, self.code_categories)
             self.critic = CodedCritic(self.critic, self.code_categories, self.img_shape)
+        check_not_negative(ac_weight=ac_weight)
+        self.ac_weight = float(ac_weight)
+        if self.ac_weight > 0:
+            if not self.num_classes:
+                raise ValueError(f"Expected argument `ac_weight` ({ac_weight}) to come with a conditional model: set `num_classes`")
+            self.critic = ClassHead(self.critic, self.num_classes, self.img_shape)
         check_not_negative(r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.r1_gamma, self.r2_gamma = float(r1_gamma), float(r2_gamma)
         if self.r1_gamma > 0 or self.r2_gamma > 0:
@@ -352,7 +365,8 @@ class AdversarialModule(LightningModule):
         real_scores = self.judge(real, labels).float()
         fake_scores, info, info_logs = self.score_generated(fake, z, fake_labels)
         penalty, logs = self.critic_penalty(real, fake, labels)  # the interpolates keep the real sample's class
-        penalty, logs = penalty + info, {**logs, **info_logs}
+        classes, class_logs = self.class_loss((real, labels), (fake, fake_labels))
+        penalty, logs = penalty + info + classes, {**logs, **info_logs, **class_logs}
         if self.r1_gamma > 0 or self.r2_gamma > 0:
             zero_centered, more = r1_r2(self.scorer(labels), self.scorer(fake_labels), real, fake, self.r1_gamma, self.r2_gamma)
             penalty, logs = penalty + zero_centered, {**logs, **more}
@@ -366,9 +380,11 @@ class AdversarialModule(LightningModule):
         the schedulers and the average of the generator follow its step."""
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
             z, fake_labels = self.sample_latent(real.shape[0]), self.sample_labels(real.shape[0])
-            fake_scores, info, _ = self.score_generated(self.generate(z, fake_labels), z, fake_labels)
+            fake = self.generate(z, fake_labels)
+            fake_scores, info, _ = self.score_generated(fake, z, fake_labels)
             real_scores = self.judge(real, labels).float() if self.pairs_real else None
-            loss = self.generator_loss(fake_scores, real_scores) + info
+            classes, _ = self.class_loss((fake, fake_labels))
+            loss = self.generator_loss(fake_scores, real_scores) + info + classes
             stepped = self.updater.update(self, opt, self.generator, loss, "g_loss", counted=True, critic_update=self.critic_steps)
         if stepped:
             for scheduler in self.trainer.lr_scheduler_configs:
@@ -387,6 +403,15 @@ class AdversarialModule(LightningModule):
         info = losses.info_loss(logits.float(), latent_code(z, self.code_categories))
         bound = losses.mutual_information_bound(info.detach(), self.code_categories)
         return scores.float(), self.info_weight * info, {"mutual_info": bound}
+
+    def class_loss(self, *samples: tuple[Tensor, Optional[Tensor]]) -> tuple[Tensor, dict[str, Tensor]]:
+        """``ac_weight`` times the auxiliary classifier's loss summed over the (samples, labels) pairs
+        given (AC-GAN: the critic's on real and generated ones, the generator's on its own), with what
+        to log; 0 and nothing when off."""
+        if not self.ac_weight:
+            return samples[0][0].new_zeros(()), {}
+        total = sum(losses.auxiliary_class_loss(self.critic.class_logits(x).float(), y) for x, y in samples)
+        return self.ac_weight * total, {"ac_loss": total.detach()}
 
     def log_iteration(self, critic_logs: dict[str, Tensor], g_loss: Tensor) -> None:
         """Log the critic's values averaged over the iteration's updates, and the generator's loss."""

@@ -156,3 +156,11 @@ def mutual_information_bound(info: Tensor, categories: int) -> Tensor:
     lower bound of I(c; G(z, c)), at most log k (reached when Q recovers every code), negative while
     Q guesses worse than uniform."""
     return math.log(categories) - info
+
+
+# --- the auxiliary classifier (AC-GAN, Odena et al. 2017, eq. 2)
+def auxiliary_class_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """-L_C on one set of samples: -E log P(C = c | X), the cross-entropy of the class head's logits
+    (B, K) against the classes c (B,). The critic minimizes it on real and generated samples, the
+    generator on its own (both maximize L_C in the paper)."""
+    return torch.nn.functional.cross_entropy(logits, labels)

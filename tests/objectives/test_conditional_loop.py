@@ -133,3 +133,30 @@ def test_networks_that_do_not_fit_the_model_are_one_line():
         WGANGP(generator=MLPGenerator, critic=partial(Projection, critic=MLPCritic), latent_dim=2, img_shape=(2,))
     with pytest.raises(ValueError, match=r"`num_classes` to be 0 \(unconditional\) or at least 2 classes, got 1"):
         WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(2,), num_classes=1)
+
+
+def test_the_auxiliary_classifier_loss_is_the_cross_entropy_of_the_class_head(tmp_path):
+    from lit_gan.objectives.losses import auxiliary_class_loss
+
+    logits, labels = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]]), torch.tensor([0, 2])
+    by_hand = -(logits.log_softmax(1)[0, 0] + logits.log_softmax(1)[1, 2]) / 2  # -E log P(C = c | X)
+    torch.testing.assert_close(auxiliary_class_loss(logits, labels), by_hand)
+    model = conditional(ac_weight=0.5)
+    x, y, x2, y2 = torch.randn(6, 2), torch.randint(8, (6,)), torch.randn(4, 2), torch.randint(8, (4,))
+    loss, logs = model.class_loss((x, y), (x2, y2))
+    expected = auxiliary_class_loss(model.critic.class_logits(x), y) + auxiliary_class_loss(model.critic.class_logits(x2), y2)
+    torch.testing.assert_close(loss, 0.5 * expected)
+    torch.testing.assert_close(logs["ac_loss"], expected.detach())
+    head = model.critic.head.weight.detach().clone()
+    cpu_trainer(tmp_path, max_steps=3).fit(model, ring())
+    assert not torch.equal(model.critic.head.weight, head)  # the head is the critic's: its optimizer moved it
+    assert "train/ac_loss" in model.trainer.callback_metrics
+    off, _ = conditional().class_loss((x, y))
+    assert float(off) == 0.0
+
+
+def test_an_ac_weight_without_classes_or_below_zero_is_one_line():
+    with pytest.raises(ValueError, match=r"`ac_weight` \(1.0\) to come with a conditional model: set `num_classes`"):
+        WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(2,), ac_weight=1.0)
+    with pytest.raises(ValueError, match=r"`ac_weight`.*-1"):
+        conditional(ac_weight=-1.0)
