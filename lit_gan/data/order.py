@@ -100,7 +100,7 @@ class ShuffledOrder(DistributedSampler):
     def resume(self, permutation: int, samples: int, into: int, epoch: int) -> int:
         """Go on from ``samples`` positions into ``permutation``, ``into`` positions into the loop's
         ``epoch``; the batches of this run's size that ``into`` makes (Lightning's count to set)."""
-        samples -= samples % self.num_replicas
+        samples, into = samples - samples % self.num_replicas, into - into % self.num_replicas  # every rank as many
         position = permutation * self.kept + min(samples, self.kept)  # a longer cut of it before: the next one
         batches = into // self.step
         self._anchor = (epoch, batches, position, into)

@@ -84,3 +84,13 @@ def test_resume_goes_on_from_the_saved_position_also_at_another_batch_size():
         rank.resume(permutation, samples, into, epoch=2)
         rank.set_epoch(2)
     assert [list(r)[:12] for r in ranks] == [expected[156:180][0::2], expected[156:180][1::2]]
+
+
+def test_every_rank_takes_as_many_batches_after_a_resume_on_a_number_of_processes_that_does_not_divide_it():
+    # 8 positions trained on by 2 processes, resumed on 3: each rank goes on from position 6, as many each
+    ranks = [ShuffledOrder(DATA, seed=0, num_replicas=3, rank=r, batch_size=2, batches_per_step=2) for r in (0, 1, 2)]
+    for rank in ranks:
+        rank.resume(permutation=0, samples=8, into=8, epoch=0)
+        rank.set_epoch(0)
+    lengths = {len(list(rank)) for rank in ranks}
+    assert len(lengths) == 1 and lengths.pop() > 0  # a rank with one batch more would hang DDP
