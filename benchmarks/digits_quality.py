@@ -39,6 +39,7 @@ beside its floor, the same between the two halves of the held-out digits; and CA
 
 import argparse
 import contextlib
+from functools import partial
 import hashlib
 import importlib
 import io
@@ -54,12 +55,14 @@ import yaml
 from lightning.pytorch import Callback
 
 from lit_gan.data import MNIST5k
-from lit_gan.metrics import ClassifierFeatures
+from lit_gan.metrics import ClassifierFeatures, class_accuracy, classification_accuracy_score, intra_class_fid
 from lit_gan.metrics.features import PrecomputedFeatures
 from lit_gan.metrics.frechet import FrechetDistance
 from lit_gan.metrics.scores import InceptionScore
+from lit_gan.networks.classifier import ConvClassifier
 
 REPO = Path(__file__).resolve().parents[1]
+CAS_CLASSIFIER = partial(ConvClassifier, (1, 28, 28), 10)  # CAS trains a fresh one of these (conditional models)
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
@@ -172,11 +175,6 @@ def digits(split: str, data_path: str | None) -> tuple[torch.Tensor, torch.Tenso
 def class_scores(features: ClassifierFeatures, model, samples: torch.Tensor, labels: torch.Tensor, real: tuple,
                  cas_samples: int, data_path: str | None) -> dict:
     """Class accuracy, intra-class FID (against ``real`` = (features, labels) of held-out digits) and CAS."""
-    from functools import partial
-
-    from lit_gan.metrics import class_accuracy, classification_accuracy_score, intra_class_fid
-    from lit_gan.networks.classifier import ConvClassifier
-
     fake_features, logits = classify(features, samples)
     accuracy = class_accuracy(logits, labels, 10)
     intra = intra_class_fid(fake_features, labels, real[0], real[1], 10)
@@ -184,7 +182,7 @@ def class_scores(features: ClassifierFeatures, model, samples: torch.Tensor, lab
     cas_labels = torch.arange(cas_samples) % 10
     train = torch.cat([model.sample(len(zz), z=zz, labels=yy) for zz, yy in zip(z.split(250), cas_labels.split(250))])
     test_images, test_labels = digits("held_out", data_path)
-    cas = classification_accuracy_score(train.cpu(), cas_labels, test_images, test_labels, partial(ConvClassifier, (1, 28, 28), 10))
+    cas = classification_accuracy_score(train.cpu(), cas_labels, test_images, test_labels, CAS_CLASSIFIER)
     return {"class_accuracy": float(accuracy["accuracy"]), "worst_class_accuracy": float(accuracy["per_class"].min()),
             "intra_fid": float(intra["intra_fid"]), "cas": cas}
 
@@ -243,15 +241,10 @@ def main() -> None:
           f" IS of the held-out digits {floor['is']:.2f}, {floor['classes']} classes", flush=True)
     conditional = yaml.safe_load(config.read_text())["model"]["init_args"].get("num_classes", 0)
     if conditional:
-        from functools import partial
-
-        from lit_gan.metrics import classification_accuracy_score, intra_class_fid
-        from lit_gan.networks.classifier import ConvClassifier
-
         floor["intra_fid"] = float(intra_class_fid(real_b, labels_b, real_a, labels_a, 10)["intra_fid"])
         floor["class_accuracy"] = float((logits_b.argmax(1) == labels_b).double().mean())  # the classifier on real digits
         floor["cas"] = classification_accuracy_score(*digits("train", args.data_path), *digits("held_out", args.data_path),
-                                                     partial(ConvClassifier, (1, 28, 28), 10))
+                                                     CAS_CLASSIFIER)
         print(f"floor by class: intra-class FID {floor['intra_fid']:.2f}, the classifier's accuracy on held-out digits"
               f" {100 * floor['class_accuracy']:.1f}%, CAS of the real training digits {100 * floor['cas']:.1f}%", flush=True)
 

@@ -90,8 +90,8 @@ class CriticLandscape(PeriodicImage):
         classes = getattr(pl_module, "num_classes", 0)
         z = self._z.to(pl_module.device)
         with eval_mode(pl_module.critic):  # a conditional critic: its mean over the classes
-            scores = [pl_module.critic(grid)] if not classes else [
-                pl_module.critic(grid, torch.full((len(grid),), c, device=grid.device)) for c in range(classes)]
+            scores = [pl_module.judge(grid, torch.full((len(grid),), c, device=grid.device) if classes else None)
+                      for c in range(max(classes, 1))]
             f = torch.stack(scores).float().mean(0).view(self.resolution, self.resolution)  # (R, R)
         with eval_mode(pl_module.generator):  # the trained generator, which the critic sees (not its EMA)
             labels = torch.arange(len(z), device=z.device) % classes if classes else None

@@ -145,9 +145,9 @@ class GradientDiagnostics(Callback):
         t = torch.rand((n,) + (1,) * (real.dim() - 1), generator=self._rng, device=device, dtype=real.dtype)
         with _buffers_restored(pl_module.critic, pl_module.generator):
             with torch.no_grad():
-                fake = pl_module.generator(z) if labels is None else pl_module.generator(z, labels)  # as in the critic's update
+                fake = pl_module.generate(z, labels)  # (n, *img_shape), as the critic's update draws it
             points = {"real": real, "fake": fake, "interpolated": t * real + (1 - t) * fake}
-            critic = pl_module.critic if labels is None else pl_module.scorer(labels)
+            critic = pl_module.scorer(labels)
             return {
                 f"diagnostics/critic_input_grad_norm/{k}": input_gradient_norm(critic, x).detach()
                 for k, x in points.items()

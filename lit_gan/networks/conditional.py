@@ -158,6 +158,17 @@ class LabelConcatCritic(nn.Module):
         return self.critic(torch.cat([x, _encode(self.embed, self.num_classes, y, x)], dim=1))
 
 
+def _feature_width(critic: nn.Module, img_shape: Sequence[int]) -> int:
+    """The size of ``critic.features(x)`` flattened, from one eval-mode pass on zeros (no power
+    iteration, no BatchNorm update); the critic's mode is restored."""
+    mode = critic.training
+    with torch.no_grad():
+        critic.eval()
+        width = math.prod(critic.features(torch.zeros(1, *img_shape)).shape[1:])
+    critic.train(mode)
+    return width
+
+
 class Projection(nn.Module):
     """A projection critic (Miyato & Koyama 2018, "cGANs with Projection Discriminator", eq. 3):
 
@@ -191,12 +202,7 @@ class Projection(nn.Module):
                 f"Expected argument `critic` to have `features` and `score` methods for Projection,"
                 f" {type(self.critic).__name__} has not"
             )
-        mode = self.critic.training
-        with torch.no_grad():  # one eval-mode pass for the features' size (no power iteration, no BatchNorm update)
-            self.critic.eval()
-            width = math.prod(self.critic.features(torch.zeros(1, *img_shape)).shape[1:])
-        self.critic.train(mode)
-        self.embed = nn.Embedding(self.num_classes, width)
+        self.embed = nn.Embedding(self.num_classes, _feature_width(self.critic, img_shape))
         nn.init.xavier_uniform_(self.embed.weight)
         if spectral_norm:
             _spectral_norm(self.embed)  # W (K, F) as a matrix, one power iteration per training-mode forward
@@ -230,12 +236,7 @@ class ClassHead(nn.Module):
             raise ValueError(f"Expected argument `critic` to have a `features` method for `ac_weight` > 0,"
                              f" {type(critic).__name__} has not")
         self.critic, self.num_classes = critic, _check_conditional("ClassHead", num_classes)
-        mode = critic.training
-        with torch.no_grad():  # the features' size, as Projection finds it
-            critic.eval()
-            width = math.prod(critic.features(torch.zeros(1, *img_shape)).shape[1:])
-        critic.train(mode)
-        self.head = nn.Linear(width, self.num_classes)
+        self.head = nn.Linear(_feature_width(critic, img_shape), self.num_classes)
 
     def features(self, x: Tensor) -> Tensor:
         return self.critic.features(x)
