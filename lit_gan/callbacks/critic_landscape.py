@@ -8,17 +8,19 @@ import numpy as np
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
-from torch.utils.tensorboard import SummaryWriter
 
+from lit_gan.callbacks.figures import log_image
 from lit_gan.callbacks.periodic import PeriodicImage
 from lit_gan.checks import check_greater_than_zero
+from lit_gan.networks.packing import pack_size
 from lit_gan.tensors import eval_mode, fixed_latents, real_images
 
 
 class CriticLandscape(PeriodicImage):
     """Every ``every_n_steps`` generator updates, a figure of the critic's output f(x) as filled
-    contours over a square of the plane, with real points and generated points on top, logged to
-    TensorBoard as ``tag``, an RGB image (H, W, 3) = (size_px, 1.2 size_px, 3).
+    contours over a square of the plane, with real points and generated points on top, logged as ``tag``,
+    an RGB image (H, W, 3) = (size_px, 1.2 size_px, 3), to every logger that takes images (TensorBoard,
+    W&B, MLflow), else as PNG files (:func:`~lit_gan.callbacks.figures.log_image`).
 
     f is the raw output of ``pl_module.critic``: the Wasserstein critic for WGAN and WGAN-GP, the
     logit of D for GAN, V (before g_f) for f-GAN. The generated points come from a fixed latent
@@ -35,7 +37,7 @@ class CriticLandscape(PeriodicImage):
         extent: the square is [-extent, extent]^2; None: 1.25 times the largest coordinate of the real points.
         levels: number of contour levels.
         size_px: height of the image in pixels; the width is 1.2 times that (room for the color bar).
-        tag: TensorBoard tag of the image.
+        tag: the image's tag (TensorBoard), key (W&B, MLflow) or folder (PNG files).
         seed: seed of the fixed latent batch.
     """
 
@@ -67,6 +69,8 @@ class CriticLandscape(PeriodicImage):
     def check(self, pl_module: LightningModule) -> str:
         if tuple(pl_module.img_shape) != (2,):
             return f"it needs 2D points, the model's img_shape is {tuple(pl_module.img_shape)}"
+        if pack_size(pl_module.critic) > 1:
+            return "a packed critic (Packed, PacGAN) scores packs of points, not points"
         return ""
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -126,9 +130,6 @@ class CriticLandscape(PeriodicImage):
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
 
-    def draw(self, trainer: Trainer, pl_module: LightningModule, writers: list[SummaryWriter]) -> None:
-        if not self._real:  # no batch seen yet
-            return
-        image = self.figure(pl_module, trainer.global_step)
-        for writer in writers:
-            writer.add_image(self.tag, image, global_step=trainer.global_step, dataformats="HWC")
+    def draw(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._real:  # a batch seen
+            log_image(trainer, self.tag, self.figure(pl_module, trainer.global_step), trainer.global_step)

@@ -1,24 +1,28 @@
-"""The image callbacks: what they draw is theirs, when (a :class:`StepSchedule`) and where
-(TensorBoard, on global rank 0) is shared here."""
+"""The image callbacks: what they draw is theirs, when (a :class:`StepSchedule`) and where (every
+logger that takes images, else PNG files: :func:`lit_gan.callbacks.figures.log_image`, on global rank 0)
+is shared here."""
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.tensorboard import SummaryWriter
 
+from lit_gan.callbacks.figures import takes_images
 from lit_gan.callbacks.schedule import StepSchedule
 
 
 def tensorboard_writers(trainer: Trainer) -> list[SummaryWriter]:
-    """The ``SummaryWriter`` of every TensorBoardLogger of the trainer; none for other loggers."""
+    """The ``SummaryWriter`` of every TensorBoardLogger of the trainer, for what only TensorBoard shows
+    (the config as text); images go through :func:`lit_gan.callbacks.figures.log_image`."""
     return [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
 
 
 class PeriodicImage(Callback):
     """Calls ``draw`` on global rank 0 every ``every_n_steps`` generator updates and once more
-    at the end of training (the final state), when the trainer has a TensorBoardLogger.
+    at the end of training (the final state); not in a ``fast_dev_run``, which logs nothing.
 
-    Subclasses implement ``check`` (may this callback run on this model? else say why) and ``draw``.
+    Subclasses implement ``check`` (may this callback run on this model? else say why) and ``draw``,
+    which hands its image to :func:`lit_gan.callbacks.figures.log_image`.
 
     Args:
         every_n_steps: draw every this many generator updates (``trainer.global_step``).
@@ -35,7 +39,7 @@ class PeriodicImage(Callback):
         """Why this callback cannot run on ``pl_module``; "" when it can."""
         return ""
 
-    def draw(self, trainer: Trainer, pl_module: LightningModule, writers: list[SummaryWriter]) -> None:
+    def draw(self, trainer: Trainer, pl_module: LightningModule) -> None:
         raise NotImplementedError
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -56,8 +60,5 @@ class PeriodicImage(Callback):
             self._maybe_draw(trainer, pl_module)
 
     def _maybe_draw(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not (self._enabled and trainer.is_global_zero):
-            return
-        writers = tensorboard_writers(trainer)
-        if writers:  # other loggers (or none, or fast_dev_run's dummy): nothing to draw for
-            self.draw(trainer, pl_module, writers)
+        if self._enabled and trainer.is_global_zero and takes_images(trainer):
+            self.draw(trainer, pl_module)

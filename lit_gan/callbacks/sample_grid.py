@@ -4,9 +4,9 @@
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
-from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
+from lit_gan.callbacks.figures import log_image
 from lit_gan.callbacks.periodic import PeriodicImage
 from lit_gan.checks import check_not_negative, check_positive_ints
 from lit_gan.tensors import fixed_latents, to_unit_interval
@@ -15,7 +15,8 @@ from lit_gan.tensors import fixed_latents, to_unit_interval
 class SampleGrid(PeriodicImage):
     """Every ``every_n_steps`` generator updates, ``G(z)`` for the same ``n_samples`` latents
     ``z ~ N(0, I)`` (drawn once from ``seed``), de-normalized from ``value_range`` to [0, 1] and
-    laid out by ``torchvision.utils.make_grid``, is logged to TensorBoard as ``tag``, shape (3, H, W).
+    laid out by ``torchvision.utils.make_grid``, is logged as ``tag``, shape (3, H, W), to every logger that
+    takes images (TensorBoard, W&B, MLflow), else as PNG files (:func:`~lit_gan.callbacks.figures.log_image`).
 
     For a class-conditional model the grid has one row per class, each row the same
     ``n_samples // num_classes`` latents (at least one) drawn for that class.
@@ -32,7 +33,7 @@ class SampleGrid(PeriodicImage):
         nrow: samples per row of the grid.
         value_range: (low, high) of the data; MNIST in lit-gan is scaled to [-1, 1].
         padding: pixels between the images of the grid.
-        tag: TensorBoard tag of the image.
+        tag: the image's tag (TensorBoard), key (W&B, MLflow) or folder (PNG files).
         seed: seed of the fixed latent batch.
     """
 
@@ -78,7 +79,5 @@ class SampleGrid(PeriodicImage):
         images = to_unit_interval(samples.detach().cpu(), self.value_range)
         return make_grid(images, nrow=nrow, padding=self.padding)  # 1 channel is repeated to 3
 
-    def draw(self, trainer: Trainer, pl_module: LightningModule, writers: list[SummaryWriter]) -> None:
-        image = self.grid(pl_module)
-        for writer in writers:
-            writer.add_image(self.tag, image, global_step=trainer.global_step, dataformats="CHW")
+    def draw(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        log_image(trainer, self.tag, self.grid(pl_module), trainer.global_step, dataformats="CHW")

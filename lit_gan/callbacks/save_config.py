@@ -17,6 +17,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from lit_gan.callbacks.image_quality import SampleEvaluation
 from lit_gan.callbacks.periodic import tensorboard_writers
+from lit_gan.callbacks.run_folder import run_folder
 from lit_gan.errors import ConfigError
 
 
@@ -34,25 +35,41 @@ class SaveConfigToLogger(SaveConfigCallback):
     (``save_config`` is only called there). Passed by ``lit_gan.cli.run_cli`` as
     ``save_config_callback``; it takes the arguments of ``SaveConfigCallback``.
 
-    A ``config.yaml`` already in the log dir (the same command run twice with ``--trainer.logger
-    false``, which writes into ``default_root_dir`` itself) is refused in one line that says what to
-    give on the command line; Lightning's own error names ``LightningCLI(...)`` arguments only.
+    ``config.yaml`` goes to the run's own folder (:func:`~lit_gan.callbacks.run_folder.run_folder`: beside
+    its ``checkpoints``), not to Lightning's ``trainer.log_dir``, which for a W&B or MLflow logger is a
+    folder every run shares (the second run was refused) or None (MLflow on a database: an AssertionError).
+    A ``config.yaml`` already there (the same command run twice with ``--trainer.logger false``, which
+    writes into ``default_root_dir`` itself) is refused in one line that says what to give on the command
+    line; Lightning's own error names ``LightningCLI(...)`` arguments only.
     """
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        # Refused, not written elsewhere: the earlier run's checkpoints/ are in the same folder and this
-        # run's would mix with them, so a config.yaml moved out of the way would hide a real collision.
-        if not self.already_saved and self.save_to_log_dir and not self.overwrite:
-            log_dir = trainer.log_dir  # broadcast from rank 0
-            path = os.path.join(str(log_dir), self.config_filename)
-            exists = trainer.strategy.broadcast(trainer.is_global_zero and get_filesystem(path).isfile(path))
-            if exists:
+        # Lightning's SaveConfigCallback.setup, with the run's folder for ``trainer.log_dir``
+        if self.already_saved:
+            return
+        if self.save_to_log_dir:
+            log_dir = str(trainer.strategy.broadcast(run_folder(trainer) if trainer.is_global_zero else None))
+            path = os.path.join(log_dir, self.config_filename)
+            fs = get_filesystem(path)
+            # Refused, not written elsewhere: the earlier run's checkpoints/ are in the same folder and this
+            # run's would mix with them, so a config.yaml moved out of the way would hide a real collision.
+            # A run resumed from its own folder (``--ckpt_path last``) is the same run: its config is replaced.
+            ckpt_path = self.config.get("ckpt_path") if stage == "fit" else None
+            resumed_here = bool(ckpt_path) and os.path.realpath(str(ckpt_path)).startswith(os.path.realpath(log_dir) + os.sep)
+            if not (self.overwrite or resumed_here) and trainer.strategy.broadcast(trainer.is_global_zero and fs.isfile(path)):
                 raise ConfigError(
                     f"{path} exists: an earlier run wrote its config (and checkpoints) into {log_dir}, which"
                     f" {'`--trainer.logger false` makes' if trainer.logger is None else 'is'} this run's log dir too:"
                     " give this run its own folder with `--trainer.default_root_dir DIR`, or delete that run's files"
                 )
-        super().setup(trainer, pl_module, stage)
+            if trainer.is_global_zero:
+                fs.makedirs(log_dir, exist_ok=True)  # before the logger writes anything there
+                self.parser.save(self.config, path, skip_none=False, overwrite=self.overwrite or resumed_here,
+                                 multifile=self.multifile)
+        if trainer.is_global_zero:
+            self.save_config(trainer, pl_module, stage)
+            self.already_saved = True
+        self.already_saved = trainer.strategy.broadcast(self.already_saved)  # every rank skips the next setup
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         text = self.parser.dump(self.config, skip_none=False)  # the YAML that config.yaml holds

@@ -1,6 +1,7 @@
 """SampleGrid: a grid of the same latents' samples every N generator updates, in [0, 1]."""
 
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,10 +76,12 @@ def test_switched_off_with_a_warning_on_2d_points(tmp_path):
     assert "samples" not in read_events(logger).Tags()["images"]
 
 
-def test_other_loggers_are_skipped_quietly(tmp_path):
-    trainer = cpu_trainer(tmp_path, max_steps=2, logger=CSVLogger(tmp_path), callbacks=[SampleGrid(every_n_steps=1)])
+def test_a_logger_that_takes_no_images_gets_png_files(tmp_path):  # every logger kind: test_image_loggers.py
+    logger = CSVLogger(tmp_path)
+    trainer = cpu_trainer(tmp_path, max_steps=2, logger=logger, callbacks=[SampleGrid(every_n_steps=1)])
     trainer.fit(image_model(), TinyImages())
-    assert trainer.global_step == 2
+    assert sorted(p.name for p in (Path(logger.log_dir) / "images" / "samples").iterdir()) == [
+        "step=000001.png", "step=000002.png"]
 
 
 @pytest.mark.parametrize("kwargs", [{"every_n_steps": 0}, {"n_samples": 0}, {"value_range": (1, -1)}, {"padding": -1}])
