@@ -34,6 +34,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.plugins.io.wrapper import _WrappingCheckpointIO
 
 from lit_gan.checkpoints import check_loaded, load_error
+from lit_gan.compat import replace_base_checkpoint_io
 from lit_gan.checks import size_text
 from lit_gan.errors import UNREADABLE
 
@@ -129,4 +130,4 @@ def use_atomic_checkpoints(trainer: Trainer) -> None:
     if type(current) is TorchCheckpointIO:
         strategy.checkpoint_io = AtomicCheckpointIO()
     elif isinstance(current, _WrappingCheckpointIO) and type(current.checkpoint_io) is TorchCheckpointIO:
-        current._checkpoint_io = AtomicCheckpointIO()  # the base Lightning just gave it (its setter keeps the first)
+        replace_base_checkpoint_io(current, AtomicCheckpointIO())  # the base Lightning just gave it

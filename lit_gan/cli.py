@@ -18,6 +18,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
+from lit_gan.compat import set_typehint
+from lit_gan.resume_last import continue_in, latest_last
 from lit_gan.disk_full import disk_full, disk_full_message, quiet_event_writer_threads
 from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_command_line,
                                 check_instantiated, given_img_shape)
@@ -49,9 +51,8 @@ BATCH_COUNTS = ("limit_train_batches", "limit_val_batches", "limit_test_batches"
 def count_batches_as_ints(parser: LightningArgumentParser) -> None:
     """Parse the trainer's batch limits as an int first (1: one batch), then a float (0.5: half)."""
     for name in BATCH_COUNTS:
-        action = parser._option_string_actions.get(f"--trainer.{name}")
-        if action is not None and hasattr(action, "_typehint"):
-            action._typehint = Union[int, NonNegativeFloat, None]  # not NonNegativeInt: it takes 0.5 as 0
+        # not NonNegativeInt: it takes 0.5 as 0
+        set_typehint(parser._option_string_actions.get(f"--trainer.{name}"), Union[int, NonNegativeFloat, None])
 
 
 class LitGanCLI(LightningCLI):
@@ -120,6 +121,10 @@ class LitGanCLI(LightningCLI):
         trainer.callbacks.append(ShowHeldLines(self._startup_lines))
         use_atomic_checkpoints(trainer)
         use_progress_bar(trainer)  # plain lines instead of the bar when stdout is a file (a batch job's log)
+        checkpoints = trainer.checkpoint_callback
+        if checkpoints is not None and checkpoints.save_last is None:  # not set: last.ckpt, for --ckpt_path last
+            checkpoints.save_last = True
+        continue_in(trainer, getattr(self, "_resume_version", None))
         return trainer
 
     def _parse_ckpt_path(self) -> None:
@@ -127,6 +132,11 @@ class LitGanCLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         self._checkpoint = None
+        if subcommand == "fit" and ckpt_path == "last" and not Path(ckpt_path).is_file():
+            found = latest_last(self.config[subcommand])  # the latest run's, continued in its folder
+            if found is not None:
+                ckpt_path, self._resume_version = found
+                self.config[subcommand].ckpt_path = ckpt_path
         if ckpt_path and (ckpt_path not in SPECIAL or Path(ckpt_path).is_file()):  # Lightning parses any file
             try:
                 self._checkpoint = read_checkpoint(ckpt_path)
@@ -161,6 +171,8 @@ class LitGanCLI(LightningCLI):
             with warnings.catch_warnings():
                 if subcommand != "fit":  # its ModelCheckpoint saves nothing: where the fit's saved is no matter
                     warnings.filterwarnings("ignore", message="The dirpath has changed from")
+                if getattr(self, "_resume_version", None) is not None:  # --ckpt_path last: the run's own folder
+                    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
                 super()._run_subcommand(subcommand)
         except (ConfigError, NonFiniteError, MisconfigurationException) as err:
             self._refuse(worker_message(str(err)))

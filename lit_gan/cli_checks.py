@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lit_gan.checkpoints import FAMILY_KEY, check_resumable
+from lit_gan.compat import start_method
 from lit_gan.errors import ConfigError
 from lit_gan.objectives import AdversarialModule
 from lit_gan.specs import import_paths, untrusted_import
@@ -207,10 +208,10 @@ def check_instantiated(trainer: Trainer, datamodule: Optional[LightningDataModul
     """What needs the built trainer, model and data: a given ``img_shape`` the data overrides, checkpoint
     folders, spectral norm under a spawning strategy."""
     launcher = getattr(trainer.strategy, "launcher", None)
-    spawns = getattr(launcher, "_start_method", None) in ("spawn", "forkserver")
+    spawns = start_method(launcher) in ("spawn", "forkserver")
     if spawns and model is not None and any(parametrize.is_parametrized(m) for m in model.modules()):
         raise ConfigError(f'Parser key "trainer.strategy": {type(trainer.strategy).__name__} with start method'
-                          f" {launcher._start_method} pickles the model into new processes, which torch cannot do with"
+                          f" {start_method(launcher)} pickles the model into new processes, which torch cannot do with"
                           " spectral_norm's parametrizations: use `ddp`")
     data_shape = getattr(datamodule, "img_shape", None)
     if img_shape is not None and data_shape is not None and tuple(img_shape) != tuple(data_shape):

@@ -18,9 +18,10 @@ signalled first stops and waits in the checkpoint's barrier while a rank signall
 ``dist.broadcast`` from inside the signal handler, out of step with the other ranks' collectives.
 Here, for ``world_size > 1`` only: the handler just notes the signal (and forwards it to the other
 local ranks, as Lightning's launcher does); once per training batch (``sync_sigterm``, from
-``AdversarialModule.on_train_batch_end``) the ranks all-reduce (MAX) that 0/1 note, and if any rank
-has it, every rank sets Lightning's flag, so that Lightning's end-of-batch check raises
-``SIGTERMException`` on every rank after the same batch and ``ModelCheckpoint(save_on_exception)``
+``AdversarialModule.on_train_batch_end``) the ranks all-reduce (MAX) that 0/1 note, a CPU tensor
+over gloo (a group of its own where the ranks' backend is NCCL), so that it never waits for a GPU's
+queue; if any rank has it, every rank sets Lightning's flag, so that Lightning's end-of-batch check
+raises ``SIGTERMException`` on every rank after the same batch and ``ModelCheckpoint(save_on_exception)``
 saves with all ranks in its barrier. One process keeps Lightning's handler and costs nothing.
 """
 
@@ -35,6 +36,8 @@ import torch
 import torch.distributed as dist
 from lightning.pytorch.trainer.states import TrainerFn, TrainerStatus
 from lightning.pytorch.utilities.rank_zero import rank_prefixed_message
+
+from lit_gan.compat import mark_sigterm, set_sigterm_notifier
 
 SIGTERM_STATUS = 128 + signal.SIGTERM  # 143
 SIGINT_STATUS = 128 + signal.SIGINT  # 130
@@ -51,6 +54,7 @@ class InterruptAsPreemption:
         self.fired = False
         self.sigterm_pending = False  # this rank received SIGTERM, not yet agreed on by all ranks
         self.distributed = False  # world_size > 1: SIGTERM is agreed on once per batch (sync_sigterm)
+        self.group: Optional[Any] = None  # a CPU (gloo) group for the flag where the ranks talk NCCL
 
     def install(self) -> None:
         """Called at ``on_fit_start``, before Lightning registers its signal handlers (in ``Trainer._run``)."""
@@ -71,14 +75,10 @@ class InterruptAsPreemption:
         self.distributed = bool(
             trainer is not None and trainer.world_size > 1 and dist.is_available() and dist.is_initialized()
         )
-        connector = getattr(trainer, "_signal_connector", None)
-        if connector is None:
-            return
-        if self.distributed:
-            # register_signal_handlers (after on_fit_start) takes ``self._sigterm_notifier_fn``: this one, on this trainer
-            connector._sigterm_notifier_fn = self._note_sigterm
-        else:
-            connector.__dict__.pop("_sigterm_notifier_fn", None)  # Lightning's own, e.g. after a DDP fit of this trainer
+        if trainer is not None:  # Lightning's own for one process, e.g. after a DDP fit of this trainer
+            set_sigterm_notifier(trainer, self._note_sigterm if self.distributed else None)
+        if self.distributed and self.group is None and dist.get_backend() != "gloo":
+            self.group = dist.new_group(backend="gloo")  # every rank, at fit start: the flag never waits on a GPU
 
     def _note_sigterm(self, signum: Any, frame: Optional[FrameType]) -> None:
         """Lightning's ``_sigterm_notifier_fn`` without its in-handler broadcast: no collective here."""
@@ -99,10 +99,10 @@ class InterruptAsPreemption:
         if not self.distributed:
             return
         trainer = self.module._trainer
-        flag = torch.tensor([1 if self.sigterm_pending else 0], dtype=torch.int32, device=trainer.strategy.root_device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        flag = torch.tensor([1 if self.sigterm_pending else 0], dtype=torch.int32)  # on the CPU: no device sync
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.group)
         if flag.item():
-            trainer._signal_connector.received_sigterm = True  # Lightning's on_advance_end raises SIGTERMException
+            mark_sigterm(trainer)  # Lightning's on_advance_end raises SIGTERMException
 
     def uninstall(self) -> None:
         if self.previous is not None and threading.current_thread() is threading.main_thread():

@@ -10,12 +10,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lit_gan"
 RANKS = {  # module prefix -> layer; a module may import only modules of its own layer or below
-    "lit_gan.errors": 0, "lit_gan.checks": 0, "lit_gan.yaml_checks": 0, "lit_gan.files": 0, "lit_gan.specs": 0, "lit_gan.tensors": 0,
+    "lit_gan.errors": 0, "lit_gan.compat": 0, "lit_gan.checks": 0, "lit_gan.yaml_checks": 0, "lit_gan.files": 0, "lit_gan.specs": 0, "lit_gan.tensors": 0,
+    "lit_gan.image_files": 0, "lit_gan.run_folders": 0,
     "lit_gan.networks": 1, "lit_gan.data": 1,
     "lit_gan.metrics": 2, "lit_gan.checkpoints": 2, "lit_gan.checkpoint_io": 2, "lit_gan.interrupt": 2,
     "lit_gan.objectives": 3,
     "lit_gan.callbacks": 4,
-    "lit_gan.cli_checks": 5, "lit_gan.cli": 5, "lit_gan.disk_full": 5, "lit_gan.console": 5, "lit_gan.parser": 5, "lit_gan.evaluate": 5, "lit_gan.evaluate_report": 5,
+    "lit_gan.cli_checks": 5, "lit_gan.cli": 5, "lit_gan.resume_last": 5, "lit_gan.disk_full": 5, "lit_gan.console": 5, "lit_gan.parser": 5, "lit_gan.evaluate": 5, "lit_gan.evaluate_report": 5,
+    "lit_gan.generate": 5, "lit_gan.export": 5, "lit_gan.commands": 5,
 }
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, Optional
 
+import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 
@@ -74,6 +75,18 @@ class ProgressBar(TQDMProgressBar):
         if self.plain and self._lines.due(trainer):
             if trainer.is_global_zero:
                 print(self.line(trainer, pl_module), flush=True)
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        """Lightning's values, and the model's ``progress_values`` of training (its losses and estimate),
+        read from the device here, when the bar redraws or a line is printed, in one transfer: the
+        model logs them to the loggers only, so that nothing is read back at the other batches."""
+        metrics = super().get_metrics(trainer, pl_module)
+        logged = trainer.callback_metrics
+        keys = [k for k in getattr(pl_module, "progress_values", ()) if f"train/{k}" in logged]
+        if not keys:
+            return metrics
+        values = torch.stack([logged[f"train/{k}"].detach().float().reshape(()).cpu() for k in keys]).tolist()
+        return {**dict(zip(keys, values)), **metrics}
 
     def line(self, trainer: Trainer, pl_module: LightningModule) -> str:
         step, total = trainer.global_step, trainer.max_steps

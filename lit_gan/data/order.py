@@ -39,6 +39,8 @@ import torch.distributed as dist
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from lit_gan.compat import epoch_progress
+
 
 def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
@@ -174,7 +176,7 @@ class ResumableOrder(LightningDataModule):
         into = int(state.get("into", state["samples"])) if epoch == saved_epoch else 0  # else the loop went on
         done = self._order.resume(int(state["epoch"]), int(state["samples"]), into, epoch)
         if trainer is not None and epoch == saved_epoch:
-            progress = trainer.fit_loop.epoch_loop.batch_progress.current
+            progress = epoch_progress(trainer)
             shift = done - progress.processed  # 0 at the same size; the stages keep their offsets
             progress.ready, progress.started = progress.ready + shift, progress.started + shift
             progress.processed, progress.completed = progress.processed + shift, progress.completed + shift
@@ -183,7 +185,7 @@ class ResumableOrder(LightningDataModule):
         order = getattr(self, "_order", None)
         if order is None or getattr(self, "trainer", None) is None:
             return {}
-        batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # training steps run this epoch
+        batches = epoch_progress(self.trainer).processed  # training steps run this epoch
         position, into = order.position(order.epoch, batches)
         permutation, samples = divmod(position, order.kept) if order.kept else (0, 0)
         return {"order": {"seed": order.seed, "epoch": permutation, "samples": samples, "into": into, "loop_epoch": order.epoch}}

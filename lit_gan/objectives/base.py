@@ -46,6 +46,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
+from lit_gan.compat import is_log_step
 from lit_gan.checkpoints import (check_contents, check_fits, check_iteration_boundary, check_resumable, check_resumed_step,
                                  load_training_state,
                                  save_training_state, set_rng_states)
@@ -58,6 +59,7 @@ from lit_gan.objectives import losses
 from lit_gan.objectives.conditional import batch_labels, check_data_classes, check_sample_labels, conditional_network
 from lit_gan.objectives.ema import GeneratorEMA
 from lit_gan.objectives.penalties import r1_r2, refuse_batch_norm
+from lit_gan.objectives.schedules import check_learning_rates
 from lit_gan.objectives.updates import OnNonFinite, Updater
 from lit_gan.specs import build, from_spec, to_spec
 from lit_gan.tensors import eval_mode, real_images
@@ -80,13 +82,13 @@ class AdversarialModule(LightningModule):
         g_optimizer: optimizer of the generator, called with its parameters; None: the family's default.
         d_optimizer: optimizer of the critic, called with its parameters; None: the family's default.
         g_scheduler: learning-rate scheduler of the generator's optimizer, called with it, e.g.
-            ``torch.optim.lr_scheduler.LinearLR`` with ``end_factor`` 0 and ``total_iters`` =
-            ``max_steps`` for a linear decay to zero; None: a constant learning rate.
+            ``lit_gan.objectives.LinearToZero`` for a linear decay to zero at ``trainer.max_steps``
+            (it follows the run's length); None: a constant learning rate.
         d_scheduler: the same for the critic's optimizer. Both step once per generator update
-            (``trainer.global_step``), the critic's too, so that one ``total_iters`` fits both.
+            (``trainer.global_step``), the critic's too, so that one schedule's length fits both.
         on_nonfinite: when a loss or a gradient is NaN or Inf (on any rank): ``"raise"`` stops with an
             error naming the loss and the step; ``"skip"`` skips that update and counts it in
-            ``train/skipped_updates``; ``"off"`` does not check (one device sync per update less).
+            ``train/skipped_updates``; ``"off"`` does not check.
         max_consecutive_skips: with ``"skip"``, stop with an error naming the loss after this many
             updates in a row were skipped (a run whose every update is non-finite would otherwise
             run on at its step, printing nothing).
@@ -306,6 +308,11 @@ class AdversarialModule(LightningModule):
         if self._rng_to_restore is not None:
             set_rng_states(self._rng_to_restore)  # rank 0's, the same on every rank (see ``draw``)
             self._rng_to_restore = None
+        for config in self.trainer.lr_scheduler_configs:  # schedules that end with the run (LinearToZero)
+            follow = getattr(config.scheduler, "follow_run_length", None)
+            if follow is not None:
+                follow(self.trainer.estimated_stepping_batches)
+        check_learning_rates(self.trainer, self.global_step)
 
     def on_fit_end(self) -> None:
         self._interrupt.uninstall()
@@ -414,14 +421,23 @@ class AdversarialModule(LightningModule):
         return self.ac_weight * total, {"ac_loss": total.detach()}
 
     def log_iteration(self, critic_logs: dict[str, Tensor], g_loss: Tensor) -> None:
-        """Log the critic's values averaged over the iteration's updates, and the generator's loss."""
+        """Log the critic's values averaged over the iteration's updates, and the generator's loss.
+
+        They stay on the device: the loggers read them at log steps, the progress display when it shows
+        them (``progress_values``). Nothing is logged to Lightning's progress bar, whose values Lightning
+        reads back at every batch they are logged in; the logged x axis ``step`` is a copy to the device,
+        made at log steps only."""
         logs = {**critic_logs, "g_loss": g_loss}
         if self.updater.on_nonfinite == "skip":
             logs["skipped_updates"] = torch.tensor(float(self.updater.skipped))
-        self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=False)
-        self.log_dict({k: logs[k] for k in ("d_loss", "g_loss", self.estimate_name)}, prog_bar=True, logger=False)
-        if self.loggers:
+        self.log_dict({f"train/{k}": v for k, v in logs.items()})
+        if self.loggers and is_log_step(self.trainer):
             self.log("step", float(self.global_step))  # the logged x axis: generator updates
+
+    @property
+    def progress_values(self) -> tuple[str, ...]:
+        """What a progress display shows of the logged training values (``train/`` + each)."""
+        return ("d_loss", "g_loss", self.estimate_name)
 
     # ----------------------------------------------------------------- evaluation
     def real(self, batch: Any) -> Tensor:

@@ -40,7 +40,8 @@ class GeneratorEMA(nn.Module):
     def update(self, generator: nn.Module, step: int) -> None:
         """Average in ``generator``'s weights after its ``step``-th update (1 for the first)."""
         weight = 1.0 if step <= self.warmup else 1.0 - self.decay  # of the new weights
-        for averaged, current in zip(self.module.parameters(), generator.parameters()):
-            averaged.lerp_(current.detach(), weight)
-        for averaged, current in zip(self.module.buffers(), generator.buffers()):
-            averaged.copy_(current)
+        # one multi-tensor kernel each on a GPU, not one per tensor
+        torch._foreach_lerp_(list(self.module.parameters()), [p.detach() for p in generator.parameters()], weight)
+        buffers = list(self.module.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(generator.buffers()))

@@ -16,7 +16,7 @@ Counting. The generator's optimizer steps through its ``LightningOptimizer`` (it
 plugin and hooks included, not counted). See "Step semantics" in :mod:`lit_gan.objectives.base`.
 """
 
-from typing import Literal
+from typing import Callable, Literal, Optional
 
 import torch
 import torch.distributed as dist
@@ -36,9 +36,18 @@ class Updater:
     Args:
         on_nonfinite: when a loss or a gradient is NaN or Inf on any rank: ``"raise"`` stops with
             an error naming the loss and the step; ``"skip"`` skips that update and counts it;
-            ``"off"`` does not check (one device sync per update less).
+            ``"off"`` does not check.
         max_consecutive_skips: with ``"skip"``, stop with an error after this many skips in a row.
+
+    One read-back per generator iteration on an accelerator. Whether an update is finite is decided on
+    the device. A critic update is stepped at once, guarded: the critic's weights and its optimizer's state are kept
+    (one flat copy per device and type) and put back on the device where the check failed, with no
+    wait for the answer. The generator's update reads its own check and every critic update's of the
+    iteration in one transfer (``settle``): skips are counted, ``raise`` raises, and the generator
+    steps only if finite. No non-finite update is applied, and none reaches a checkpoint.
     """
+
+    defer: Optional[bool] = None  # see ``deferred``
 
     def __init__(self, on_nonfinite: OnNonFinite = "raise", max_consecutive_skips: int = 100) -> None:
         if on_nonfinite not in ("raise", "skip", "off"):
@@ -48,6 +57,7 @@ class Updater:
         self.max_consecutive_skips = int(max_consecutive_skips)
         self.skipped = 0  # updates skipped so far (saved in checkpoints)
         self.consecutive = 0
+        self.pending: list[tuple[Tensor, Tensor, str, nn.Module, int]] = []  # the critic's checks, not yet read
 
     def update(
         self, module: LightningModule, opt: LightningOptimizer, network: nn.Module, loss: Tensor, name: str, counted: bool,
@@ -55,8 +65,9 @@ class Updater:
     ) -> bool:
         """One update of ``network`` on ``loss``; False when it was skipped (``on_nonfinite: skip``).
 
-        ``counted``: the generator's update, which advances ``trainer.global_step``. ``name`` (of the
-        loss) and ``critic_update`` (the number of the current critic update) go into errors."""
+        ``counted``: the generator's update, which advances ``trainer.global_step`` and settles the
+        iteration's checks; the critic's are guarded and settled with it. ``name`` (of the loss) and
+        ``critic_update`` (the number of the current critic update) go into errors."""
         opt.zero_grad(set_to_none=True)
         no_sync = getattr(module.trainer.strategy, "block_backward_sync", None)
         if no_sync is None:
@@ -64,21 +75,47 @@ class Updater:
         else:
             with no_sync():
                 module.manual_backward(loss)
-        if not self._average_and_check(module, network, loss):
-            opt.zero_grad(set_to_none=True)
-            self._refuse(module, network, loss, name, critic_update)
-            return False
-        self.consecutive = 0
-        if counted:
-            opt.step()  # advances trainer.global_step
-        else:
-            module.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None, model=module)
+        finite = self._average_and_check(module, network, loss)
+        step = opt.step if counted else (  # the generator's advances trainer.global_step; the critic's is not counted
+            lambda: module.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None, model=module))
+        if finite is not None and not counted and self.deferred(finite):
+            guarded_step(opt.optimizer, finite, step)
+            self.pending.append((finite, loss.detach(), name, network, critic_update))
+            return True
+        if finite is not None:
+            if not self.settle(module, finite):
+                opt.zero_grad(set_to_none=True)
+                self._refuse(module, network, loss, name, critic_update)
+                return False
+            self.consecutive = 0
+        step()
         return True
 
-    def _average_and_check(self, module: LightningModule, network: nn.Module, loss: Tensor) -> bool:
-        """Average the gradients of ``network`` over the ranks and say whether the loss and the
-        gradients are finite on every rank. With a grad scaler (16-mixed) an inf gradient is the
-        scaler's business: only the loss is checked."""
+    def deferred(self, finite: Tensor) -> bool:
+        """Whether a critic update's check waits for the generator's: on an accelerator (where reading
+        it would stall the queue), not on the CPU (where reading costs nothing and guarding does);
+        ``defer`` set to True or False decides instead."""
+        return self.defer if self.defer is not None else finite.device.type != "cpu"
+
+    def settle(self, module: LightningModule, finite: Optional[Tensor] = None) -> bool:
+        """Read the pending critic checks (and ``finite``, the generator's) in one transfer; count or
+        raise for each refused critic update, in order; whether ``finite`` holds (True without it)."""
+        pending, self.pending = self.pending, []
+        flags = [entry[0] for entry in pending] + ([] if finite is None else [finite])
+        if not flags:
+            return True
+        read = torch.stack(flags).tolist()  # the one read-back of the iteration
+        for ok, (_, loss, name, network, critic_update) in zip(read, pending):
+            if ok:
+                self.consecutive = 0
+            else:
+                self._refuse(module, network, loss, name, critic_update)
+        return finite is None or read[-1]
+
+    def _average_and_check(self, module: LightningModule, network: nn.Module, loss: Tensor) -> Optional[Tensor]:
+        """Average the gradients of ``network`` over the ranks; whether the loss and the gradients are
+        finite on every rank, as a boolean on the device (None with ``on_nonfinite: off``). With a grad
+        scaler (16-mixed) an inf gradient is the scaler's business: only the loss is checked."""
         grads = [p.grad for p in network.parameters() if p.grad is not None]
         check = self.on_nonfinite != "off"
         checked_grads = check and getattr(module.trainer.precision_plugin, "scaler", None) is None
@@ -93,8 +130,8 @@ class Updater:
         elif check:
             values = torch.stack([loss.detach().float().reshape(())] + (list(torch._foreach_norm(grads)) if checked_grads else []))
         else:
-            return True
-        return not check or bool(torch.isfinite(values).all())
+            return None
+        return torch.isfinite(values).all() if check else None
 
     def _refuse(self, module: LightningModule, network: nn.Module, loss: Tensor, name: str, critic_update: int) -> None:
         """Raise, or count the skip (and raise after ``max_consecutive_skips`` in a row)."""
@@ -113,3 +150,31 @@ class Updater:
                 f"{self.consecutive} updates in a row skipped (`on_nonfinite: skip`), the last for a non-finite {what}:"
                 " training is not progressing; lower the learning rates, or raise `max_consecutive_skips`"
             )
+
+
+def guarded_step(optimizer: torch.optim.Optimizer, finite: Tensor, step: Callable[[], None]) -> None:
+    """Run ``step`` (``optimizer``'s) so that it takes effect only where ``finite`` (a device boolean)
+    holds, without reading it.
+
+    The parameters and every tensor of their optimizer state are copied into one flat buffer per type
+    before the step and chosen back with ``torch.where`` after it: a few kernels, whatever the number
+    of parameters. It waits for ``finite`` instead where nothing could put the state back on the device:
+    on the first step, before the optimizer has state, and when some state lives on another device than
+    the weights (Adam's step counters on the CPU beside weights on a GPU; ``fused: true`` or
+    ``capturable: true`` keeps them on the GPU)."""
+    params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    states = [optimizer.state.get(p) for p in params]
+    tensors = params + [t for state in states for t in (state or {}).values() if isinstance(t, Tensor)]
+    if any(not state for state in states) or any(t.device != finite.device for t in tensors):
+        if bool(finite):
+            step()
+        return
+    groups: dict[torch.dtype, list[Tensor]] = {}
+    for t in tensors:
+        groups.setdefault(t.dtype, []).append(t)
+    kept = {dtype: torch.cat([t.detach().reshape(-1) for t in group]) for dtype, group in groups.items()}
+    step()
+    with torch.no_grad():
+        for dtype, group in groups.items():
+            chosen = torch.where(finite, torch.cat([t.detach().reshape(-1) for t in group]), kept[dtype])
+            torch._foreach_copy_(group, [part.view_as(t) for part, t in zip(chosen.split([t.numel() for t in group]), group)])

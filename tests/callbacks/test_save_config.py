@@ -7,7 +7,7 @@ import pytest
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from lit_gan import FGAN, GAN, WGAN, WGANGP
-from lit_gan.callbacks import CriticLandscape, GradientDiagnostics, SaveConfigToLogger
+from lit_gan.callbacks import CriticLandscape, GradientDiagnostics, ProgressBar, SaveConfigToLogger
 from lit_gan.cli import run_cli
 from lit_gan.data import RingOfGaussians
 from tests.callbacks.conftest import read_events, scalars, tensorboard
@@ -35,7 +35,7 @@ def test_quickstart_logs_its_config_landscape_and_diagnostics(tmp_path, monkeypa
     assert hparams["model/class_path"].string_value == "lit_gan.WGANGP"
     assert hparams["model/init_args/n_critic"].number_value == 5
     assert hparams["model/init_args/gp_lambda"].number_value == 0.1
-    assert hparams["model/init_args/g_scheduler/class_path"].string_value == "torch.optim.lr_scheduler.LinearLR"
+    assert hparams["model/init_args/g_scheduler/class_path"].string_value == "lit_gan.objectives.LinearToZero"
     assert hparams["data/init_args/n_modes"].number_value == 8
     assert hparams["trainer/callbacks/0/class_path"].string_value == "lit_gan.callbacks.CriticLandscape"
     assert hparams["seed_everything"].number_value == 0
@@ -57,8 +57,10 @@ ESTIMATES = [(GAN, "jsd"), (WGAN, "wasserstein"), (WGANGP, "wasserstein"), (FGAN
 def test_progress_bar_shows_the_losses_and_the_distance_estimate(tmp_path, family, estimate):
     logger = tensorboard(tmp_path)
     trainer = cpu_trainer(tmp_path, max_steps=2, logger=logger, log_every_n_steps=1)
-    trainer.fit(family(n_critic=2, **tiny_networks()), RingOfGaussians(batch_size=8, n_train=64))
-    bar = trainer.progress_bar_metrics
+    model = family(n_critic=2, **tiny_networks())
+    trainer.fit(model, RingOfGaussians(batch_size=8, n_train=64))
+    assert not {"d_loss", "g_loss", estimate} & set(trainer.progress_bar_metrics)  # read back at every batch: not there
+    bar = ProgressBar().get_metrics(trainer, model)  # read when the bar redraws
     assert {"d_loss", "g_loss", estimate} <= set(bar)
     assert all(math.isfinite(bar[k]) for k in ("d_loss", "g_loss", estimate))
     # the progress bar's keys stay out of TensorBoard, which gets them as train/...

@@ -12,6 +12,7 @@ from lit_gan import WGANGP
 from lit_gan.data import RingOfGaussians
 from lit_gan.errors import NonFiniteError
 from lit_gan.networks import MLPCritic, MLPGenerator
+from lit_gan.objectives.updates import Updater
 from tests.conftest import cpu_trainer
 
 
@@ -35,13 +36,18 @@ class PoisonableWGANGP(WGANGP):
         if not self.poison:
             return super().critic_update(opt, real, labels)
         PoisonableCritic.poisoned = self.critic_steps in self.poison
-        before = [p.detach().clone() for p in self.critic.parameters()]
+        before = self.critic_state(opt)
         try:
             return super().critic_update(opt, real, labels)
         finally:
             if PoisonableCritic.poisoned:
-                self.around_poison = (before, [p.detach().clone() for p in self.critic.parameters()])
+                self.around_poison = (before, self.critic_state(opt))
             PoisonableCritic.poisoned = False
+
+    def critic_state(self, opt):
+        """The critic's weights and every tensor of its optimizer's state (Adam's moments and step counts)."""
+        state = [t for p in self.critic.parameters() for t in opt.optimizer.state.get(p, {}).values()]
+        return [t.detach().clone() for t in [*self.critic.parameters(), *state]]
 
 
 class PoisonAll(Callback):
@@ -66,8 +72,11 @@ def model(**kwargs):
                             latent_dim=2, img_shape=(2,), n_critic=2, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def clean():
+@pytest.fixture(autouse=True, params=[False, True], ids=["read-at-once", "deferred"])
+def clean(request, monkeypatch):
+    """Each test twice: the critic's checks read at once (the CPU's way) and deferred to the generator's
+    update, guarded on the device (an accelerator's way, ``Updater.deferred``)."""
+    monkeypatch.setattr(Updater, "defer", request.param)
     yield
     PoisonableCritic.poisoned = False
 
@@ -90,7 +99,8 @@ def test_skip_skips_the_update_and_counts_it(tmp_path):
     trainer.fit(m, RingOfGaussians(batch_size=8, n_train=256))
     assert m.skipped_updates == 1 and trainer.global_step == 4
     before, after = m.around_poison
-    assert all(torch.equal(a, b) for a, b in zip(before, after))  # the critic did not move
+    assert len(before) == 4 * len(list(m.critic.parameters()))  # weights, and Adam's step, exp_avg, exp_avg_sq
+    assert all(torch.equal(a, b) for a, b in zip(before, after))  # the critic and its optimizer did not move
     assert all(torch.isfinite(p).all() for p in m.parameters())
     assert trainer.callback_metrics["train/skipped_updates"] == 1
 

@@ -1,0 +1,76 @@
+"""Every place where lit-gan reaches into Lightning's private state, in one module.
+
+Each function names the Lightning version its touchpoint was written against; tests/test_compat.py
+has one test per touchpoint that fails when Lightning changes it underneath (an attribute renamed,
+a meaning changed), so an upgrade of Lightning shows here first. pyproject.toml declares the
+Lightning range the test suite has passed on.
+
+Written for Lightning 2.6 (2.6.6); the method overrides of ``LightningCLI`` (``_parse_ckpt_path``,
+``_run_subcommand``) live in lit_gan/cli.py and are tested here too.
+"""
+
+from typing import Any, Callable, Optional, Union
+
+from lightning.pytorch import Trainer
+
+# Lightning 2.6: the actions of LightningArgumentParser keep their type in ``_typehint`` (jsonargparse's ActionTypeHint)
+TYPEHINT = "_typehint"
+
+
+def is_log_step(trainer: Trainer) -> bool:
+    """Whether the trainer writes logged training values after this batch (Lightning 2.6: the logger
+    connector's ``should_update_logs``, or ``fast_dev_run``, as ``update_train_step_metrics`` decides)."""
+    return bool(trainer._logger_connector.should_update_logs or trainer.fast_dev_run)
+
+
+def epoch_progress(trainer: Trainer) -> Any:
+    """The training loop's batch counts of the current epoch (Lightning 2.6: ``fit_loop.epoch_loop.batch_progress.current``,
+    with ``ready``, ``started``, ``processed``, ``completed``)."""
+    return trainer.fit_loop.epoch_loop.batch_progress.current
+
+
+def set_sigterm_notifier(trainer: Trainer, notifier: Optional[Callable[..., None]]) -> bool:
+    """Make ``notifier`` the SIGTERM handler Lightning registers at fit start, or Lightning's own (None);
+    False when the trainer has no signal connector (Lightning 2.6: ``_signal_connector._sigterm_notifier_fn``,
+    read by ``register_signal_handlers`` after ``on_fit_start``)."""
+    connector = getattr(trainer, "_signal_connector", None)
+    if connector is None:
+        return False
+    if notifier is None:
+        connector.__dict__.pop("_sigterm_notifier_fn", None)
+    else:
+        connector._sigterm_notifier_fn = notifier
+    return True
+
+
+def mark_sigterm(trainer: Trainer) -> None:
+    """Set Lightning's received-SIGTERM flag: its end-of-batch check then raises ``SIGTERMException``
+    (Lightning 2.6: ``_signal_connector.received_sigterm``, read by ``trainer.received_sigterm``)."""
+    trainer._signal_connector.received_sigterm = True
+
+
+def replace_base_checkpoint_io(wrapping: Any, base: Any) -> None:
+    """Give a wrapping CheckpointIO (``AsyncCheckpointIO``) ``base`` in place of the one Lightning gave it
+    (Lightning 2.6: ``_WrappingCheckpointIO._checkpoint_io``; its setter keeps the first)."""
+    wrapping._checkpoint_io = base
+
+
+def start_method(launcher: Any) -> Optional[str]:
+    """How a strategy's launcher starts its processes: ``spawn``, ``fork``, ``forkserver`` or None
+    (Lightning 2.6: ``_MultiProcessingLauncher._start_method``; the subprocess launcher has none)."""
+    return getattr(launcher, "_start_method", None)
+
+
+def set_typehint(action: Any, hint: Union[type, Any]) -> bool:
+    """Parse a LightningArgumentParser action as ``hint``; False where the action has no type hint
+    (jsonargparse 4: ``ActionTypeHint._typehint``)."""
+    if action is None or not hasattr(action, TYPEHINT):
+        return False
+    setattr(action, TYPEHINT, hint)
+    return True
+
+
+def set_logger_version(logger: Any, version: int) -> None:
+    """Make a TensorBoard or CSV logger write into ``version_<version>``, before anything asked its version
+    (Lightning 2.6: ``TensorBoardLogger._version`` and ``CSVLogger._version``, what ``version=`` sets)."""
+    logger._version = version
