@@ -9,6 +9,7 @@ from lit_gan.callbacks.run_lock import RunLock
 from lit_gan.callbacks.sample_grid import SampleGrid
 from lit_gan.callbacks.sample_writer import SampleWriter
 from lit_gan.callbacks.save_config import SaveConfigToLogger
+from lit_gan.callbacks.stacked_modes import StackedModes
 from lit_gan.objectives.clipping import WeightClipping
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "SampleGrid",
     "SampleWriter",
     "SaveConfigToLogger",
+    "StackedModes",
     "WeightClipping",
 ]

@@ -12,6 +12,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor, nn
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.networks.packing import pack_size
+from lit_gan.objectives.losses import per_score
 from lit_gan.tensors import real_images
 
 
@@ -34,8 +36,9 @@ def input_gradient_norm(critic: nn.Module, x: Tensor) -> Tensor:
     Taken out of place (``torch.autograd.grad``): no parameter's ``.grad`` is touched."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        (grad,) = torch.autograd.grad(critic(x).sum(), x)  # (B, *img_shape)
-    return grad.flatten(1).norm(2, dim=1).mean()
+        scores = critic(x)
+        (grad,) = torch.autograd.grad(scores.sum(), x)  # (B, *img_shape)
+    return per_score(grad, scores).norm(2, dim=1).mean()  # a packed critic's (PacGAN): per pack, as its penalty
 
 
 def layers(critic: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -132,8 +135,9 @@ class GradientDiagnostics(Callback):
             return
         logs, self._norms = self._norms, {}
         if self.input_gradients:
-            labels = pl_module.labels(batch)[: self.n_points] if getattr(pl_module, "num_classes", 0) else None
-            logs.update(self.input_gradient_norms(pl_module, real_images(batch)[: self.n_points], labels))
+            n = self.n_points - self.n_points % pack_size(pl_module.critic) or self.n_points  # whole packs
+            labels = pl_module.labels(batch)[:n] if getattr(pl_module, "num_classes", 0) else None
+            logs.update(self.input_gradient_norms(pl_module, real_images(batch)[:n], labels))
         metrics = {key: float(value) for key, value in logs.items()}
         for logger in trainer.loggers:  # rank 0 only (Lightning's loggers), at the generator update just made
             logger.log_metrics(metrics, step=pl_module.generator_step)

@@ -6,6 +6,7 @@ from lit_gan.data.folder import CelebADataModule, ImageFolderDataModule
 from lit_gan.data.images import ImageDataModule
 from lit_gan.data.mnist import MNISTDataModule
 from lit_gan.data.mnist5k import MNIST5k
+from lit_gan.data.stacked_mnist import StackedMNIST
 from lit_gan.data.toy import GridOfGaussians, RingOfGaussians, SwissRoll, Toy2DDataModule
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "MNIST5k",
     "MNISTDataModule",
     "RingOfGaussians",
+    "StackedMNIST",
     "SwissRoll",
     "Toy2DDataModule",
 ]

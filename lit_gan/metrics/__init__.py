@@ -11,6 +11,8 @@
 - :class:`ModeCoverage`: modes captured and high-quality fraction on toy mixtures (by class, too).
 - :func:`class_accuracy`, :func:`intra_class_fid`, :func:`classification_accuracy_score`: a
   class-conditional model's samples checked against the classes asked for (pure functions).
+- :func:`stacked_modes`, :func:`stacked_scores`, :class:`StackedModeCoverage`: modes of 1,000 and KL from
+  uniform on Stacked MNIST (VEEGAN, PacGAN), each channel labelled by a digit classifier.
 - :class:`InceptionFeatures` (torch-fidelity's Inception v3), :class:`CLIPFeatures`,
   :class:`DINOv2Features` and :class:`ClassifierFeatures` (a :class:`Classifier` trained on the
   data set): all are :class:`FeatureExtractor`\\ s.
@@ -30,6 +32,7 @@ from lit_gan.metrics.mmd import KernelMMD, gaussian_mmd
 from lit_gan.metrics.quality import ImageQualityMetrics
 from lit_gan.metrics.reference import ReferenceCache
 from lit_gan.metrics.scores import InceptionScore, KernelDistance
+from lit_gan.metrics.stacked import StackedModeCoverage, label_stacks, stacked_modes, stacked_scores
 from lit_gan.metrics.weights import WeightsNotFoundError
 
 __all__ = [
@@ -54,10 +57,14 @@ __all__ = [
     "PrecisionRecall",
     "PrecomputedFeatures",
     "ReferenceCache",
+    "StackedModeCoverage",
     "WeightsNotFoundError",
     "density_coverage",
     "frechet_distance",
     "gaussian_mmd",
+    "label_stacks",
     "precision_recall",
+    "stacked_modes",
+    "stacked_scores",
     "trace_sqrt_product",
 ]

@@ -21,11 +21,14 @@ from lit_gan.networks.spectral import apply_spectral_norm
 _BASE_SIZES = (4, 7)
 
 
-def doublings(img_shape: Sequence[int]) -> tuple[int, int]:
-    """Split the side of a (C, H, W) image into (s0, k) with side = s0 * 2**k, s0 in {4, 7}."""
-    if len(img_shape) != 3 or img_shape[1] != img_shape[2] or img_shape[0] not in (1, 3):
+def doublings(img_shape: Sequence[int], any_channels: bool = False) -> tuple[int, int]:
+    """Split the side of a (C, H, W) image into (s0, k) with side = s0 * 2**k, s0 in {4, 7}; C in (1, 3),
+    or any C >= 1 with ``any_channels`` (a critic's: a packed one reads m times the data's channels)."""
+    allowed = ">= 1" if any_channels else "in (1, 3)"
+    square = len(img_shape) == 3 and img_shape[1] == img_shape[2]
+    if not square or not (int(img_shape[0]) >= 1 if any_channels else img_shape[0] in (1, 3)):
         raise ValueError(
-            f"Expected argument `img_shape` to be (C, H, H) with C in (1, 3) for a DCGAN network, got {tuple(img_shape)}"
+            f"Expected argument `img_shape` to be (C, H, H) with C {allowed} for a DCGAN network, got {tuple(img_shape)}"
         )
     side, k = int(img_shape[1]), 0
     while side % 2 == 0 and side not in _BASE_SIZES:
@@ -119,7 +122,8 @@ class DCGANCritic(nn.Module):
     Unconditional: wrap it in :class:`~lit_gan.networks.conditional.Projection` for a conditional model.
 
     Args:
-        img_shape: (C, H, W) with C in (1, 3); linked from the data.
+        img_shape: (C, H, W); linked from the data (C in (1, 3); m times that in
+            :class:`~lit_gan.networks.Packed`).
         base_channels: channels of the first layer; each later layer has twice as many.
         norm: ``"batch"`` as in DCGAN; ``"layer"`` or ``"none"`` with a gradient penalty, which is
             per sample and so is broken by batch statistics (Gulrajani et al. 2017, Section 4).
@@ -141,7 +145,7 @@ class DCGANCritic(nn.Module):
         check_positive_ints(base_channels=base_channels)
         check_not_negative_int(extra_layers=extra_layers)
         self.num_classes = 0
-        s0, k = doublings(img_shape)
+        s0, k = doublings(img_shape, any_channels=True)
         channels = [base_channels * 2**i for i in range(k)]  # e.g. [64, 128, 256] for 32x32
         with allocating("critic", self, base_channels=base_channels, extra_layers=extra_layers, img_shape=img_shape):
             layers: list[nn.Module] = [nn.Conv2d(img_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]

@@ -55,6 +55,7 @@ from lit_gan.errors import ConfigError
 from lit_gan.interrupt import InterruptAsPreemption
 from lit_gan.networks.code import CodedCritic, CodedGenerator, latent_code
 from lit_gan.networks.conditional import ClassHead
+from lit_gan.networks.packing import check_pack
 from lit_gan.objectives import losses
 from lit_gan.objectives.conditional import batch_labels, check_data_classes, check_sample_labels, conditional_network
 from lit_gan.objectives.ema import GeneratorEMA
@@ -273,6 +274,8 @@ class AdversarialModule(LightningModule):
         if data_shape is not None and tuple(data_shape) != self.img_shape:
             raise ConfigError(f"the data's img_shape {tuple(data_shape)} differs from the model's `img_shape` {self.img_shape}")
         check_data_classes(self.trainer.datamodule if self._trainer else None, self.num_classes)
+        datamodule = self.trainer.datamodule if self._trainer else None  # PacGAN: batches of whole packs
+        check_pack(self.critic, getattr(datamodule, "batch_size", None), getattr(datamodule, "drop_last", True))
         shape = tuple(self.sample(2, z=torch.zeros(2, self.latent_dim)).shape[1:])  # eval mode, no grad, mode restored
         if shape != self.img_shape:
             raise ConfigError(f"`generator` produces samples of shape {shape}, but the data's img_shape is {self.img_shape}")

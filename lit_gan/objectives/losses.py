@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lit_gan.networks.packing import pack_samples
+
 LOG4 = math.log(4.0)
 
 
@@ -63,6 +65,16 @@ def drift_penalty(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
 
 
 # --- WGAN-GP (Gulrajani et al. 2017, Algorithm 1)
+def per_score(grad: Tensor, scores: Tensor) -> Tensor:
+    """The input gradient (B, *shape) as one row per score, (n, -1): a sample's, or a packed critic's
+    (PacGAN, :class:`~lit_gan.networks.Packed`) pack's m = B / n samples together, so that a norm is
+    the pack's, over the input the score reads."""
+    if grad.shape[0] % scores.numel():
+        raise ValueError(f"Expected the critic to give one score per sample or per pack, got {scores.numel()} scores"
+                         f" of {grad.shape[0]} samples")
+    return pack_samples(grad, grad.shape[0] // scores.numel()).flatten(1)
+
+
 def gradient_penalty(
     critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, t: Optional[Tensor] = None
 ) -> tuple[Tensor, Tensor]:
@@ -78,7 +90,7 @@ def gradient_penalty(
     x_hat = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(True)  # (B, *img_shape)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)  # (B,): one norm per sample over all non-batch dims
+    norms = per_score(grad, scores).norm(2, dim=1)  # one norm per sample (per pack) over all non-batch dims
     return ((norms - 1) ** 2).mean(), norms.detach().mean()
 
 
@@ -88,8 +100,9 @@ def zero_centered_gradient_penalty(critic: Callable[[Tensor], Tensor], x: Tensor
     weight gamma / 2 is the caller's). Out of place (``torch.autograd.grad``), like
     :func:`gradient_penalty`. Returns the penalty and the mean gradient norm (detached)."""
     x = x.detach().requires_grad_(True)  # (B, *img_shape)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-    squared = grad.flatten(1).pow(2).sum(dim=1)  # (B,): ||grad_x D(x_i)||^2
+    scores = critic(x)
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    squared = per_score(grad, scores).pow(2).sum(dim=1)  # ||grad_x D(x_i)||^2 per sample (per pack)
     return squared.mean(), squared.detach().sqrt().mean()
 
 
