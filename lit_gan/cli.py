@@ -220,13 +220,18 @@ def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
 
 
 def main(args: Optional[list[str]] = None) -> None:
-    """The ``lit-gan`` console script: LightningCLI's subcommands, and ``evaluate`` (lit_gan/evaluate.py)."""
-    argv = sys.argv[1:] if args is None else args
-    if argv[:1] == ["evaluate"]:
-        from lit_gan.evaluate import main as evaluate
+    """The ``lit-gan`` console script: LightningCLI's subcommands, and lit-gan's own (evaluate, generate,
+    export: lit_gan/commands.py), which ``lit-gan --help`` lists too."""
+    from lit_gan.commands import every_subcommand_in_help, own_command
 
-        evaluate(argv[1:])
+    argv = sys.argv[1:] if args is None else args
+    own = own_command(argv)  # also --version; no or an unknown subcommand: one line, exit 2
+    if own is not None:
+        own(argv[1:])
         return
+    if argv[:1] in (["-h"], ["--help"]):
+        with every_subcommand_in_help():
+            run_cli(args)
     run_cli(args)
     close_process_group()
 

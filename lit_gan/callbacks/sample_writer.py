@@ -1,6 +1,5 @@
 """Samples out of a trained generator: ``lit-gan predict --config ... --ckpt_path ...``."""
 
-import math
 import os
 import re
 from pathlib import Path
@@ -10,12 +9,11 @@ import numpy as np
 import torch
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch import Callback, LightningModule, Trainer
-from PIL import Image
-from torchvision.utils import make_grid
 
 from lit_gan.checks import check_positive_ints
 from lit_gan.errors import ConfigError, one_line
 from lit_gan.files import leftovers, written_whole
+from lit_gan.image_files import save_grid, save_pngs, save_scatter
 from lit_gan.tensors import fixed_latents, to_uint8
 
 PNG_NAME = re.compile(r"\d{6,}\.png")  # what _write_images names them: 000000.png, ...
@@ -115,27 +113,11 @@ class SampleWriter(Callback):
 
     def _write_images(self, samples: torch.Tensor, into: Path) -> None:
         images = to_uint8(samples)  # (N, C, H, W)
-        grid = make_grid(images[: self.grid_size], nrow=int(math.ceil(math.sqrt(min(self.grid_size, len(images))))))
-        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(into / "grid.png")
+        save_grid(images[: self.grid_size], into / "grid.png")
         if self.png_folder:
             folder = into / "png"
             folder.mkdir()
-            hwc = images.permute(0, 2, 3, 1).numpy()
-            for i, image in enumerate(hwc):
-                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(folder / f"{i:06d}.png")
+            save_pngs(images, [folder / f"{i:06d}.png" for i in range(len(images))])
 
     def _write_scatter(self, samples: torch.Tensor, into: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        points = samples.flatten(1)[:, :2].numpy()
-        fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
-        ax.set_aspect("equal")
-        ax.set_title(f"{len(points)} generator samples")
-        try:
-            fig.savefig(into / "grid.png")
-        finally:
-            plt.close(fig)
+        save_scatter(samples, into / "grid.png", f"{len(samples)} generator samples")
