@@ -96,6 +96,8 @@ class LitGanCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        if self.subcommand in ("validate", "test", "predict") and config.trainer.get("logger") in (None, True):
+            config.trainer.logger = False  # only training runs make a run folder; a logger given is used
         for key, lr in _learning_rates(config.get("model"), "model"):
             if lr is not None and not 0 < float(lr) < float("inf"):  # NaN too: every update would be NaN
                 self._refuse(f'Parser key "{key}": Expected a learning rate that is a finite number > 0.'

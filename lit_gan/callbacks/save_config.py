@@ -45,7 +45,7 @@ class SaveConfigToLogger(SaveConfigCallback):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # Lightning's SaveConfigCallback.setup, with the run's folder for ``trainer.log_dir``
-        if self.already_saved:
+        if self.already_saved or (stage != "fit" and not trainer.loggers):  # validate/test/predict: no run folder
             return
         if self.save_to_log_dir:
             log_dir = str(trainer.strategy.broadcast(run_folder(trainer) if trainer.is_global_zero else None))
