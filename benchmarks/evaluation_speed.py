@@ -307,7 +307,7 @@ PARTS = [
     ("extraction through the cache (the real side; with --cache_samples the generated side too)",
      "lit_gan/metrics/inception.py", "extract", "cached_outputs"),
     ("generated extraction outside the cache (ImageQualityMetrics.update)", "lit_gan/metrics/inception.py", "extract", "update"),
-    ("sampling the generator (generated_batches)", "lit_gan/evaluate.py", "generated_batches", None),
+    ("sampling the generator (generated_batches)", "lit_gan/metrics/sources.py", "generated_batches", None),
     ("metrics' updates (ImageQualityMetrics.update_features)", "lit_gan/metrics/quality.py", "update_features", None),
     ("reference cache load", "lit_gan/metrics/reference.py", "load", None),
     ("reference cache save", "lit_gan/metrics/reference.py", "save", None),

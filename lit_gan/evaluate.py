@@ -4,64 +4,48 @@
     lit-gan evaluate --samples generated/ --real reference/ --output metrics.json
 
 The generated side is a checkpoint of ``lit-gan fit`` (``num_samples`` samples from latents of
-``seed``, the averaged generator where the run kept one) or a folder of images (read as
-torch-fidelity reads one, :mod:`lit_gan.data.samples`; as grayscale where the feature extractor or
-the data takes 1-channel images). The real side is a data module's held-out
-split (``--data``, as in ``lit-gan fit``) or a folder (``--real``). The metrics are those of
-:class:`~lit_gan.metrics.ImageQualityMetrics` on one feature extractor (Inception by default),
-the real features from the reference cache when it has them. Prints a table and one protocol line
-(extractor, its weights' sha256 prefix, N real / N generated, resize, draws, versions, and a
-WARNING where FID has fewer images than features) and writes both to ``output`` as JSON
-(:mod:`lit_gan.evaluate_report`: atomically). ``output`` may be a new file or the report of an
-earlier evaluate, which it replaces; any other existing file (a checkpoint, an image of the folders
-read) is refused before anything runs, as are fewer than 2 images for FID or KID and the folder of
-a ``lit-gan predict`` stopped while writing.
+``seed``, the averaged generator where the run kept one; a conditional model's sample i of class
+i mod K) or a folder of images (read as torch-fidelity reads one, :mod:`lit_gan.data.samples`; as
+grayscale where the feature extractor or the data takes 1-channel images). The real side is a data
+module's held-out split (``--data``, as in ``lit-gan fit``) or a folder (``--real``). The metrics are
+any of the registry's (:mod:`lit_gan.metrics.registry`, by name or ``class_path``) on one feature
+extractor (Inception by default), the real features from the reference cache when it has them. Prints
+a table and one protocol line (extractor, its weights' sha256 prefix, N real / N generated, resize,
+each metric's settings, versions, and a WARNING where FID has fewer images than features) and writes
+both to ``output`` as JSON (:mod:`lit_gan.evaluate_report`: atomically). ``output`` may be a new file
+or the report of an earlier evaluate, which it replaces; any other existing file (a checkpoint, an
+image of the folders read) is refused before anything runs, as are fewer than 2 images for FID or
+KID and the folder of a ``lit-gan predict`` stopped while writing.
+
+``run`` reads its inputs (:mod:`lit_gan.evaluate_inputs`: each side counted, nothing extracted), checks
+them (:func:`check_inputs`), scores them (:func:`score`; the samples and the held-out images come from
+:mod:`lit_gan.metrics.sources`, as in ``ImageQuality``) and reports (:func:`lit_gan.evaluate_report.report`).
 """
 
 import sys
-from importlib.metadata import version
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Optional
 
 import torch
-
 from jsonargparse import ActionConfigFile
 from lightning.pytorch import LightningDataModule
-from torch import Tensor
-from torch.utils.data import DataLoader
 
-from lit_gan.callbacks.image_quality import check_num_real
 from lit_gan.checks import check_positive_ints
-from lit_gan.parser import LitGanParser
-from lit_gan.data.samples import SampleFolder
 from lit_gan.errors import ConfigError
-from lit_gan.evaluate_report import check_output, write_report
+from lit_gan.evaluate_inputs import Side, data_shape, read_generated, read_real, to_device
+from lit_gan.evaluate_report import check_output, report
 from lit_gan.files import unfinished
-from lit_gan.metrics.features import FeatureExtractor, check_takes, input_shape
-from lit_gan.metrics.quality import (ImageQualityMetrics, MetricName, check_enough_images, check_neighbours,
-                                     few_images_warnings)
-from lit_gan.metrics.reference import ReferenceCache, cached_features, cached_outputs
-from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_seeds
-from lit_gan.objectives.base import AdversarialModule
-from lit_gan.objectives.loading import load_with_step
-from lit_gan.tensors import fixed_latents, real_images
+from lit_gan.metrics.features import FeatureExtractor, input_shape
+from lit_gan.metrics.quality import ImageQualityMetrics, MetricEntry, check_counts, feed_real, protocol
+from lit_gan.metrics.reference import ReferenceCache, cached_outputs
+from lit_gan.metrics.registry import QualityMetric, resolve, with_flat_options
+from lit_gan.metrics.sources import (check_training_counts, class_counts, dataset_class_counts, sample_labels,
+                                     training_like)
+from lit_gan.parser import LitGanParser
 
 
-def check_shapes(extractor: FeatureExtractor, data: Optional[LightningDataModule], real_files: Optional[SampleFolder],
-                 model: Optional[AdversarialModule], sample_files: Optional[SampleFolder]) -> None:
-    """Once every input is listed and counted, before anything is extracted: the images of each (the ``None``
-    ones are not given) have the shape that ``extractor`` takes, where it takes one (a classifier)."""
-    takes, taker = input_shape(extractor), f"`feature_extractor` ({type(extractor).__name__})"
-    if data is not None:
-        check_takes(extractor, data_shape(data), "the images of `data`")
-    if real_files is not None:
-        real_files.check_shape(takes, taker)
-    if model is not None:
-        check_takes(extractor, model.img_shape, "the images of `checkpoint`")
-    if sample_files is not None:
-        sample_files.check_shape(takes, taker)
-
-
+# ----------------------------------------------------------------- checks, before anything is extracted
 def check_finished(name: str, folder: Optional[str]) -> None:
     """Refuse a folder that a ``lit-gan predict`` stopped while writing left (SampleWriter's temporary folder,
     or a ``dirpath`` it was moving the files into): some of the samples, not a result."""
@@ -71,86 +55,96 @@ def check_finished(name: str, folder: Optional[str]) -> None:
                           f" writing ({mark}), not a result: write the samples again")
 
 
-def data_shape(data: LightningDataModule) -> Optional[tuple[int, ...]]:
-    """The shape (C, H, W) of the images of ``data`` (its ``img_shape``), None if it does not say or holds no images."""
-    shape = getattr(data, "img_shape", None)
-    return tuple(int(s) for s in shape) if shape is not None and len(shape) == 3 else None
+def check_arguments(samples: Optional[str], checkpoint: Optional[str], data: Optional[LightningDataModule],
+                    real: Optional[str], output: Optional[str], device: str, **counts: Optional[int]) -> torch.device:
+    """The arguments alone, before any input is read; returns the device."""
+    if (samples is None) == (checkpoint is None):
+        raise ConfigError("Expected exactly one of the arguments `samples` (a folder) and `checkpoint`, got "
+                          + ("both" if samples else "neither"))
+    if (data is None) == (real is None):
+        raise ConfigError("Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got "
+                          + ("both" if data else "neither"))
+    check_positive_ints(**counts)
+    check_finished("samples", samples)
+    check_finished("real", real)
+    if output is not None:
+        check_output(output, checkpoint, {"samples": samples, "real": real})
+    try:
+        where = torch.device(device)
+        torch.empty(0, device=where)
+    except (RuntimeError, AssertionError) as err:
+        raise ConfigError(f"Expected argument `device` to be a device this machine has (cpu, cuda), got {device!r}: {err}")
+    return where
 
 
-def generated_batches(model: AdversarialModule, n: int, batch_size: int, seed: int) -> Iterator[Tensor]:
-    latents = fixed_latents(n, model.latent_dim, seed)
-    for start in range(0, n, batch_size):
-        yield model.sample(len(latents[start : start + batch_size]), z=latents[start : start + batch_size])
+def check_inputs(metric: ImageQualityMetrics, real: Side, generated: Side) -> None:
+    """Once both sides are counted: each metric has enough images, the images have the extractor's shape,
+    and a metric that reads the classes of a side (or training images) has them."""
+    check_counts(metric.metrics, real.count, generated.count)
+    for side in (real, generated):
+        side.check_shape(metric.feature_extractor)
+    for side, name in ((real, "real"), (generated, "generated")):
+        needing = [m.name for m in metric.metrics if "labels" in m.needs.get(name, ())]
+        if needing and side.no_classes:
+            raise ConfigError(f"Expected the {name} images of `{needing[0]}` to come with their classes, but"
+                              f" {side.no_classes}")
+    if metric.needs_train:
+        train_set = getattr(real.data, "train_set", None)
+        if train_set is None:
+            raise ConfigError(f"Expected `data` with a `train_set` for {', '.join(metric.chosen)} (training images, the"
+                              " real-vs-real values)")
+        model = generated.model
+        check_training_counts(dataset_class_counts(train_set, model.num_classes), class_counts(model, generated.count))
 
 
-def held_out_count(data: LightningDataModule, n: Optional[int]) -> int:
-    """How many held-out images :func:`held_out_batches` gives: ``n`` (all: None), at most as many as ``data`` holds."""
-    available = len(data.val_dataloader().dataset)
-    check_num_real(n, available, data)
-    return available if n is None else n
-
-
-def held_out_batches(data: LightningDataModule, n: Optional[int], device: torch.device) -> Iterator[Tensor]:
-    """The first ``n`` held-out images (all: None), converted as the data module converts training batches."""
-    left = held_out_count(data, n)
-    for batch in data.val_dataloader():
-        batch = data.on_before_batch_transfer(batch, 0)
-        batch = data.on_after_batch_transfer(data.transfer_batch_to_device(batch, device, 0), 0)
-        images = real_images(batch)[:left]
-        left -= len(images)
-        yield images
-        if left <= 0:
-            break
-
-
-def folder_batches(dataset: SampleFolder, batch_size: int, device: torch.device) -> Iterator[Tensor]:
-    for images in DataLoader(dataset, batch_size=batch_size, collate_fn=dataset.collate):
-        yield images.to(device)
-
-
-def feed_generated(metric: ImageQualityMetrics, fakes: Callable[[], Iterable[Tensor]], cache: Optional[ReferenceCache],
-                   source: dict[str, str], batch_size: int, where: torch.device) -> tuple[int, Optional[bool]]:
-    """Give ``metric`` the generated images' outputs, from ``cache`` when it holds them (None: extracted, not
-    stored); (the number of images, whether the cache had them). Cached outputs go in by batches of
-    ``batch_size``, as extracted ones do, so that FID's running sums and the values are the same to the bit."""
+# ----------------------------------------------------------------- scoring
+def feed_generated(metric: ImageQualityMetrics, generated: Side, cache: Optional[ReferenceCache], batch_size: int,
+                   where: torch.device) -> Optional[bool]:
+    """Give ``metric`` the generated images, their outputs from ``cache`` when it holds them (None: extracted, not
+    stored); whether the cache had them. Cached outputs go in by batches of ``batch_size``, as extracted ones do,
+    so that FID's running sums and the values are the same to the bit. A metric of the images themselves
+    (CAS, a classifier of its own) reads them: no cache."""
+    if cache is not None and "images" in metric.fields("generated"):
+        warnings.warn("samples cache off: a metric reads the samples themselves", stacklevel=2)
+        cache = None
     if cache is None:
-        n = 0
-        for images in fakes():
-            metric.update(images, real=False)
-            n += len(images)
-        return n, None
+        for images, labels in generated.batches():
+            metric.update(images, real=False, labels=labels)
+        return None
     extractor = metric.feature_extractor
-    features, logits, hit = cached_outputs(fakes, extractor, cache, source, logits=extractor.num_classes > 0,
-                                           what="samples cache")
+    features, logits, hit = cached_outputs(lambda: (x for x, _ in generated.batches()), extractor, cache,
+                                           generated.source, logits=extractor.num_classes > 0, what="samples cache")
+    labels = None if generated.model is None else sample_labels(generated.model, generated.count)
     for start in range(0, len(features), batch_size):
         rows = slice(start, start + batch_size)
-        metric.update_features(features[rows].to(where), None if logits is None else logits[rows].to(where))
-    return len(features), hit
+        metric.update_features(features[rows].to(where), None if logits is None else logits[rows].to(where),
+                               labels=None if labels is None else labels[rows])
+    return hit
 
 
-def protocol(extractor: FeatureExtractor, settings: dict[str, Any], counts: dict[str, int], sides: dict[str, str],
-             cache_hit: Optional[bool], samples_hit: Optional[bool] = None) -> dict[str, Any]:
-    """What a reader needs to reproduce the values: the extractor, the numbers of images, the draws, the versions."""
-    identity = {"extractor": type(extractor).__name__, "weights_sha256": "unknown", "resize": "unknown"}
-    try:
-        identity |= extractor.identity()
-    except NotImplementedError:
-        pass
-    return {**identity, **counts, **sides, **settings,
-            "reference_cache": {True: "hit", False: "miss", None: "off"}[cache_hit],
-            "samples_cache": {True: "hit", False: "miss", None: "off"}[samples_hit],
-            "lit_gan": version("lit-gan"), "torch": torch.__version__, "torch_fidelity": version("torch-fidelity")}
+def feed_train(metric: ImageQualityMetrics, real: Side, generated: Side, batch_size: int, where: torch.device) -> None:
+    """Training images of ``data`` with the samples' class counts (the class metrics' real-vs-real values)."""
+    counts = class_counts(generated.model, generated.count)
+    images, labels = training_like(real.data.train_set, counts, batch_size, to_device(real.data, where))
+    for start in range(0, len(labels), batch_size):
+        metric.update_train(images[start : start + batch_size], labels[start : start + batch_size])
 
 
-def protocol_line(p: dict[str, Any]) -> str:
-    draws = (f", IS {p['is_splits']} splits, KID {p['kid_subsets']} subsets of {p['kid_subset_size']},"
-             f" draws {p['draws']} (seed {p['draw_seed']})") if p["draws"] else ""
-    warnings = "".join(f"; WARNING: {warning}" for warning in p["warnings"])  # quoted with the line, or seen
-    return (f"{p['extractor']} (weights sha256 {p['weights_sha256'][:8]}), {p['num_real']} real ({p['real']})"
-            f" / {p['num_generated']} generated ({p['generated']}), resize: {p['resize']}{draws},"
-            f" lit-gan {p['lit_gan']}, torch {p['torch']}, torch-fidelity {p['torch_fidelity']}{warnings}")
+def score(metric: ImageQualityMetrics, real: Side, generated: Side, batch_size: int, where: torch.device,
+          cache: Optional[ReferenceCache],
+          samples_cache: Optional[ReferenceCache]) -> tuple[dict[str, float], dict[str, Any]]:
+    """The values (float) and the protocol (:func:`lit_gan.metrics.quality.protocol`)."""
+    with torch.no_grad():
+        hit = feed_real(metric, real.batches, cache, real.source, where) if metric.needs_real else None
+        if metric.needs_train:
+            feed_train(metric, real, generated, batch_size, where)
+        samples_hit = feed_generated(metric, generated, samples_cache, batch_size, where)
+        values = {k: float(v) for k, v in metric.compute().items()}
+    counts = {"num_real": real.count, "num_generated": generated.count}
+    return values, protocol(metric, counts, {"real": real.name, "generated": generated.name}, hit, samples_hit)
 
 
+@with_flat_options
 def run(
     samples: Optional[str] = None,
     checkpoint: Optional[str] = None,
@@ -159,23 +153,15 @@ def run(
     real: Optional[str] = None,
     num_real: Optional[int] = None,
     feature_extractor: Optional[FeatureExtractor] = None,
-    metrics: Optional[list[MetricName]] = None,
+    metrics: Optional[list[MetricEntry]] = None,
     batch_size: int = 64,
     seed: int = 0,
-    is_splits: int = 10,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
-    draws: Draws = "torch-fidelity",
-    draw_seed: int = TORCH_FIDELITY_SEED,
-    precision_k: int = 3,
-    density_k: int = 5,
-    mmd_sigma: float = 10.0,
-    mmd_scale: float = 1000.0,
     reference_cache: bool = True,
     cache_samples: bool = False,
     cache_dir: Optional[str] = None,
     device: str = "cpu",
     output: Optional[str] = None,
+    **flat: Any,
 ) -> dict[str, Any]:
     """Score generated images against real ones; print the table and the protocol line; write ``output``.
 
@@ -188,11 +174,9 @@ def run(
         real: or a folder of real images.
         num_real: the first this many real images; None: all.
         feature_extractor: None: Inception v3 (torch hub's cache; ``InceptionFeatures`` with ``weights_path`` offline).
-        metrics: as :class:`~lit_gan.metrics.ImageQualityMetrics`' ``metrics``.
+        metrics: as ``ImageQuality``'s: names (``[fid, kid]``) or metrics by ``class_path`` with their options.
         batch_size: images per generator call and per feature extraction (torch-fidelity's: 64).
         seed: seed of the checkpoint's latents.
-        is_splits, kid_subsets, kid_subset_size, draws, draw_seed: the IS and KID protocol.
-        precision_k, density_k, mmd_sigma, mmd_scale: the k-NN sizes and the MMD kernel (as ``ImageQuality``'s).
         reference_cache, cache_dir: reuse the real features (see :mod:`lit_gan.metrics.reference`).
         cache_samples: also keep the generated images' features (and logits) in the cache (``cache_dir``, also
             with ``reference_cache`` off), under their bytes: evaluating the same checkpoint (same ``seed``,
@@ -203,85 +187,30 @@ def run(
         device: where the networks run ("cpu", "cuda", "cuda:1").
         output: a JSON file for the values and the protocol: a new file, or the report of an earlier evaluate
             (replaced); not the checkpoint, nor any other existing file.
+        flat: the standard metrics' options by their names of before the registry (``--is_splits``,
+            ``--kid_subsets``, ``--kid_subset_size``, ``--draws``, ``--draw_seed``, ``--precision_k``,
+            ``--density_k``, ``--mmd_sigma``, ``--mmd_scale``), for the metrics given by name.
     """
-    if (samples is None) == (checkpoint is None):
-        raise ConfigError("Expected exactly one of the arguments `samples` (a folder) and `checkpoint`, got "
-                          + ("both" if samples else "neither"))
-    if (data is None) == (real is None):
-        raise ConfigError("Expected exactly one of the arguments `data` (a data module) and `real` (a folder), got "
-                          + ("both" if data else "neither"))
-    check_positive_ints(num_samples=num_samples, num_real=num_real, batch_size=batch_size)
-    check_seeds(draw_seed=draw_seed)  # the metrics' own arguments: ImageQualityMetrics, below, by the same names
-    check_finished("samples", samples)
-    check_finished("real", real)
-    if output is not None:
-        check_output(output, checkpoint, {"samples": samples, "real": real})
-    try:
-        where = torch.device(device)
-        torch.empty(0, device=where)
-    except (RuntimeError, AssertionError) as err:
-        raise ConfigError(f"Expected argument `device` to be a device this machine has (cpu, cuda), got {device!r}: {err}")
+    where = check_arguments(samples, checkpoint, data, real, output, device, num_samples=num_samples,
+                            num_real=num_real, batch_size=batch_size)
+    chosen: list[QualityMetric] = resolve(metrics, feature_extractor, flat, owner="evaluate")
     if feature_extractor is None:
         from lit_gan.metrics.inception import InceptionFeatures
 
         feature_extractor = InceptionFeatures()
-    metric = ImageQualityMetrics(
-        feature_extractor, metrics=metrics, is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-        seed=draw_seed, draws=draws, precision_k=precision_k, density_k=density_k, mmd_sigma=mmd_sigma,
-        mmd_scale=mmd_scale,
-    ).to(where)
-
     # folders are read with the channels the extractor takes (a classifier's), else the data's, else RGB
     channels = (input_shape(feature_extractor) or (data_shape(data) if data is not None else None) or (None,))[0]
-    real_files = sample_files = model = None
-    if data is not None:
-        data.prepare_data()
-        data.setup("validate")
-        n_real = held_out_count(data, num_real)
-        reals: Callable[[], Iterable[Tensor]] = lambda: held_out_batches(data, num_real, where)  # noqa: E731
-        source = {"data": type(data).__name__, "split": "val"}
-    else:
-        real_files = SampleFolder(real, num_real, ("real", "num_real"), channels)
-        n_real = len(real_files)
-        reals = lambda: folder_batches(real_files, batch_size, where)  # noqa: E731
-        source = {"data": str(Path(real).resolve()), "split": "folder"}
-    if checkpoint is not None:  # read and checked before anything is extracted
-        model, step = load_with_step(checkpoint, where, "checkpoint")  # lit_gan.load's, imports limited
-        n_generated = num_samples or 10000
-        fakes: Callable[[], Iterable[Tensor]] = lambda: generated_batches(model, n_generated, batch_size, seed)  # noqa: E731
-        generated = f"{checkpoint}, generator step {step}, latent seed {seed}"
-    else:
-        sample_files = SampleFolder(samples, num_samples, channels=channels)  # listed and counted now
-        n_generated, generated = len(sample_files), str(Path(samples).resolve())
-        fakes = lambda: folder_batches(sample_files, batch_size, where)  # noqa: E731
-    if "is" in metric.chosen and n_generated < is_splits:
-        raise ConfigError(f"Expected argument `is_splits` ({is_splits}) to be at most the {n_generated} generated images")
-    check_enough_images(metric.chosen, n_real, n_generated)
-    check_neighbours(metric.chosen, precision_k, density_k, n_real, n_generated)
-    check_shapes(feature_extractor, data, real_files, model, sample_files)
-    with torch.no_grad():
-        cache = ReferenceCache(cache_dir) if reference_cache else None
-        features, hit = cached_features(reals, feature_extractor, cache, source)
-        metric.update_features(features.to(where), real=True)
-        samples_source = {"data": "generated", "split": "checkpoint" if checkpoint is not None else "folder"}
-        n_fake, samples_hit = feed_generated(metric, fakes, ReferenceCache(cache_dir) if cache_samples else None,
-                                             samples_source, batch_size, where)
-        values = {k: float(v) for k, v in metric.compute().items()}
-    real_name = f"{source['data']} {source['split']}" if data is not None else source["data"]
-    settings = {"draws": draws, "draw_seed": draw_seed} if {"is", "kid"} & set(metric.chosen) else {"draws": None, "draw_seed": None}
-    settings |= {"metrics": list(metric.chosen), "is_splits": is_splits, "kid_subsets": kid_subsets,
-                 "kid_subset_size": min(kid_subset_size, len(features), n_fake), "precision_k": precision_k,
-                 "density_k": density_k, "mmd_sigma": mmd_sigma, "mmd_scale": mmd_scale,
-                 "warnings": few_images_warnings(metric.chosen, len(features), n_fake, feature_extractor.num_features)}
-    p = protocol(feature_extractor, settings, {"num_real": len(features), "num_generated": n_fake},
-                 {"real": real_name, "generated": generated}, hit, samples_hit)
-    result = {"metrics": values, "protocol": p, "protocol_line": protocol_line(p)}
-    width = max(len(k) for k in values)
-    print("\n".join([f"{'metric':<{width}}  value"] + [f"{k:<{width}}  {v:.6g}" for k, v in values.items()]))
-    print(f"protocol: {result['protocol_line']}", flush=True)
-    if output is not None:
-        write_report(output, result)
-    return result
+    real_side = read_real(data, real, num_real, channels, batch_size, where)
+    generated = read_generated(checkpoint, samples, num_samples, channels, batch_size, seed, where)
+    model = generated.model
+    metric = ImageQualityMetrics(feature_extractor, metrics=chosen, num_classes=model.num_classes if model else 0,
+                                 img_shape=model.img_shape if model else None,
+                                 no_classes=generated.no_classes or "").to(where)
+    check_inputs(metric, real_side, generated)
+    cache = ReferenceCache(cache_dir) if reference_cache else None
+    values, p = score(metric, real_side, generated, batch_size, where, cache,
+                      ReferenceCache(cache_dir) if cache_samples else None)
+    return report(values, p, output)
 
 
 def main(args: Optional[list[str]] = None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""The JSON report of ``lit-gan evaluate``: where it may go (checked before anything runs) and how it
-is written (atomically). ``output`` may be a new file or the report of an earlier evaluate, which it
-replaces; the checkpoint evaluated, an image of the folders read or any other existing file is refused.
+"""The report of ``lit-gan evaluate``: the table and the protocol line it prints, and the JSON, where it may go
+(checked before anything runs) and how it is written (atomically). ``output`` may be a new file or the report
+of an earlier evaluate, which it replaces; the checkpoint evaluated, an image of the folders read or any other
+existing file is refused.
 """
 
 import json
@@ -12,6 +13,7 @@ from lit_gan.checkpoint_io import write_atomically
 from lit_gan.cli_checks import check_writable_folder
 from lit_gan.data.samples import SAMPLE_EXTENSIONS
 from lit_gan.errors import ConfigError, one_line
+from lit_gan.metrics.quality import protocol_line
 
 REPORT_KEYS = ("metrics", "protocol", "protocol_line")  # what ``run`` writes to ``output``
 REPORT_MAX_BYTES = 1 << 20  # a report is a few kB: a larger file is something else
@@ -75,3 +77,14 @@ def write_report(output: str, result: dict[str, Any]) -> None:
     except OSError as err:  # a full disk (after the values were printed), a folder gone
         why = os.strerror(err.errno) if err.errno else one_line(err)
         raise ConfigError(f"cannot write `output` {output}: {why}") from err
+
+
+def report(values: dict[str, float], protocol: dict[str, Any], output: Optional[str]) -> dict[str, Any]:
+    """Print the table of ``values`` and the protocol line; write both (and ``protocol``) to ``output``."""
+    result = {"metrics": values, "protocol": protocol, "protocol_line": protocol_line(protocol)}
+    width = max(len(k) for k in values)
+    print("\n".join([f"{'metric':<{width}}  value"] + [f"{k:<{width}}  {v:.6g}" for k, v in values.items()]))
+    print(f"protocol: {result['protocol_line']}", flush=True)
+    if output is not None:
+        write_report(output, result)
+    return result

@@ -9,16 +9,17 @@ torchmetrics, and ``compute`` runs on every rank: calling it on rank 0 alone han
 ranks never joining the gather (torchmetrics #2684). One process and several compute the same
 values from the same samples.
 
-The metrics are :mod:`lit_gan.metrics`' (:class:`~lit_gan.metrics.ImageQualityMetrics`,
-:class:`~lit_gan.metrics.ModeCoverage`); these callbacks decide when to evaluate, draw the
-samples and the held-out images, feed the metric and log its values.
+The metrics are :mod:`lit_gan.metrics`' (:class:`~lit_gan.metrics.ImageQualityMetrics`, any metrics
+of the registry; :class:`~lit_gan.metrics.ModeCoverage`); the samples and the held-out images come
+from :mod:`lit_gan.metrics.sources`, as in ``lit-gan evaluate``; these callbacks decide when to
+evaluate, feed the metric and log its values.
 """
 
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Union
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor
 
@@ -27,25 +28,15 @@ from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.features import FeatureExtractor, check_takes
-from lit_gan.metrics.quality import (ImageQualityMetrics, MetricName, check_enough_images, check_metrics,
-                                     check_neighbours, default_metrics, few_images_warnings, value_names)
-from lit_gan.metrics.reference import ReferenceCache, cached_features
-from lit_gan.metrics.scores import TORCH_FIDELITY_SEED, Draws, check_draws, check_seeds
-from lit_gan.tensors import fixed_latents
+from lit_gan.metrics.quality import (ImageQualityMetrics, MetricEntry, check_counts, feed_real, few_images_warnings,
+                                     protocol, protocol_line)
+from lit_gan.metrics.reference import ReferenceCache
+from lit_gan.metrics.registry import resolve, with_flat_options
+from lit_gan.metrics.sources import (check_num_real, check_training_counts, class_counts, dataset_class_counts,
+                                     generated_batches, held_out_batches, shard, training_like)
 
 SampleMetric = Union[ImageQualityMetrics, ModeCoverage]  # update(x, real=False), compute() -> dict, reset(), needs_real
-
-
-def shard(n: int, rank: int, world_size: int) -> tuple[int, int]:
-    """The contiguous range [lo, hi) of n items that ``rank`` of ``world_size`` takes."""
-    return n * rank // world_size, n * (rank + 1) // world_size
-
-
-def check_num_real(num_real: Optional[int], available: int, datamodule: Any) -> None:
-    """Refuse more held-out images than ``datamodule`` holds (``available``), rather than fewer silently."""
-    if num_real is not None and num_real > available:
-        raise ConfigError(f"Expected argument `num_real` ({num_real}) to be at most the {available} held-out images"
-                          f" of {type(datamodule).__name__}")
+__all__ = ["ImageQuality", "MixtureCoverage", "SampleEvaluation", "check_num_real", "shard", "to_model"]
 
 
 def held_out_count(datamodule: Any) -> Optional[int]:
@@ -210,6 +201,7 @@ class SampleEvaluation(Callback):
             if metric.needs_real and not self._real_done:
                 self.feed_real(trainer, pl_module, metric)
                 self._real_done = True  # the metric keeps the real statistics across reset
+            self.feed_train(trainer, pl_module, metric)
             for samples, labels in self._samples(trainer, pl_module):
                 if getattr(metric, "by_class", False):  # a metric of the samples' classes
                     metric.update(samples, real=False, labels=labels)
@@ -225,20 +217,18 @@ class SampleEvaluation(Callback):
         for images in self._held_out(trainer, pl_module):
             metric.update(images, real=True)
 
+    def feed_train(self, trainer: Trainer, pl_module: LightningModule, metric: SampleMetric) -> None:
+        """Training images, for metrics that compare with them (none here)."""
+
     def _samples(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
         """This rank's share of ``num_samples`` generator samples, from latents of seed ``seed``, and their
         labels: a conditional model's sample i is of class i mod ``num_classes`` (balanced), else None."""
-        latents = fixed_latents(self.num_samples, pl_module.latent_dim, self.seed)  # (num_samples, latent_dim)
-        num_classes = getattr(pl_module, "num_classes", 0)
-        lo, hi = shard(self.num_samples, trainer.global_rank, trainer.world_size)
-        for start in range(lo, hi, self.batch_size):
-            end = min(start + self.batch_size, hi)
-            labels = torch.arange(start, end, device=pl_module.device) % num_classes if num_classes else None
-            yield pl_module.sample(end - start, z=latents[start:end], labels=labels), labels  # eval mode, no grad
+        return generated_batches(pl_module, self.num_samples, self.batch_size, self.seed, trainer.global_rank,
+                                 trainer.world_size)  # eval mode, no grad
 
-    def _held_out(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
+    def _held_out_batches(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
         """This rank's share of the first ``num_real`` held-out images (the data module's
-        ``val_dataloader``), in data space."""
+        ``val_dataloader``), in data space, and their labels (None where the batches have none)."""
         datamodule = trainer.datamodule
         if datamodule is None:
             raise ConfigError(f"{type(self).__name__} compares with the data module's held-out images: fit with a data module")
@@ -248,35 +238,34 @@ class SampleEvaluation(Callback):
         n = self.num_real or available
         if n < trainer.world_size:
             raise ConfigError(f"{type(self).__name__}: {n} held-out images are fewer than the {trainer.world_size} processes")
-        lo, hi = shard(n, trainer.global_rank, trainer.world_size)
-        offset = 0
-        for batch in loader:
-            size = len(batch[0] if isinstance(batch, (list, tuple)) else batch)
-            if offset + size > lo:
-                batch = to_model(batch, trainer, pl_module)  # the conversion (uint8 -> [-1, 1], resizing) of training
-                images = batch[0] if isinstance(batch, (list, tuple)) else batch
-                yield images[max(lo - offset, 0) : hi - offset]
-            offset += size
-            if offset >= hi:
-                break
+        # the conversion (uint8 -> [-1, 1], resizing) of training
+        return held_out_batches(loader, n, lambda batch: to_model(batch, trainer, pl_module), trainer.global_rank,
+                                trainer.world_size)
+
+    def _held_out(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
+        """The images of :meth:`_held_out_batches`."""
+        return (images for images, _ in self._held_out_batches(trainer, pl_module))
 
 
 class ImageQuality(SampleEvaluation):
-    """FID, IS, KID, precision/recall, density/coverage (and MMD) of generator samples against the
-    data module's held-out images.
+    """FID, IS, KID, precision/recall, density/coverage (and any metric of the registry: MMD, class accuracy,
+    intra-class FID, CAS, yours) of generator samples against the data module's held-out images.
 
     Logs ``val/fid``, ``val/is``, ``val/is_std``, ``val/kid``, ``val/kid_std``, ``val/precision``,
-    ``val/recall``, ``val/density``, ``val/coverage`` (and ``val/mmd``) during fit (``test/...`` in
+    ``val/recall``, ``val/density``, ``val/coverage`` (by default) during fit (``test/...`` in
     ``lit-gan test``), the values of an :class:`~lit_gan.metrics.ImageQualityMetrics` (one forward
     pass of the feature extractor per batch serves them all), and the last ones as the HPARAMS
     metrics ``hp/<name>``, with ``hp_metric`` = FID. The real features are extracted at the first
     evaluation and kept; with ``reference_cache`` they are also stored on disk
     (:class:`~lit_gan.metrics.reference.ReferenceCache`) and later runs, and ``lit-gan test``, load
-    them instead of extracting them again.
+    them instead of extracting them again. The first evaluation prints the protocol line of
+    ``lit-gan evaluate`` (``protocol_line``): the extractor, the numbers of images, each metric's settings.
 
     CMMD (Jayasumana et al. 2024) is ``metrics: [mmd]`` on :class:`~lit_gan.metrics.CLIPFeatures`;
     FD_DINOv2 (Stein et al. 2023) is ``metrics: [fid]`` on :class:`~lit_gan.metrics.DINOv2Features`;
-    give such a second callback a ``prefix`` (``clip_``, ``dinov2_``) to keep its values apart.
+    give such a second callback a ``prefix`` (``clip_``, ``dinov2_``) to keep its values apart. A
+    class-conditional model's samples (sample i of class i mod K) are scored by class with
+    ``metrics: [class_accuracy, intra_fid, cas]`` (:mod:`lit_gan.metrics.by_class`).
 
     Args:
         feature_extractor: a :class:`~lit_gan.metrics.FeatureExtractor`, e.g.
@@ -288,19 +277,20 @@ class ImageQuality(SampleEvaluation):
         every_n_epochs, every_n_steps, seed: see :class:`SampleEvaluation` (``seed``: of the latents).
         num_real: held-out images to compare with, at most as many as the data holds (refused at setup
             otherwise); None: all of them.
-        is_splits: parts the samples are cut into for the IS mean and std.
-        kid_subsets: random subsets for the KID mean and std.
-        kid_subset_size: samples per KID subset; capped at the number of real and generated samples.
-        metrics: which metrics, among ``fid``, ``is``, ``kid``, ``precision_recall``,
-            ``density_coverage``, ``mmd``; None: all but ``mmd`` (and ``is`` where the extractor has no logits).
-        draws: "torch-fidelity" (IS and KID equal torch-fidelity's on the same images) or "torch".
-        draw_seed: seed of the IS splits and KID subsets (torch-fidelity's ``rng_seed``: 2020).
-        precision_k, density_k, mmd_sigma, mmd_scale: see :class:`~lit_gan.metrics.ImageQualityMetrics`.
+        metrics: names of registered metrics (``fid``, ``is``, ``kid``, ``precision_recall``,
+            ``density_coverage``, ``mmd``, ``class_accuracy``, ``intra_fid``, ``cas``: at their defaults) or
+            metrics built by ``class_path`` with their options (``lit_gan.metrics.KID``, ``init_args:
+            {subset_size: 100}``); None: all but ``mmd`` and those by class (and ``is`` where the extractor
+            has no logits).
         prefix: logged names are ``<stage>/<prefix><name>``.
         reference_cache: store the held-out images' features on disk and reuse them.
         cache_dir: where; None: ``$LIT_GAN_CACHE_DIR``, else ``~/.cache/lit-gan/reference``.
+        flat: the standard metrics' options by their names of before the registry, for the metrics given by
+            name: ``is_splits``, ``kid_subsets``, ``kid_subset_size``, ``draws``, ``draw_seed``, ``precision_k``,
+            ``density_k``, ``mmd_sigma``, ``mmd_scale`` (:mod:`lit_gan.metrics.standard`).
     """
 
+    @with_flat_options
     def __init__(
         self,
         feature_extractor: Optional[FeatureExtractor] = None,
@@ -310,42 +300,26 @@ class ImageQuality(SampleEvaluation):
         every_n_steps: Optional[int] = None,
         seed: int = 0,
         num_real: Optional[int] = None,
-        is_splits: int = 10,
-        kid_subsets: int = 100,
-        kid_subset_size: int = 1000,
-        metrics: Optional[Sequence[MetricName]] = None,
-        draws: Draws = "torch-fidelity",
-        draw_seed: int = TORCH_FIDELITY_SEED,
-        precision_k: int = 3,
-        density_k: int = 5,
-        mmd_sigma: float = 10.0,
-        mmd_scale: float = 1000.0,
+        metrics: Optional[list[MetricEntry]] = None,
         prefix: str = "",
         reference_cache: bool = True,
         cache_dir: Optional[str] = None,
+        **flat: Any,
     ) -> None:
         super().__init__(num_samples, batch_size, every_n_epochs, every_n_steps, seed)
-        check_positive_ints(num_real=num_real, is_splits=is_splits, kid_subsets=kid_subsets,
-                            kid_subset_size=kid_subset_size, precision_k=precision_k, density_k=density_k)
-        check_greater_than_zero(mmd_sigma=mmd_sigma, mmd_scale=mmd_scale)
-        check_seeds(draw_seed=draw_seed)
-        if is_splits > num_samples:
-            raise ValueError(f"Expected argument `is_splits` ({is_splits}) to be at most `num_samples` ({num_samples})")
-        self.metrics = None if metrics is None else check_metrics(list(metrics), feature_extractor)
-        check_draws(draws)
+        check_positive_ints(num_real=num_real)
+        self.metrics = resolve(metrics, feature_extractor, flat)
+        for metric in self.metrics:
+            metric.check_samples(self.num_samples)
         self.feature_extractor = feature_extractor
         self.num_real = None if num_real is None else int(num_real)
-        self.is_splits, self.kid_subsets, self.kid_subset_size = int(is_splits), int(kid_subsets), int(kid_subset_size)
-        self.options = dict(draws=draws, seed=int(draw_seed), precision_k=int(precision_k), density_k=int(density_k),
-                            mmd_sigma=float(mmd_sigma), mmd_scale=float(mmd_scale))
         self.prefix, self.reference_cache, self.cache_dir = str(prefix), bool(reference_cache), cache_dir
         self.cache_hit: Optional[bool] = None  # whether the last real features came from the cache
+        self._train_done = False  # training images fed (the class metrics' real-vs-real values)
+        self.protocol_line: Optional[str] = None  # of the first evaluation
 
     def value_names(self) -> list[str]:
-        if self.metrics is not None:
-            return value_names(self.metrics)
-        # no extractor yet: Inception, built at setup, which has class logits
-        return value_names(default_metrics(self.feature_extractor is None or self.feature_extractor.num_classes > 0))
+        return [name for metric in self.metrics for name in metric.value_names()]
 
     def primary(self) -> str:
         names = self.value_names()
@@ -354,40 +328,66 @@ class ImageQuality(SampleEvaluation):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Builds the metric, then checks it against the data, before any training: the extractor takes the
         data's image shape (a classifier trained on other images would fail at the first evaluation), the
-        data holds ``num_real`` held-out images, FID and KID have 2 images a side, and the k-NN sizes are below
-        the numbers of images; a warning where FID has fewer images than features."""
+        data holds ``num_real`` held-out images, each metric has enough images (FID and KID 2 a side, k-NN
+        sizes below the numbers of images, a class metric a conditional model); a warning where FID has
+        fewer images than features."""
         super().setup(trainer, pl_module, stage)
-        extractor = self.metric.feature_extractor
-        check_takes(extractor, getattr(trainer.datamodule, "img_shape", None), "the data's images")
+        extractor, datamodule = self.metric.feature_extractor, trainer.datamodule
+        check_takes(extractor, getattr(datamodule, "img_shape", None), "the data's images")
         check_takes(extractor, getattr(pl_module, "img_shape", None), "the generator's samples")
-        available = held_out_count(trainer.datamodule)
+        available = held_out_count(datamodule)
         if available is not None:
-            check_num_real(self.num_real, available, trainer.datamodule)
-        check_enough_images(self.metric.chosen, self.num_real or available, self.num_samples)
-        check_neighbours(self.metric.chosen, self.options["precision_k"], self.options["density_k"],
-                         self.num_real or available, self.num_samples)
-        for warning in few_images_warnings(self.metric.chosen, self.num_real or available, self.num_samples,
-                                           extractor.num_features):
+            check_num_real(self.num_real, available, datamodule)
+        check_counts(self.metric.metrics, self.num_real or available, self.num_samples)
+        for warning in few_images_warnings(self.metric.metrics, self.num_real or available, self.num_samples):
             rank_zero_warn(f"ImageQuality: {warning}")
+        if self.metric.needs_train:
+            train_set = getattr(datamodule, "train_set", None)
+            if train_set is None:
+                raise ConfigError(f"Expected a data module with a `train_set` for {', '.join(self.metric.chosen)}"
+                                  f" (training images, the real-vs-real values), got {type(datamodule).__name__}")
+            check_training_counts(dataset_class_counts(train_set, pl_module.num_classes),
+                                  class_counts(pl_module, self.num_samples))
 
     def build(self, trainer: Trainer, pl_module: LightningModule) -> ImageQualityMetrics:
         if self.feature_extractor is None:
             from lit_gan.metrics.inception import InceptionFeatures
 
             self.feature_extractor = InceptionFeatures()
-        return ImageQualityMetrics(
-            self.feature_extractor, metrics=self.metrics, is_splits=self.is_splits, kid_subsets=self.kid_subsets,
-            kid_subset_size=self.kid_subset_size, **self.options,
-        )
+        return ImageQualityMetrics(self.feature_extractor, metrics=self.metrics,
+                                   num_classes=getattr(pl_module, "num_classes", 0),
+                                   img_shape=getattr(pl_module, "img_shape", None))
+
+    def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Tensor]:
+        values = super().score(trainer, pl_module)
+        if self.protocol_line is None:  # the first evaluation: what a reader needs to reproduce the values
+            n_real = (self.num_real or held_out_count(trainer.datamodule) or 0) if self.metric.needs_real else 0
+            sides = {"real": f"{type(trainer.datamodule).__name__} val", "generated": f"latent seed {self.seed}"}
+            p = protocol(self.metric, {"num_real": n_real, "num_generated": self.num_samples}, sides, self.cache_hit)
+            self.protocol_line = protocol_line(p)
+            rank_zero_info(f"{type(self).__name__} {self.prefix}protocol: {self.protocol_line}")
+        return values
 
     def feed_real(self, trainer: Trainer, pl_module: LightningModule, metric: SampleMetric) -> None:
-        """The held-out features from the reference cache when it holds them, else extracted (and stored)."""
+        """The held-out features from the reference cache when it holds them, else extracted (and stored);
+        the held-out labels and images too where a metric reads them."""
         cache = ReferenceCache(self.cache_dir) if self.reference_cache else None
         source = {"data": type(trainer.datamodule).__name__, "split": "val"}
-        features, self.cache_hit = cached_features(
-            lambda: self._held_out(trainer, pl_module), metric.feature_extractor, cache, source
-        )
-        metric.update_features(features.to(pl_module.device), real=True)
+        self.cache_hit = feed_real(metric, lambda: self._held_out_batches(trainer, pl_module), cache, source,
+                                   pl_module.device)
+
+    def feed_train(self, trainer: Trainer, pl_module: LightningModule, metric: SampleMetric) -> None:
+        """This rank's share of the training images with the samples' class counts, once."""
+        if self._train_done or not getattr(metric, "needs_train", False):
+            return
+        counts = class_counts(pl_module, self.num_samples)
+        images, labels = training_like(getattr(trainer.datamodule, "train_set", None), counts, self.batch_size,
+                                       lambda batch: to_model(batch, trainer, pl_module))
+        lo, hi = shard(len(labels), trainer.global_rank, trainer.world_size)
+        for start in range(lo, hi, self.batch_size):
+            rows = slice(start, min(start + self.batch_size, hi))
+            metric.update_train(images[rows], labels[rows])
+        self._train_done = True
 
 
 class MixtureCoverage(SampleEvaluation):

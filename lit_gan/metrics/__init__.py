@@ -7,12 +7,15 @@
   fidelity and diversity apart, on k-NN balls of the features.
 - :class:`KernelMMD`: the Gaussian-kernel MMD of CMMD (Jayasumana et al. 2024), on any features.
 - :class:`ImageQualityMetrics`: any of these together, on one pass of a feature extractor.
+- The registry (:class:`QualityMetric`, one class a metric, in one file): :class:`FID`, :class:`IS`,
+  :class:`KID`, :class:`ImprovedPrecisionRecall`, :class:`DensityAndCoverage`, :class:`MMD`, and by class
+  :class:`ClassAccuracy`, :class:`IntraClassFID`, :class:`CAS`: what ``metrics:`` takes, by name or class_path.
 - :class:`ReferenceCache`: the held-out images' features on disk, extracted once.
 - :class:`ModeCoverage`: modes captured and high-quality fraction on toy mixtures (by class, too).
-- :func:`class_accuracy`, :func:`intra_class_fid`, :func:`classification_accuracy_score`: a
-  class-conditional model's samples checked against the classes asked for (pure functions).
 - :func:`stacked_modes`, :func:`stacked_scores`, :class:`StackedModeCoverage`: modes of 1,000 and KL from
   uniform on Stacked MNIST (VEEGAN, PacGAN), each channel labelled by a digit classifier.
+- :func:`class_accuracy`, :func:`intra_class_fid`, :func:`classification_accuracy_score`: a
+  class-conditional model's samples checked against the classes asked for (pure functions).
 - :class:`InceptionFeatures` (torch-fidelity's Inception v3), :class:`CLIPFeatures`,
   :class:`DINOv2Features` and :class:`ClassifierFeatures` (a :class:`Classifier` trained on the
   data set): all are :class:`FeatureExtractor`\\ s.
@@ -29,13 +32,26 @@ from lit_gan.metrics.frechet import FrechetDistance, frechet_distance, trace_sqr
 from lit_gan.metrics.inception import InceptionFeatures, InceptionWeightsNotFoundError
 from lit_gan.metrics.manifold import DensityCoverage, PrecisionRecall, density_coverage, precision_recall
 from lit_gan.metrics.mmd import KernelMMD, gaussian_mmd
+from lit_gan.metrics.by_class import CAS, ClassAccuracy, IntraClassFID
 from lit_gan.metrics.quality import ImageQualityMetrics
+from lit_gan.metrics.registry import QualityMetric
+from lit_gan.metrics.standard import FID, IS, KID, MMD, DensityAndCoverage, ImprovedPrecisionRecall
 from lit_gan.metrics.reference import ReferenceCache
 from lit_gan.metrics.scores import InceptionScore, KernelDistance
 from lit_gan.metrics.stacked import StackedModeCoverage, label_stacks, stacked_modes, stacked_scores
 from lit_gan.metrics.weights import WeightsNotFoundError
 
 __all__ = [
+    "CAS",
+    "ClassAccuracy",
+    "DensityAndCoverage",
+    "FID",
+    "IS",
+    "ImprovedPrecisionRecall",
+    "IntraClassFID",
+    "KID",
+    "MMD",
+    "QualityMetric",
     "class_accuracy",
     "classification_accuracy_score",
     "intra_class_fid",
