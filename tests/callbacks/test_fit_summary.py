@@ -34,7 +34,9 @@ def test_fit_prints_the_final_metrics_and_paths_once(tmp_path, monkeypatch, caps
     logs = re.search(r"logs: +(\S+)", out).group(1)
     ckpt = re.search(r"last checkpoint: +(\S+)", out).group(1)
     assert logs == "lightning_logs/version_0" and Path(logs).is_dir()
-    assert Path(ckpt).is_file() and Path(ckpt).resolve() == Path(cli.trainer.checkpoint_callback.best_model_path).resolve()
+    # a default fit writes last.ckpt (for --ckpt_path last): the summary names it
+    assert ckpt == "lightning_logs/version_0/checkpoints/last.ckpt" and Path(ckpt).is_file()
+    assert Path(ckpt).resolve() == Path(cli.trainer.checkpoint_callback.last_model_path).resolve()
     assert "tensorboard --logdir lightning_logs" in out
 
 
