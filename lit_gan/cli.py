@@ -184,7 +184,7 @@ class LitGanCLI(LightningCLI):
         except SIGTERMException:  # stopped by SIGTERM or Ctrl+C, after saving: not a finished run (docs/cluster.md)
             # rank 0's status; the other ranks exit 0, else Lightning's DDP launcher, seeing a rank end non-zero,
             # SIGKILLs rank 0 (srun reports the largest status of its tasks: 143 too)
-            raise SystemExit(stop_status(self.model) if self.trainer.global_rank == 0 else 0) from None
+            raise SystemExit(stop_status(self.trainer) if self.trainer.global_rank == 0 else 0) from None
         except Exception as err:  # a disk that filled while the logs were written: one line, after saving what can be
             full = disk_full(err)
             if full is None:

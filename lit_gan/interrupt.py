@@ -122,8 +122,9 @@ class InterruptAsPreemption:
         raise KeyboardInterrupt
 
 
-def stop_status(module: Any) -> int:
-    """The exit status of a run that a signal stopped: 130 if it was Ctrl+C (turned into SIGTERM by
-    ``module``'s InterruptAsPreemption), else 143."""
-    interrupt = getattr(module, "_interrupt", None)
-    return SIGINT_STATUS if isinstance(interrupt, InterruptAsPreemption) and interrupt.fired else SIGTERM_STATUS
+def stop_status(trainer: Any) -> int:
+    """The exit status of a run that a signal stopped: 130 if it was Ctrl+C (turned into SIGTERM by the
+    InterruptAsPreemption of one of ``trainer``'s callbacks), else 143."""
+    fired = any(isinstance(getattr(c, "interrupt", None), InterruptAsPreemption) and c.interrupt.fired
+                for c in getattr(trainer, "callbacks", []))
+    return SIGINT_STATUS if fired else SIGTERM_STATUS

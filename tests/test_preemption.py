@@ -18,6 +18,7 @@ from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from lit_gan.objectives.fit_guard import FitGuard
 from lit_gan import WGANGP
 from lit_gan.cli import run_cli
 from lit_gan.data import RingOfGaussians
@@ -93,7 +94,8 @@ def test_ctrl_c_stops_after_the_current_batch_as_sigterm_does(tmp_path):
         assert model.critic_steps == 8  # 4 whole generator iterations of 2 critic updates
         saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
         assert saved["global_step"] == 4
-        assert signal.getsignal(signal.SIGINT) is model._interrupt  # until the next Ctrl+C, which is a plain one:
+        guard = next(c for c in trainer.callbacks if isinstance(c, FitGuard))  # the run's plumbing, out of the module
+        assert signal.getsignal(signal.SIGINT) is guard.interrupt  # until the next Ctrl+C, which is a plain one:
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)

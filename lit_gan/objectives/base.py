@@ -16,11 +16,14 @@ A family overrides three pure hooks, ``critic_loss``, ``generator_loss`` and ``e
 ``critic_penalty`` for a regularizer of the critic, and ``pairs_real = True`` when the generator's
 loss also reads the critic's scores of the batch's real samples, as the relativistic GAN's does).
 Any family may add the zero-centred penalties R1 and R2 (``r1_gamma``, ``r2_gamma``), InfoGAN's
-categorical code (``code_categories``) and sample from an exponential moving average of the
-generator (``ema_decay``). How one update is made (backward, the
-gradients averaged over DDP ranks, the non-finite policy, the optimizer step) is
-:class:`~lit_gan.objectives.updates.Updater`'s business; what a checkpoint holds beyond the
-weights is :mod:`lit_gan.checkpoints`'.
+categorical code (``code_categories``), AC-GAN's class loss (``ac_weight``) and sample from an
+exponential moving average of the generator (``ema_decay``): each is one piece of
+:mod:`lit_gan.objectives.terms` that the loop calls the same way (``terms``, ``scoring``), with no
+branch of its own in the loop. How one update is made (backward, the gradients averaged over DDP
+ranks, the non-finite policy, the optimizer step) is :class:`~lit_gan.objectives.updates.Updater`'s
+business; the run's plumbing (random streams at start and resume, preemption, learning-rate checks,
+a checkpoint's training state) is :class:`~lit_gan.objectives.fit_guard.FitGuard`'s, a callback the
+module configures; what a checkpoint holds beyond the weights is :mod:`lit_gan.checkpoints`'.
 
 Step semantics. Lightning's ``global_step`` counts every ``LightningOptimizer.step()`` call in
 manual optimization (Lightning issue #17958), so ``max_steps`` would count critic updates too.
@@ -39,28 +42,25 @@ from typing import Any, Callable, Optional, Sequence
 
 import torch
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt, restricted_number_type
-from lightning.fabric.utilities.seed import reset_seed
-from lightning.pytorch import LightningModule
+from lightning.pytorch import Callback, LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
 from lit_gan.compat import is_log_step
-from lit_gan.checkpoints import (check_contents, check_fits, check_iteration_boundary, check_resumable, check_resumed_step,
-                                 load_training_state,
-                                 save_training_state, set_rng_states)
+from lit_gan.checkpoints import check_contents, check_fits, load_training_state
 from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
 from lit_gan.errors import ConfigError
-from lit_gan.interrupt import InterruptAsPreemption
-from lit_gan.networks.code import CodedCritic, CodedGenerator, latent_code
+from lit_gan.networks.code import CodedCritic, CodedGenerator
 from lit_gan.networks.conditional import ClassHead
 from lit_gan.networks.packing import check_pack
-from lit_gan.objectives import losses
 from lit_gan.objectives.conditional import batch_labels, check_data_classes, check_sample_labels, conditional_network
 from lit_gan.objectives.ema import GeneratorEMA
-from lit_gan.objectives.penalties import r1_r2, refuse_batch_norm
-from lit_gan.objectives.schedules import check_learning_rates
+from lit_gan.objectives.penalties import refuse_batch_norm
+from lit_gan.objectives.terms import (AverageTerm, ClassTerm, CodeScoring, LoopTerm, PlainScoring, Update,
+                                      ZeroCenteredTerm)
+from lit_gan.objectives.fit_guard import FitGuard
 from lit_gan.objectives.updates import OnNonFinite, Updater
 from lit_gan.specs import build, from_spec, to_spec
 from lit_gan.tensors import eval_mode, real_images
@@ -181,14 +181,19 @@ class AdversarialModule(LightningModule):
         if self.r1_gamma > 0 or self.r2_gamma > 0:
             refuse_batch_norm(self.critic, "with `r1_gamma` or `r2_gamma` > 0 (the penalties are per sample)")
         self.generator_ema = None if ema_decay is None else GeneratorEMA(self.generator, ema_decay, ema_warmup)
+        # the options, each one piece the loop calls the same way (lit_gan.objectives.terms); off: not there
+        self.scoring = CodeScoring(self.code_categories, self.info_weight) if self.code_categories else PlainScoring()
+        self.terms: list[LoopTerm] = [term for on, term in (
+            (self.ac_weight > 0, ClassTerm(self.ac_weight)),
+            (self.r1_gamma > 0 or self.r2_gamma > 0, ZeroCenteredTerm(self.r1_gamma, self.r2_gamma)),
+            (self.generator_ema is not None, AverageTerm()),
+        ) if on]
         self._g_optimizer = from_spec(g_optimizer) or self.default_optimizer
         self._d_optimizer = from_spec(d_optimizer) or self.default_optimizer
         self._schedulers = {"g_scheduler": from_spec(g_scheduler), "d_scheduler": from_spec(d_scheduler)}
         self.critic_steps = 0  # critic updates so far (named in errors)
         self.last_critic_update = False  # the critic update being made is the iteration's last
-        self._rng_to_restore: Optional[dict[str, Any]] = None  # a checkpoint's random states, set when training starts
         self._loaded_step: Optional[int] = None  # the generator step of the checkpoint the weights come from
-        self._interrupt = InterruptAsPreemption(self)
 
     # ----------------------------------------------------------------- hooks of the families
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -296,32 +301,17 @@ class AdversarialModule(LightningModule):
                 schedulers.append(scheduler)
         return (optimizers, schedulers) if schedulers else optimizers
 
+    def configure_callbacks(self) -> list[Callback]:
+        """The run's plumbing, kept out of the algorithm (:class:`~lit_gan.objectives.fit_guard.FitGuard`):
+        the random streams' start and resume, preemption, the learning rates' checks, the training
+        state of checkpoints."""
+        return [FitGuard(self)]
+
     def on_fit_start(self) -> None:
-        # Every rank keeps the same random stream (seed_everything) and takes its own rows of each
-        # draw (``draw``): ranks get different latents, and 1 or W processes draw the same ones.
-        # Lightning's DDP re-seeds every process when it sets up; do as much with one process, so
-        # that the stream starts at the same point whatever the strategy (a resume restores it later).
-        reset_seed()
         self._loaded_step = None  # while fitting, and after it, the trainer counts the steps
-        self._interrupt.install()  # Ctrl+C: stop after this batch, as on SIGTERM
 
     def on_train_start(self) -> None:
         self.critic_steps = self.global_step * self.n_critic  # (a resumed run's, skips aside)
-        # Resuming: the random streams continue where the checkpoint left them (latents, t, data order).
-        if self._rng_to_restore is not None:
-            set_rng_states(self._rng_to_restore)  # rank 0's, the same on every rank (see ``draw``)
-            self._rng_to_restore = None
-        for config in self.trainer.lr_scheduler_configs:  # schedules that end with the run (LinearToZero)
-            follow = getattr(config.scheduler, "follow_run_length", None)
-            if follow is not None:
-                follow(self.trainer.estimated_stepping_batches)
-        check_learning_rates(self.trainer, self.global_step)
-
-    def on_fit_end(self) -> None:
-        self._interrupt.uninstall()
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self._interrupt.sync_sigterm()  # DDP: a SIGTERM on any rank stops every rank after this same batch
 
     # ----------------------------------------------------------------- the step contract
     @property
@@ -366,62 +356,52 @@ class AdversarialModule(LightningModule):
         self.log_iteration({k: v / len(chunks) for k, v in window.items()}, g_loss)
 
     def critic_update(self, opt: LightningOptimizer, real: Tensor, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
-        """Algorithm 1, lines 3-8: the critic's loss on real and generated samples, plus its penalty; what
-        to log. ``labels``: the real samples' classes (a conditional model's; None otherwise)."""
+        """Algorithm 1, lines 3-8: the critic's loss on real and generated samples, plus its penalty and
+        what the options add (``terms``); what to log. ``labels``: the real samples' classes (a
+        conditional model's; None otherwise)."""
         z, fake_labels = self.sample_latent(real.shape[0]), self.sample_labels(real.shape[0])
         with torch.no_grad():
             fake = self.generate(z, fake_labels)
         # losses in float32 even under bf16/16-mixed autocast
         real_scores = self.judge(real, labels).float()
-        fake_scores, info, info_logs = self.score_generated(fake, z, fake_labels)
-        penalty, logs = self.critic_penalty(real, fake, labels)  # the interpolates keep the real sample's class
-        classes, class_logs = self.class_loss((real, labels), (fake, fake_labels))
-        penalty, logs = penalty + info + classes, {**logs, **info_logs, **class_logs}
-        if self.r1_gamma > 0 or self.r2_gamma > 0:
-            zero_centered, more = r1_r2(self.scorer(labels), self.scorer(fake_labels), real, fake, self.r1_gamma, self.r2_gamma)
-            penalty, logs = penalty + zero_centered, {**logs, **more}
+        fake_scores, added, logs = self.score_generated(fake, z, fake_labels)
+        penalty, more = self.critic_penalty(real, fake, labels)  # the interpolates keep the real sample's class
+        penalty, logs = (penalty if added is None else penalty + added), {**more, **logs}
+        update = Update(real, labels, fake, z, fake_labels)
+        for term in self.terms:
+            added, more = term.critic(self, update)
+            penalty, logs = (penalty if added is None else penalty + added), {**logs, **more}
         loss = self.critic_loss(real_scores, fake_scores) + penalty
         logs = {"d_loss": loss, self.estimate_name: self.estimate(real_scores, fake_scores), **logs}
         self.updater.update(self, opt, self.critic, loss, "d_loss", counted=False, critic_update=self.critic_steps + 1)
         return {k: v.detach() for k, v in logs.items()}
 
     def generator_update(self, opt: LightningOptimizer, real: Tensor, labels: Optional[Tensor] = None) -> Tensor:
-        """Algorithm 1, lines 10-11: the generator's loss on fresh samples, as many as ``real`` holds;
-        the schedulers and the average of the generator follow its step."""
+        """Algorithm 1, lines 10-11: the generator's loss on fresh samples, as many as ``real`` holds, plus
+        what the options add; the schedulers and the options (the average of the generator) follow its step."""
         with self.toggled_optimizer(opt):  # critic parameters get no gradient here
             z, fake_labels = self.sample_latent(real.shape[0]), self.sample_labels(real.shape[0])
             fake = self.generate(z, fake_labels)
-            fake_scores, info, _ = self.score_generated(fake, z, fake_labels)
+            fake_scores, added, _ = self.score_generated(fake, z, fake_labels)
             real_scores = self.judge(real, labels).float() if self.pairs_real else None
-            classes, _ = self.class_loss((fake, fake_labels))
-            loss = self.generator_loss(fake_scores, real_scores) + info + classes
+            update = Update(real, labels, fake, z, fake_labels)
+            added = [added, *(term.generator(self, update) for term in self.terms)]
+            loss = self.generator_loss(fake_scores, real_scores)
+            for term in added:
+                loss = loss if term is None else loss + term
             stepped = self.updater.update(self, opt, self.generator, loss, "g_loss", counted=True, critic_update=self.critic_steps)
         if stepped:
             for scheduler in self.trainer.lr_scheduler_configs:
                 scheduler.scheduler.step()
-            if self.generator_ema is not None:
-                self.generator_ema.update(self.generator, self.global_step)
+            for term in self.terms:
+                term.after_generator_update(self)
         return loss.detach()
 
-    def score_generated(self, fake: Tensor, z: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
-        """The critic's scores (float32) of generated samples ``fake`` = G(z, labels), and what
-        ``code_categories`` adds to both losses, ``info_weight`` times InfoGAN's loss of Q's guesses
-        of their codes, with what to log (0 and nothing when off)."""
-        if not self.code_categories:
-            return self.judge(fake, labels).float(), fake.new_zeros(()), {}
-        scores, logits = self.critic.scores_and_logits(fake, labels)
-        info = losses.info_loss(logits.float(), latent_code(z, self.code_categories))
-        bound = losses.mutual_information_bound(info.detach(), self.code_categories)
-        return scores.float(), self.info_weight * info, {"mutual_info": bound}
-
-    def class_loss(self, *samples: tuple[Tensor, Optional[Tensor]]) -> tuple[Tensor, dict[str, Tensor]]:
-        """``ac_weight`` times the auxiliary classifier's loss summed over the (samples, labels) pairs
-        given (AC-GAN: the critic's on real and generated ones, the generator's on its own), with what
-        to log; 0 and nothing when off."""
-        if not self.ac_weight:
-            return samples[0][0].new_zeros(()), {}
-        total = sum(losses.auxiliary_class_loss(self.critic.class_logits(x).float(), y) for x, y in samples)
-        return self.ac_weight * total, {"ac_loss": total.detach()}
+    def score_generated(self, fake: Tensor, z: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor], dict[str, Tensor]]:
+        """The critic's scores (float32) of generated samples ``fake`` = G(z, labels), what the scoring
+        adds to both losses (InfoGAN's code: ``info_weight`` times its loss; None: nothing) and what to
+        log: ``self.scoring``'s (lit_gan.objectives.terms)."""
+        return self.scoring(self, fake, z, labels)
 
     def log_iteration(self, critic_logs: dict[str, Tensor], g_loss: Tensor) -> None:
         """Log the critic's values averaged over the iteration's updates, and the generator's loss.
@@ -487,20 +467,16 @@ class AdversarialModule(LightningModule):
             return load(str(checkpoint_path), kwargs.get("map_location") or "cpu")
         return LightningModule.load_from_checkpoint.__func__(cls, checkpoint_path, *args, **kwargs)
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        save_training_state(checkpoint, self, self.updater.skipped)
-
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Every load passes here (a Trainer's restore, `--ckpt_path last` too, and load_from_checkpoint);
-        # `lit-gan` checked an explicit path already, before anything was set up or written.
+        # `lit-gan` checked an explicit path already, before anything was set up or written. (Saving:
+        # the FitGuard's on_save_checkpoint adds the training state.)
         path = self.trainer.ckpt_path if self._trainer is not None else None
         check_contents(checkpoint, path)  # non-tensors, counters that are not counts, NaN/Inf weights
-        # the random states are applied at on_train_start, after on_fit_start's seeding
-        self.updater.skipped, self._rng_to_restore = load_training_state(checkpoint, self, path)
+        self.updater.skipped, rng_states = load_training_state(checkpoint, self, path)  # refused: another family's
         if self._trainer is not None and self.strict_loading:
             check_fits(checkpoint, path, self)  # one line, not load_state_dict's list
         self._loaded_step = int(checkpoint.get("global_step", 0))
-        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
-            check_resumable(checkpoint, path)  # before Lightning's KeyError on the optimizers' state
-            check_iteration_boundary(checkpoint, self.n_critic, path)
-            check_resumed_step(self.trainer.max_steps, self._loaded_step)
+        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:  # resuming: the guard's
+            guard = next(c for c in self.trainer.callbacks if isinstance(c, FitGuard))
+            guard.resume(self.trainer, self, checkpoint, path, rng_states)
