@@ -1,7 +1,5 @@
-"""Image files decoded per sample: a folder of your own images, and CelebA.
-
-Each image is opened with PIL, converted to RGB (or L; 16-bit grayscale scaled to 8 bits), center-cropped,
-resized and returned as uint8 (C, H, W); the conversion to [-1, 1] happens per batch on the device.
+"""Image folders, and CelebA: their files listed and checked; each image decoded as ``decoded.py`` does,
+once into a cache by default.
 """
 
 import math
@@ -9,86 +7,18 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, Optional, Sequence, Union
+from typing import Literal, Optional, Union
 
-import numpy as np
 import torch
 from jsonargparse.typing import PositiveInt
-from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset
+from PIL import Image
 from torchvision.datasets import CelebA
-from torchvision.transforms import v2
 
-from lit_gan.data.images import ImageDataModule
-from lit_gan.errors import ConfigError, DatasetNotFoundError, one_line, worker_message
+from lit_gan.data.decoded import UNDECODABLE, DecodedImageModule, Decoder, ImageFileError, ImageFiles, check_crop  # noqa: F401
+from lit_gan.errors import ConfigError, DatasetNotFoundError, one_line
 from lit_gan.files import file_digest
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-# What PIL raises on a file it cannot identify, a truncated or corrupt one, or a decompression bomb
-UNDECODABLE = (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError)
-# PIL's modes of 16-bit grayscale files (PNG, TIFF: I;16; PGM: I), which ``convert`` clips to 8 bits, not scales
-SIXTEEN_BITS = ("I;16", "I;16B", "I;16L", "I;16N", "I")
-
-
-class ImageFileError(ConfigError):
-    """An image file that cannot be used: it fails to decode, or it is smaller than ``center_crop``.
-
-    Raised in a DataLoader worker, it comes back to the main process as ``ImageFileError("Caught
-    ImageFileError in DataLoader worker process 0.\\nOriginal Traceback ...")`` (torch's
-    ``ExceptionWrapper.reraise``), whose first line does not name the file: keep the original message only.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(worker_message(message))
-
-
-def eight_bits(image: Image.Image) -> Image.Image:
-    """A 16-bit grayscale image scaled to 8 bits ("L"), any other as it is: ``convert`` would clip it
-    (0, 4369, 8738, ..., 65535 -> 0, 255, 255, ...).
-
-    v >> 8 (the high byte), not round(v / 257): PIL reads a 16-bit RGB(A) PNG as 8-bit RGB(A) by its high
-    bytes, so a grayscale file and an RGB file of the same values give the same images (the two differ by
-    at most one level; both map 0 -> 0, 65535 -> 255 and an 8-bit level v, stored as 257 v, back to v).
-    Mode "I" holds 32-bit integers: taken as 16-bit values, and clipped to 0..65535.
-    """
-    if image.mode not in SIXTEEN_BITS:
-        return image
-    values = np.asarray(image).astype(np.int64).clip(0, 65535)
-    return Image.fromarray((values >> 8).astype(np.uint8))
-
-
-def check_crop(crop: Optional[int], path: Path, size: tuple[int, int]) -> None:
-    """Refuse a ``center_crop`` larger than the image ``path`` of ``size`` (width, height):
-    torchvision's ``CenterCrop`` would pad it with black."""
-    if crop and crop > min(size):
-        raise ImageFileError(
-            f"Expected argument `center_crop` ({crop}) to be at most the shorter side of every image, but {path}"
-            f" is {size[0]} x {size[1]}: choose `center_crop` <= {min(size)}, or null to crop each image to its"
-            " shorter side"
-        )
-
-
-class ImageFiles(Dataset):
-    """(uint8 image (C, size, size), label) for each path; a file that fails to decode, or is smaller than
-    ``crop``, is named in an ``ImageFileError``."""
-
-    def __init__(self, paths: Sequence[Path], labels: Sequence[int], mode: str, size: int, crop: Optional[int]) -> None:
-        self.paths, self.labels, self.mode, self.crop = list(paths), list(labels), mode, crop
-        crop_op = v2.CenterCrop(crop) if crop else v2.Lambda(lambda im: v2.functional.center_crop(im, min(im.size)))
-        self.transform = v2.Compose([crop_op, v2.Resize(size, antialias=True), v2.PILToTensor()])
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        path = self.paths[i]
-        try:
-            with Image.open(path) as file:
-                image = eight_bits(file).convert(self.mode)  # decodes the file
-        except UNDECODABLE as err:
-            raise ImageFileError(f"cannot read image {path} ({one_line(err)}): remove or replace it") from err
-        check_crop(self.crop, path, image.size)
-        return self.transform(image), self.labels[i]
 
 
 def checked_size(path: Path, full: bool) -> tuple[int, int]:
@@ -212,7 +142,7 @@ def check_crop_fits(crop: Optional[int], sizes: dict[Path, tuple[int, int]]) -> 
         check_crop(crop, path, sizes[path])
 
 
-class ImageFolderDataModule(ImageDataModule):
+class ImageFolderDataModule(DecodedImageModule):
     """Every image under ``root`` (recursively), e.g. your own photos; labels are the first sub-folder.
 
     Links to files and folders are followed, each real file taken once and never a loop (``image_paths``).
@@ -230,7 +160,8 @@ class ImageFolderDataModule(ImageDataModule):
             truncated JPEG too; one core decodes about 10,000 64 x 64 JPEGs a second, 200 to 700 of 1024 x
             768, on every process. A file that fails later is named in one line when it is first read.
         skip_corrupt: with ``verify``, skip unreadable files with one warning that counts them.
-        **kwargs: the arguments of :class:`~lit_gan.data.images.ImageDataModule` (``download`` is ignored).
+        **kwargs: the arguments of :class:`DecodedImageModule` (``cache``, ``cache_dir``, ``num_workers``,
+            ``pin_memory``) and :class:`~lit_gan.data.images.ImageDataModule` (``download`` is ignored).
     """
 
     native_size = 64
@@ -270,17 +201,19 @@ class ImageFolderDataModule(ImageDataModule):
         order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.seed)).tolist()
         check_training_split(self.root, len(paths), self.held_out_fraction, self.batch_size, self.drop_last)
         n_held = held_out_size(len(paths), self.held_out_fraction)
-        mode = "RGB" if self.channels == 3 else "L"
-        split = lambda idx: ImageFiles([paths[i] for i in idx], [labels[i] for i in idx], mode, self.image_size, self.center_crop)  # noqa: E731
+        decode = Decoder("RGB" if self.channels == 3 else "L", self.image_size, self.center_crop)
+        cache = self.image_cache(paths, decode, self.img_shape, root)
+        split = lambda idx: ImageFiles([paths[i] for i in idx], [labels[i] for i in idx], decode, cache)  # noqa: E731
         return split(order[n_held:]), split(order[:n_held])
 
 
-class CelebADataModule(ImageDataModule):
+class CelebADataModule(DecodedImageModule):
     """CelebA aligned faces: the "train" partition for training, "valid" held out.
 
     The usual GAN preprocessing: a 178 x 178 center crop, then a resize to 64 x 64.
     Files: ``root/celeba/img_align_celeba/*.jpg`` and ``root/celeba/list_eval_partition.txt``.
-    Arguments: see :class:`~lit_gan.data.images.ImageDataModule`, plus ``center_crop`` (178).
+    Arguments: see :class:`DecodedImageModule` (the cache: ``root/celeba/img_align_celeba/.lit-gan-cache``
+    by default) and :class:`~lit_gan.data.images.ImageDataModule`, plus ``center_crop`` (178).
     """
 
     channels, native_size = 3, 64
@@ -316,5 +249,7 @@ class CelebADataModule(ImageDataModule):
             if line.strip():
                 name, split = line.split()
                 splits[int(split)].append(images / name)
-        make = lambda paths: ImageFiles(paths, [0] * len(paths), "RGB", self.image_size, self.center_crop)  # noqa: E731
+        decode = Decoder("RGB", self.image_size, self.center_crop)
+        cache = self.image_cache(splits[0] + splits[1], decode, self.img_shape, images)
+        make = lambda paths: ImageFiles(paths, [0] * len(paths), decode, cache)  # noqa: E731
         return make(splits[0]), make(splits[1])
