@@ -71,3 +71,12 @@ def test_a_run_whose_schedule_ended_is_refused_in_one_line(tmp_path, monkeypatch
     assert lines[-1].startswith("lit-gan fit: error: the learning rate of `g_optimizer` is 0 at generator update 4"
                                 " (its scheduler LinearLR brought it there): training on would change nothing"), lines
     assert "LinearToZero" in lines[-1] and "Traceback" not in result.stderr
+
+
+def test_a_decay_to_the_end_of_a_run_without_one_is_one_line():
+    from lit_gan.errors import ConfigError
+
+    schedule = LinearToZero(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1))
+    with pytest.raises(ConfigError, match=r"^`LinearToZero` decays the learning rate to zero at the run's end: give the run"
+                                          r" one, `trainer.max_steps` or `trainer.max_epochs` \(the run's length is inf\)$"):
+        schedule.follow_run_length(float("inf"))
