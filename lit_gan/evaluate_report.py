@@ -79,9 +79,11 @@ def write_report(output: str, result: dict[str, Any]) -> None:
         raise ConfigError(f"cannot write `output` {output}: {why}") from err
 
 
-def report(values: dict[str, float], protocol: dict[str, Any], output: Optional[str]) -> dict[str, Any]:
-    """Print the table of ``values`` and the protocol line; write both (and ``protocol``) to ``output``."""
-    result = {"metrics": values, "protocol": protocol, "protocol_line": protocol_line(protocol)}
+def report(values: dict[str, float], protocol: dict[str, Any], output: Optional[str],
+           line: Optional[str] = None) -> dict[str, Any]:
+    """Print the table of ``values`` and the protocol line (``line``; None: the images' line of ``protocol``);
+    write both (and ``protocol``) to ``output``."""
+    result = {"metrics": values, "protocol": protocol, "protocol_line": line or protocol_line(protocol)}
     width = max(len(k) for k in values)
     print("\n".join([f"{'metric':<{width}}  value"] + [f"{k:<{width}}  {v:.6g}" for k, v in values.items()]))
     print(f"protocol: {result['protocol_line']}", flush=True)

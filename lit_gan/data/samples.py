@@ -21,21 +21,25 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 from lit_gan.errors import ConfigError
 
 SAMPLE_EXTENSIONS = ("png", "jpg", "jpeg")  # torch-fidelity's samples_find_ext
+NOT_SAMPLES = ("grid.png", "strip.png", "scatter.png")  # what `lit-gan generate` writes beside its samples.npz
 
 
 def sample_paths(folder: str, limit: Optional[int] = None, names: tuple[str, str] = ("samples", "num_samples")) -> list[str]:
-    """The image files directly in ``folder``, as torch-fidelity lists them; the first ``limit``.
-    ``names``: the arguments that gave ``folder`` and ``limit``, for the errors."""
+    """The image files directly in ``folder``, as torch-fidelity lists them (but the grids that ``lit-gan generate``
+    writes beside its samples.npz); the first ``limit``. ``names``: the arguments that gave ``folder`` and
+    ``limit``, for the errors."""
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise ConfigError(f"`{names[0]}` {folder!r} is not a folder of images (png, jpg, jpeg)")
     if (path / "png").is_dir() and (path / "samples.npz").is_file():  # SampleWriter's output: its grid is no sample
         raise ConfigError(f"`{names[0]}` {folder!r} is the output of SampleWriter, whose images are in its png/"
                           f" folder (grid.png beside it is their grid, not a sample): give {str(path / 'png')!r}")
+    generated = (path / "samples.npz").is_file()  # lit-gan generate's output: its grid is no sample
     files = sorted(
         os.path.realpath(entry.path)
         for entry in os.scandir(path)
         if entry.is_file() and os.path.splitext(entry.name)[1].lower().lstrip(".") in SAMPLE_EXTENSIONS
+        and not (generated and entry.name in NOT_SAMPLES)
     )
     if not files:
         raise ConfigError(f"`{names[0]}` {folder!r} holds no png, jpg or jpeg file")
