@@ -31,6 +31,7 @@ from lit_gan.callbacks.run_lock import RunLock
 from lit_gan.console import HeldLines, ShowHeldLines, quiet_lightning, release_all
 from lit_gan.parser import LitGanParser, write_error
 from lit_gan.callbacks.progress import use_progress_bar
+from lit_gan.callbacks.summary import use_model_summary
 
 
 def _learning_rates(node: Any, key: str) -> Iterator[tuple[str, Any]]:
@@ -124,6 +125,7 @@ class LitGanCLI(LightningCLI):
         trainer.callbacks.append(ShowHeldLines(self._startup_lines))
         use_atomic_checkpoints(trainer)
         use_progress_bar(trainer)  # plain lines instead of the bar when stdout is a file (a batch job's log)
+        use_model_summary(trainer)  # without Lightning's FLOPs column, 0 for every GAN
         checkpoints = trainer.checkpoint_callback
         if checkpoints is not None and checkpoints.save_last is None:  # not set: last.ckpt, for --ckpt_path last
             checkpoints.save_last = True

@@ -74,3 +74,22 @@ def set_logger_version(logger: Any, version: int) -> None:
     """Make a TensorBoard or CSV logger write into ``version_<version>``, before anything asked its version
     (Lightning 2.6: ``TensorBoardLogger._version`` and ``CSVLogger._version``, what ``version=`` sets)."""
     logger._version = version
+
+
+
+def summary_table_without_flops(summary_data: list[tuple[str, list[str]]], total_parameters: int,
+                                trainable_parameters: int, model_size: float, total_training_modes: dict[str, int],
+                                total_flops: int) -> str:
+    """ModelSummary's table less its ``FLOPs`` column and its ``Total Flops`` line (Lightning 2.6:
+    ``ModelSummary.summarize``'s arguments, formatted by ``model_summary._format_summary_table``)."""
+    from lightning.pytorch.utilities.model_summary.model_summary import _format_summary_table
+
+    columns = [column for column in summary_data if column[0] != "FLOPs"]
+    table = _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
+                                  total_flops, *columns)
+    return "\n".join(line for line in table.splitlines() if not line.rstrip().endswith("Total Flops"))
+
+
+def summary_depth(callback: Any) -> int:
+    """The ``max_depth`` a ModelSummary callback was given (Lightning 2.6: ``ModelSummary._max_depth``)."""
+    return callback._max_depth

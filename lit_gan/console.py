@@ -74,6 +74,9 @@ class ShowHeldLines(Callback):
 # installed) and a deprecation inside Lightning's own code (its _pytree.py on torch 2.14).
 ADVERTS = "💡 Tip:"
 NOISE = r".*isinstance\(treespec, LeafSpec\)` is deprecated.*"
+# Lightning's warning when an epoch has fewer batches than log_every_n_steps: it is not so here, where
+# the log steps count generator iterations across epochs (compat.is_log_step), so the logs are written
+LOG_INTERVAL = r"The number of training batches \(\d+\) is smaller than the logging interval"
 
 
 def _no_advert(record: logging.LogRecord) -> bool:
@@ -87,3 +90,4 @@ def quiet_lightning() -> None:
         if _no_advert not in logger.filters:
             logger.addFilter(_no_advert)
     warnings.filterwarnings("ignore", message=NOISE)
+    warnings.filterwarnings("ignore", message=LOG_INTERVAL)

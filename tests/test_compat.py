@@ -110,3 +110,16 @@ def test_set_typehint_changes_how_an_argument_parses():
 def test_the_lightning_cli_methods_lit_gan_overrides_are_there(name, parameters):
     # lit_gan/cli.py overrides them to check a checkpoint before Lightning reads it (Lightning 2.6)
     assert list(inspect.signature(getattr(LightningCLI, name)).parameters) == parameters
+
+
+def test_the_summary_table_loses_its_flops_and_keeps_the_rest():
+    from lightning.pytorch.callbacks import ModelSummary
+    from lightning.pytorch.utilities.model_summary.model_summary import summarize
+
+    summary = summarize(Tiny(), max_depth=1)
+    data = summary._get_summary_data()
+    assert [name for name, _ in data][-1] == "FLOPs"  # Lightning 2.6 has the column
+    table = compat.summary_table_without_flops(data, summary.total_parameters, summary.trainable_parameters,
+                                               summary.model_size, summary.total_training_modes, summary.total_flops)
+    assert "FLOPs" not in table and "Total Flops" not in table and "Trainable params" in table and "Params" in table
+    assert compat.summary_depth(ModelSummary(max_depth=3)) == 3

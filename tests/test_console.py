@@ -29,11 +29,16 @@ def test_a_refusal_after_parsing_is_the_only_line_and_names_the_subcommand(tmp_p
 
 
 def test_a_run_that_starts_still_prints_the_start_up_lines_and_no_noise(tmp_path):
-    ran = run(["fit", *QUICK, "--trainer.limit_val_batches", "0"], tmp_path)
+    ran = run(["fit", *QUICK, "--trainer.limit_val_batches", "0", "--trainer.enable_model_summary", "true"], tmp_path)
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "Seed set to 0" in ran.stderr and "GPU available:" in ran.stderr
     # Lightning's adverts for litlogger and litmodels, and a deprecation inside its own code, on every run
     assert "Tip:" not in ran.stderr and "LeafSpec" not in ran.stderr, ran.stderr
+    # the summary, without its FLOPs (0 for every GAN); no "fewer batches than the logging interval" (1 < 50
+    # here, and the logs are written across epochs all the same)
+    output = ran.stdout + ran.stderr
+    assert "| generator | MLPGenerator" in output and "FLOPs" not in output and "Total Flops" not in output, output
+    assert "smaller than the logging interval" not in output, output
     checkpoint = next((tmp_path / "lightning_logs" / "version_0" / "checkpoints").glob("*.ckpt"))
     validated = run(["validate", *QUICK, "--ckpt_path", str(checkpoint)], tmp_path)
     assert validated.returncode == 0, validated.stderr[-2000:]
