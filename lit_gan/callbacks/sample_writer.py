@@ -44,6 +44,9 @@ class SampleWriter(Callback):
         grid_size: samples in grid.png.
         png_folder: write the folder of PNGs (images only).
         seed: seed of the latents.
+        classes: a class-conditional model's classes to draw, taken in turn (sample i is of class
+            ``classes[i % len(classes)]``; ``[7]``: only sevens); None: every class in turn (i mod
+            ``num_classes``). The labels go into ``samples.npz`` as ``labels``.
         overwrite: replace the samples of an earlier run in ``dirpath`` (its PNGs included, so that
             ``png/`` never mixes two runs), and what a run stopped while writing left there, once the
             new files are written; without it such a ``dirpath`` is refused before drawing.
@@ -57,9 +60,13 @@ class SampleWriter(Callback):
         grid_size: PositiveInt = 64,
         png_folder: bool = True,
         seed: int = 0,
+        classes: Optional[list[int]] = None,
         overwrite: bool = False,
     ) -> None:
         check_positive_ints(num_samples=num_samples, batch_size=batch_size, grid_size=grid_size)
+        if classes is not None and (not classes or any(not isinstance(c, int) or c < 0 for c in classes)):
+            raise ValueError(f"Expected argument `classes` to be a list of class indices >= 0, got {classes!r}")
+        self.classes = None if classes is None else [int(c) for c in classes]
         self.dirpath, self.num_samples, self.batch_size = Path(dirpath), int(num_samples), int(batch_size)
         self.grid_size, self.png_folder, self.seed, self.overwrite = int(grid_size), png_folder, seed, overwrite
 
@@ -73,6 +80,12 @@ class SampleWriter(Callback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage != "predict":
             return
+        num_classes = int(getattr(pl_module, "num_classes", 0))
+        if self.classes is not None and not num_classes:
+            raise ConfigError(f"Expected argument `classes` to be left out: the model is not class-conditional"
+                              f" (`num_classes` 0), got {self.classes}")
+        if self.classes is not None and max(self.classes) >= num_classes:
+            raise ConfigError(f"Expected argument `classes` to be class indices in 0..{num_classes - 1}, got {self.classes}")
         if self.dirpath.exists() and not self.dirpath.is_dir():
             raise ConfigError(f"Expected argument `dirpath` ({self.dirpath}) to be a folder, but it is a file")
         earlier = self.earlier_files()
@@ -84,9 +97,21 @@ class SampleWriter(Callback):
                 " choose another `dirpath`, or set `overwrite: true` to replace them"
             )
 
-    def draw(self, pl_module: LightningModule) -> torch.Tensor:
+    def labels(self, pl_module: LightningModule) -> Optional[torch.Tensor]:
+        """The classes of the samples (a conditional model's): ``classes`` in turn, else every class in turn."""
+        num_classes = int(getattr(pl_module, "num_classes", 0))
+        if not num_classes:
+            return None
+        order = torch.tensor(self.classes) if self.classes is not None else torch.arange(num_classes)
+        return order[torch.arange(self.num_samples) % len(order)]
+
+    def draw(self, pl_module: LightningModule) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         latents = fixed_latents(self.num_samples, pl_module.latent_dim, self.seed)
-        return torch.cat([pl_module.sample(len(z), z=z).float().cpu() for z in latents.split(self.batch_size)])
+        labels = self.labels(pl_module)
+        parts = [None] * len(latents.split(self.batch_size)) if labels is None else labels.split(self.batch_size)
+        samples = torch.cat([pl_module.sample(len(z), z=z, labels=y).float().cpu()
+                             for z, y in zip(latents.split(self.batch_size), parts)])
+        return samples, labels
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # rank 0 writes; every rank gets its error, so that all of them stop with the same line
@@ -100,8 +125,9 @@ class SampleWriter(Callback):
         try:
             # the temporary folder first: a read-only dirpath fails before anything is drawn
             with written_whole(self.dirpath, replaced=self.earlier_files()) as folder:  # only with overwrite (setup)
-                samples = self.draw(pl_module)
-                np.savez_compressed(folder / "samples.npz", samples=samples.numpy())
+                samples, labels = self.draw(pl_module)
+                extra = {} if labels is None else {"labels": labels.numpy()}
+                np.savez_compressed(folder / "samples.npz", samples=samples.numpy(), **extra)
                 if samples.dim() == 4:
                     self._write_images(samples, folder)
                 else:

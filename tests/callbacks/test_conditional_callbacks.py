@@ -54,3 +54,34 @@ def test_a_conditional_ring_logs_its_coverage_by_class_and_draws_its_landscape_a
     assert 0.0 <= float(metrics["val/class_hq_fraction"]) <= float(metrics["val/hq_fraction"]) <= 1.0
     assert cli.model.num_classes == 8 and cli.datamodule.num_classes == 8
     assert any(k.startswith("critic.") and "embed" in k for k in cli.model.state_dict())
+
+
+def test_sample_writer_draws_the_classes_asked_for(tmp_path):
+    import numpy as np
+    import pytest
+
+    from lit_gan.callbacks import SampleWriter
+    from lit_gan.errors import ConfigError
+
+    model = GAN(generator=DCGANGenerator, critic=partial(Projection, critic=DCGANCritic), latent_dim=8,
+                img_shape=(1, 16, 16), num_classes=4)
+    with torch.no_grad():
+        for module in model.generator.modules():
+            if isinstance(module, ConditionalBatchNorm2d):
+                module.bias.weight.normal_()
+    writer = SampleWriter(dirpath=str(tmp_path / "sevens"), num_samples=6, batch_size=4, classes=[3, 1], seed=2)
+    writer.setup(None, model, "predict")
+    assert writer.write(model) is None
+    saved = np.load(tmp_path / "sevens" / "samples.npz")
+    assert saved["labels"].tolist() == [3, 1, 3, 1, 3, 1]
+    expected = model.sample(6, z=fixed_latents(6, 8, 2), labels=torch.tensor([3, 1, 3, 1, 3, 1]))
+    torch.testing.assert_close(torch.from_numpy(saved["samples"]), expected, rtol=1e-5, atol=1e-6)
+    every = SampleWriter(dirpath=str(tmp_path / "all"), num_samples=5)
+    assert every.labels(model).tolist() == [0, 1, 2, 3, 0]  # without classes: each in turn
+    with pytest.raises(ConfigError, match=r"Expected argument `classes` to be class indices in 0\.\.3, got \[4\]"):
+        SampleWriter(dirpath=str(tmp_path / "x"), classes=[4]).setup(None, model, "predict")
+    unconditional = GAN(generator=DCGANGenerator, critic=DCGANCritic, latent_dim=8, img_shape=(1, 16, 16))
+    with pytest.raises(ConfigError, match=r"Expected argument `classes` to be left out: the model is not class-conditional"):
+        SampleWriter(dirpath=str(tmp_path / "y"), classes=[1]).setup(None, unconditional, "predict")
+    with pytest.raises(ValueError, match=r"`classes` to be a list of class indices >= 0, got \[-1\]"):
+        SampleWriter(classes=[-1])

@@ -44,7 +44,7 @@ def test_images_npz_grid_and_png_folder(tmp_path, monkeypatch):
     assert grid.size == (2 + 5 * 10, 2 + 4 * 10)  # 20 samples: 5 per row, 8x8 images, 2-pixel padding
     # the same checkpoint and seed give the same samples
     again = cli.trainer.callbacks[[type(c).__name__ for c in cli.trainer.callbacks].index("SampleWriter")]
-    assert torch.equal(again.draw(cli.model), torch.from_numpy(samples))
+    assert torch.equal(again.draw(cli.model)[0], torch.from_numpy(samples))
 
 
 def test_toy_points_npz_and_scatter(tmp_path, monkeypatch):
