@@ -10,9 +10,11 @@ from typing import Any, Optional
 
 import torch.nn.functional as F
 from jsonargparse.typing import NonNegativeInt, PositiveInt
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lit_gan.checks import check_positive_ints
+from lit_gan.data.classes import class_counts
 from lit_gan.data.order import ResumableOrder
 from lit_gan.errors import ConfigError
 from lit_gan.tensors import to_unit_range
@@ -64,6 +66,10 @@ class ImageDataModule(ResumableOrder):
     def load(self) -> tuple[Dataset, Dataset]:
         """(training set, held-out set), each yielding (uint8 image (C, H, W), label)."""
         raise NotImplementedError
+
+    def class_counts(self) -> Optional[Tensor]:
+        """How many training images each class has (after ``setup``), or None where it is not known."""
+        return None if self.train_set is None else class_counts(self.train_set, self.num_classes)
 
     def setup(self, stage: str = "fit") -> None:
         if self.train_set is None:

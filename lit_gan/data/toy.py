@@ -60,6 +60,11 @@ class Toy2DDataModule(ResumableOrder):
             self._train, self._labels["train"] = self.sample_labelled(self.n_train, rng)
             self._val, self._labels["val"] = self.sample_labelled(self.n_val, rng)
 
+    def class_counts(self) -> Optional[Tensor]:
+        """How many training points each class (mode) has, with ``labelled``; None without labels."""
+        labels = self._labels["train"]
+        return None if labels is None else torch.bincount(labels, minlength=self.num_classes).double()
+
     def _dataset(self, split: str) -> TensorDataset:
         points = self._train if split == "train" else self._val
         return TensorDataset(points, self._labels[split]) if self.num_classes else TensorDataset(points)

@@ -38,7 +38,7 @@ and ``log_every_n_generator_steps`` (the trainer's ``log_every_n_steps``).
 """
 
 from functools import partial
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import torch
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt, restricted_number_type
@@ -55,7 +55,8 @@ from lit_gan.errors import ConfigError
 from lit_gan.networks.code import CodedCritic, CodedGenerator
 from lit_gan.networks.conditional import ClassHead
 from lit_gan.networks.packing import check_pack
-from lit_gan.objectives.conditional import batch_labels, check_data_classes, check_sample_labels, conditional_network
+from lit_gan.objectives.conditional import (batch_labels, check_data_classes, check_sample_labels, conditional_network,
+                                            data_class_frequencies)
 from lit_gan.objectives.ema import GeneratorEMA
 from lit_gan.objectives.penalties import refuse_batch_norm
 from lit_gan.objectives.terms import (AverageTerm, ClassTerm, CodeScoring, LoopTerm, PlainScoring, Update,
@@ -68,6 +69,7 @@ from lit_gan.tensors import eval_mode, real_images
 GeneratorFactory = Callable[[int, Sequence[int]], nn.Module]  # (latent_dim, img_shape) -> generator
 CriticFactory = Callable[[Sequence[int]], nn.Module]  # img_shape -> critic
 EMADecay = restricted_number_type("EMADecay", float, [(">=", 0), ("<", 1)], join="and")  # [0, 1)
+LabelFrequencies = Literal["uniform", "data"]
 
 
 class AdversarialModule(LightningModule):
@@ -116,6 +118,9 @@ class AdversarialModule(LightningModule):
             guesses the class; the critic adds ``ac_weight`` times its cross-entropy on real and on
             generated samples to its loss, the generator on its samples. Logs ``train/ac_loss`` (the
             critic's). 0: off.
+        label_frequencies: how a conditional model draws the generated samples' labels: ``"uniform"``
+            over the classes, or ``"data"``, with the classes' frequencies in the training data (the
+            data module's ``class_counts``), from the same stream as z either way.
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -143,6 +148,7 @@ class AdversarialModule(LightningModule):
         info_weight: NonNegativeFloat = 1.0,
         num_classes: NonNegativeInt = 0,
         ac_weight: NonNegativeFloat = 0.0,
+        label_frequencies: LabelFrequencies = "uniform",
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
@@ -170,6 +176,12 @@ class AdversarialModule(LightningModule):
                 )
             self.generator = CodedGenerator(self.generator, self.code_categories)
             self.critic = CodedCritic(self.critic, self.code_categories, self.img_shape)
+        if label_frequencies not in ("uniform", "data"):
+            raise ValueError(f"Expected argument `label_frequencies` to be uniform or data, got {label_frequencies!r}")
+        if label_frequencies == "data" and not self.num_classes:
+            raise ValueError("Expected argument `label_frequencies` (data) to come with a conditional model: set `num_classes`")
+        self.label_frequencies = label_frequencies
+        self.label_probabilities: Optional[Tensor] = None  # "data": the training classes' frequencies, at setup
         check_not_negative(ac_weight=ac_weight)
         self.ac_weight = float(ac_weight)
         if self.ac_weight > 0:
@@ -233,7 +245,10 @@ class AdversarialModule(LightningModule):
         None for an unconditional model."""
         if not self.num_classes:
             return None
-        return self.draw(lambda size, device, dtype: torch.randint(self.num_classes, size, device=device), n)
+        if self.label_probabilities is None:
+            return self.draw(lambda size, device, dtype: torch.randint(self.num_classes, size, device=device), n)
+        probabilities = self.label_probabilities
+        return self.draw(lambda size, device, dtype: torch.multinomial(probabilities.to(device), size[0], replacement=True), n)
 
     def generate(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """G(z), or G(z, y) for a conditional model (an unconditional generator is called with z alone)."""
@@ -279,6 +294,9 @@ class AdversarialModule(LightningModule):
         if data_shape is not None and tuple(data_shape) != self.img_shape:
             raise ConfigError(f"the data's img_shape {tuple(data_shape)} differs from the model's `img_shape` {self.img_shape}")
         check_data_classes(self.trainer.datamodule if self._trainer else None, self.num_classes)
+        if self.label_frequencies == "data":
+            self.label_probabilities = data_class_frequencies(self.trainer.datamodule if self._trainer else None,
+                                                              self.num_classes)
         datamodule = self.trainer.datamodule if self._trainer else None  # PacGAN: batches of whole packs
         check_pack(self.critic, getattr(datamodule, "batch_size", None), getattr(datamodule, "drop_last", True))
         shape = tuple(self.sample(2, z=torch.zeros(2, self.latent_dim)).shape[1:])  # eval mode, no grad, mode restored

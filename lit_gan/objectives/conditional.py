@@ -74,3 +74,18 @@ def check_sample_labels(labels: Any, n: int, num_classes: int) -> Tensor:
         raise ValueError(f"Expected argument `labels` to be class indices in 0..{num_classes - 1}, got"
                          f" {int(labels.min())}..{int(labels.max())}")
     return labels.long()
+
+
+def data_class_frequencies(datamodule: Any, num_classes: int) -> Tensor:
+    """The training classes' frequencies (K probabilities) of ``datamodule`` (its ``class_counts``), for
+    ``label_frequencies: data``; one line where the data does not know them or a class has no sample."""
+    counts = getattr(datamodule, "class_counts", None)
+    counts = counts() if callable(counts) else None
+    if counts is None:
+        raise ConfigError(f"`label_frequencies: data` draws labels with the training classes' frequencies, but"
+                          f" {type(datamodule).__name__} cannot count its classes (`class_counts`): use `uniform`")
+    counts = torch.as_tensor(counts, dtype=torch.float64)
+    if counts.numel() != num_classes or not bool((counts > 0).all()):
+        raise ConfigError(f"`label_frequencies: data`: the training data's class counts {counts.long().tolist()} are not"
+                          f" {num_classes} classes each with samples: use `uniform`")
+    return (counts / counts.sum()).float()

@@ -161,3 +161,39 @@ def test_an_ac_weight_without_classes_or_below_zero_is_one_line():
         WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(2,), ac_weight=1.0)
     with pytest.raises(ValueError, match=r"`ac_weight`.*-1"):
         conditional(ac_weight=-1.0)
+
+
+class Skewed(RingOfGaussians):
+    """A labelled ring whose training classes are counted 1, ..., 1, 9: class 7 is nine times as common."""
+
+    def class_counts(self):
+        return torch.tensor([1.0] * 7 + [9.0])
+
+
+def test_generated_labels_follow_the_datas_class_frequencies_when_asked(tmp_path):
+    model = conditional(label_frequencies="data")
+    cpu_trainer(tmp_path, max_steps=1).fit(model, Skewed(batch_size=8, n_train=64, n_val=16, labelled=True))
+    torch.testing.assert_close(model.label_probabilities, torch.tensor([1 / 16] * 7 + [9 / 16]))
+    torch.manual_seed(0)
+    drawn = torch.bincount(model.sample_labels(16000), minlength=8).float() / 16000
+    assert abs(drawn[7].item() - 9 / 16) < 0.02 and (drawn[:7] - 1 / 16).abs().max() < 0.01
+    data = ring()
+    data.setup("fit")
+    assert data.class_counts().sum() == 64 and data.class_counts().numel() == 8
+    uniform = conditional()
+    assert uniform.label_probabilities is None  # the default: uniform, as before (randint)
+
+
+def test_label_frequencies_are_checked_in_one_line(tmp_path):
+    with pytest.raises(ValueError, match=r"`label_frequencies` \(data\) to come with a conditional model"):
+        WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(2,), label_frequencies="data")
+    with pytest.raises(ValueError, match=r"`label_frequencies` to be uniform or data, got 'often'"):
+        conditional(label_frequencies="often")
+
+    class Unknown(RingOfGaussians):
+        def class_counts(self):
+            return None
+
+    with pytest.raises(ConfigError, match=r"Unknown cannot count its classes \(`class_counts`\): use `uniform`"):
+        cpu_trainer(tmp_path, max_steps=1).fit(conditional(label_frequencies="data"),
+                                              Unknown(batch_size=8, n_train=64, n_val=16, labelled=True))
