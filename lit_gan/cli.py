@@ -138,7 +138,10 @@ class LitGanCLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         self._checkpoint = None
         if subcommand == "fit" and ckpt_path == "last" and not Path(ckpt_path).is_file():
-            found = latest_last(self.config[subcommand])  # the latest run's, continued in its folder
+            try:
+                found = latest_last(self.config[subcommand])  # the latest run's, continued in its folder
+            except ConfigError as err:
+                self._refuse(str(err))
             if found is not None:
                 ckpt_path, self._resume_version = found
                 self.config[subcommand].ckpt_path = ckpt_path

@@ -4,8 +4,10 @@ that run's folder.
 Lightning looks for ``last.ckpt`` in the ModelCheckpoint's folder, which for the default one is the
 new run's ``version_N+1/checkpoints``: it finds nothing and starts over. Here, when the config gives no
 ModelCheckpoint ``dirpath`` and its logger is the default one, TensorBoard's or a CSV logger, the newest
-``<save_dir>/<name>/version_N/checkpoints/last.ckpt`` is the checkpoint, and the logger is set to
-``version_N``, so that the logs and checkpoints go on in the run's own folder.
+``<save_dir>/<name>/version_N/checkpoints/last.ckpt`` is the checkpoint, and a TensorBoard logger is set
+to ``version_N``, so that the logs and checkpoints go on in the run's own folder (a CSV logger would
+delete the run's ``metrics.csv`` there: it writes a new version folder). The run must have trained the
+model class of the config (its ``config.yaml``), else it is refused in one line.
 """
 
 import os
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from jsonargparse import Namespace
+
+from lit_gan.errors import ConfigError
 
 LOGGERS = {"lightning.pytorch.loggers.TensorBoardLogger", "lightning.pytorch.loggers.tensorboard.TensorBoardLogger",
            "lightning.pytorch.loggers.CSVLogger", "lightning.pytorch.loggers.csv_logs.CSVLogger"}
@@ -52,12 +56,34 @@ def latest_last(config: Namespace) -> Optional[tuple[str, int]]:
     if not runs:
         return None
     version, run = max(runs)
+    ours, theirs = model_class(config), run_model_class(run / "config.yaml")
+    if ours and theirs and ours != theirs:
+        raise ConfigError(f"`ckpt_path` last: the latest run in {folder}, {run.name}, trained {theirs}, and this config"
+                          f" trains {ours}: give that run's own config, or this run's checkpoint as `--ckpt_path`")
     return str(run / "checkpoints" / "last.ckpt"), version
 
 
+def model_class(config: Namespace) -> str:
+    model = config.get("model")
+    return str(model.get("class_path") or "") if isinstance(model, Namespace) else ""
+
+
+def run_model_class(path: Path) -> str:
+    """The ``model: class_path:`` of a run's config.yaml, read as text (no YAML is loaded from it)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    match = re.search(r"(?m)^model:\s*\n\s+class_path:\s*([\w.]+)\s*$", text)
+    return match.group(1) if match else ""
+
+
 def continue_in(trainer: Any, version: Optional[int]) -> None:
-    """Make the trainer's logger write into ``version_<version>`` (after ``latest_last``)."""
+    """Make the trainer's TensorBoard logger write into ``version_<version>`` (after ``latest_last``); a
+    CSV logger, which would delete the run's ``metrics.csv`` there, starts a new version folder."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
     from lit_gan.compat import set_logger_version
 
-    if version is not None and trainer.logger is not None:
+    if version is not None and isinstance(trainer.logger, TensorBoardLogger):
         set_logger_version(trainer.logger, version)

@@ -69,7 +69,7 @@ def test_a_run_whose_schedule_ended_is_refused_in_one_line(tmp_path, monkeypatch
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("lit-gan fit: error: the learning rate of `g_optimizer` is 0 at generator update 4"
-                                " (its scheduler LinearLR brought it there): training on would change nothing"), lines
+                                " (its scheduler LinearLR ended there, at total_iters 4): training on would change nothing"), lines
     assert "LinearToZero" in lines[-1] and "Traceback" not in result.stderr
 
 
@@ -80,3 +80,34 @@ def test_a_decay_to_the_end_of_a_run_without_one_is_one_line():
     with pytest.raises(ConfigError, match=r"^`LinearToZero` decays the learning rate to zero at the run's end: give the run"
                                           r" one, `trainer.max_steps` or `trainer.max_epochs` \(the run's length is inf\)$"):
         schedule.follow_run_length(float("inf"))
+
+
+def test_a_schedule_that_passes_through_zero_is_not_refused():
+    from types import SimpleNamespace
+
+    from lit_gan.errors import ConfigError
+    from lit_gan.objectives.schedules import check_learning_rates
+
+    def trainer(make):
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        scheduler = make(optimizer)
+        return SimpleNamespace(max_steps=10, optimizers=[optimizer], lr_scheduler_configs=[SimpleNamespace(scheduler=scheduler)])
+
+    warm_up = trainer(lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda step: step / 5))  # 0 at step 0, then up
+    check_learning_rates(warm_up, 0)
+    ended = trainer(lambda o: LinearLR(o, 1.0, 0.0, total_iters=4))
+    for _ in range(4):
+        ended.lr_scheduler_configs[0].scheduler.step()
+    with pytest.raises(ConfigError, match=r"`g_optimizer` is 0 at generator update 4 \(its scheduler LinearLR ended there"):
+        check_learning_rates(ended, 4)
+
+
+def test_ckpt_path_last_refuses_the_latest_run_of_another_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_cli(["fit", *QUICK, "--trainer.max_steps", "2"])
+    other = ["--model", "lit_gan.GAN", "--model.init_args.generator", "lit_gan.networks.MLPGenerator",
+             "--model.init_args.critic", "lit_gan.networks.MLPCritic"]
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), *other, "--ckpt_path", "last",
+                 "--trainer.max_steps", "4", "--trainer.callbacks", "[]"])
+    assert exit_.value.code == 2

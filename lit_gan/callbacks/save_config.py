@@ -55,7 +55,8 @@ class SaveConfigToLogger(SaveConfigCallback):
             # run's would mix with them, so a config.yaml moved out of the way would hide a real collision.
             # A run resumed from its own folder (``--ckpt_path last``) is the same run: its config is replaced.
             ckpt_path = self.config.get("ckpt_path") if stage == "fit" else None
-            resumed_here = bool(ckpt_path) and os.path.realpath(str(ckpt_path)).startswith(os.path.realpath(log_dir) + os.sep)
+            resumed_here = bool(ckpt_path) and os.path.dirname(os.path.realpath(str(ckpt_path))) == os.path.realpath(
+                os.path.join(log_dir, "checkpoints"))
             if not (self.overwrite or resumed_here) and trainer.strategy.broadcast(trainer.is_global_zero and fs.isfile(path)):
                 raise ConfigError(
                     f"{path} exists: an earlier run wrote its config (and checkpoints) into {log_dir}, which"

@@ -49,7 +49,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
 from lit_gan.compat import is_log_step
-from lit_gan.checkpoints import check_contents, check_fits, load_training_state
+from lit_gan.checkpoints import check_contents, check_fits, load_training_state, save_training_state
 from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.networks.code import CodedCritic, CodedGenerator
@@ -424,16 +424,26 @@ class AdversarialModule(LightningModule):
     def log_iteration(self, critic_logs: dict[str, Tensor], g_loss: Tensor) -> None:
         """Log the critic's values averaged over the iteration's updates, and the generator's loss.
 
-        They stay on the device: the loggers read them at log steps, the progress display when it shows
-        them (``progress_values``). Nothing is logged to Lightning's progress bar, whose values Lightning
-        reads back at every batch they are logged in; the logged x axis ``step`` is a copy to the device,
-        made at log steps only."""
+        They stay on the device: the loggers read them at log steps, lit-gan's progress display when it
+        shows them (``progress_values``). Lightning reads back the progress-bar values at every batch
+        they are logged in, so they (``d_loss``, ``g_loss``, the estimate: for Lightning's own bars and
+        for monitors) are logged at log steps only; so is the logged x axis ``step``, a copy to the device."""
         logs = {**critic_logs, "g_loss": g_loss}
         if self.updater.on_nonfinite == "skip":
             logs["skipped_updates"] = torch.tensor(float(self.updater.skipped))
         self.log_dict({f"train/{k}": v for k, v in logs.items()})
-        if self.loggers and is_log_step(self.trainer):
-            self.log("step", float(self.global_step))  # the logged x axis: generator updates
+        if is_log_step(self.trainer):  # for Lightning's own bars and monitors too, read only at log steps
+            self.log_dict({k: logs[k] for k in self.progress_values}, prog_bar=True, logger=False)
+            self.log_step()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.trainer.should_stop:  # a stop a callback asked for after training_step: Lightning logs at it too
+            self.log_step()
+
+    def log_step(self) -> None:
+        """The logged x axis, generator updates (before the callbacks' batch end: ModelCheckpoint names by it)."""
+        if self.loggers:
+            self.log("step", float(self.global_step))
 
     @property
     def progress_values(self) -> tuple[str, ...]:
@@ -485,10 +495,14 @@ class AdversarialModule(LightningModule):
             return load(str(checkpoint_path), kwargs.get("map_location") or "cpu")
         return LightningModule.load_from_checkpoint.__func__(cls, checkpoint_path, *args, **kwargs)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # here, not in FitGuard: Lightning calls callbacks' hook only for full checkpoints, and a weights-only
+        # one must be refused with NaN/Inf weights and carry the family too
+        save_training_state(checkpoint, self, self.updater.skipped)
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Every load passes here (a Trainer's restore, `--ckpt_path last` too, and load_from_checkpoint);
-        # `lit-gan` checked an explicit path already, before anything was set up or written. (Saving:
-        # the FitGuard's on_save_checkpoint adds the training state.)
+        # `lit-gan` checked an explicit path already, before anything was set up or written.
         path = self.trainer.ckpt_path if self._trainer is not None else None
         check_contents(checkpoint, path)  # non-tensors, counters that are not counts, NaN/Inf weights
         self.updater.skipped, rng_states = load_training_state(checkpoint, self, path)  # refused: another family's
@@ -496,5 +510,8 @@ class AdversarialModule(LightningModule):
             check_fits(checkpoint, path, self)  # one line, not load_state_dict's list
         self._loaded_step = int(checkpoint.get("global_step", 0))
         if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:  # resuming: the guard's
-            guard = next(c for c in self.trainer.callbacks if isinstance(c, FitGuard))
+            guard = next((c for c in self.trainer.callbacks if isinstance(c, FitGuard)), None)
+            if guard is None:
+                raise ConfigError(f"{type(self).__name__}.configure_callbacks left out the FitGuard of"
+                                  " AdversarialModule.configure_callbacks: return super().configure_callbacks() with yours")
             guard.resume(self.trainer, self, checkpoint, path, rng_states)

@@ -9,8 +9,8 @@ trainer that fits it.
   (:mod:`lit_gan.interrupt`).
 - The learning rates: schedules that end with the run learn its length; a rate that is 0 where
   training would go on is refused (:mod:`lit_gan.objectives.schedules`).
-- A checkpoint's training state (skipped updates, random states) written at every save, read and
-  checked when a fit resumes (:mod:`lit_gan.checkpoints`).
+- A resumed fit's checks and random states (a checkpoint's training state is written by the module
+  itself, for weights-only saves too: :mod:`lit_gan.checkpoints`).
 """
 
 from typing import Any, Optional
@@ -18,8 +18,7 @@ from typing import Any, Optional
 from lightning.fabric.utilities.seed import reset_seed
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from lit_gan.checkpoints import (check_iteration_boundary, check_resumable, check_resumed_step, save_training_state,
-                                 set_rng_states)
+from lit_gan.checkpoints import check_iteration_boundary, check_resumable, check_resumed_step, set_rng_states
 from lit_gan.interrupt import InterruptAsPreemption
 from lit_gan.objectives.schedules import check_learning_rates
 
@@ -40,6 +39,7 @@ class FitGuard(Callback):
         self.interrupt.install()  # Ctrl+C: stop after this batch, as on SIGTERM
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        pl_module.updater.pending = []  # no check left from a fit that an error cut short
         if self._rng_to_restore is not None:  # after on_fit_start's seeding: the checkpoint's streams go on
             set_rng_states(self._rng_to_restore)  # rank 0's, the same on every rank
             self._rng_to_restore = None
@@ -54,9 +54,6 @@ class FitGuard(Callback):
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.interrupt.uninstall()
-
-    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        save_training_state(checkpoint, pl_module, pl_module.updater.skipped)  # refused with NaN/Inf weights
 
     def resume(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any], path: Optional[str],
                rng_states: Optional[dict[str, Any]]) -> None:

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LinearLR
+from torch.optim.lr_scheduler import LinearLR, PolynomialLR
 
 from lit_gan.errors import ConfigError
 
@@ -46,14 +46,17 @@ class LinearToZero(LinearLR):
 
 
 def check_learning_rates(trainer: Any, step: int) -> None:
-    """Refuse to train on with an optimizer whose every learning rate is 0 (a resumed run whose schedule
-    ended at its first length: ``LinearLR``'s ``total_iters``): it would train without changing a weight."""
+    """Refuse to train on with an optimizer whose every learning rate is 0 for good: its schedule
+    (``LinearLR`` or ``PolynomialLR``) ended there, at its ``total_iters`` (a resumed run whose schedule had
+    the first run's length), so that it would train without changing a weight. A schedule that passes
+    through 0 and rises again (a warm-up from 0, a cycle) is not refused."""
     if 0 <= trainer.max_steps <= step:
         return  # a finished run resumed as it was (a requeued job) ends at once
     for name, optimizer in zip(("g_optimizer", "d_optimizer"), trainer.optimizers):
-        if all(group["lr"] == 0 for group in optimizer.param_groups):
-            schedulers = [type(c.scheduler).__name__ for c in trainer.lr_scheduler_configs if c.scheduler.optimizer is optimizer]
-            by = f" (its scheduler {schedulers[0]} brought it there)" if schedulers else ""
+        ended = [c.scheduler for c in trainer.lr_scheduler_configs if c.scheduler.optimizer is optimizer
+                 and isinstance(c.scheduler, (LinearLR, PolynomialLR)) and c.scheduler.last_epoch >= c.scheduler.total_iters]
+        if ended and all(group["lr"] == 0 for group in optimizer.param_groups):
+            by = f" (its scheduler {type(ended[0]).__name__} ended there, at total_iters {ended[0].total_iters})"
             raise ConfigError(
                 f"the learning rate of `{name}` is 0 at generator update {step}{by}: training on would change nothing;"
                 " decay with lit_gan.objectives.LinearToZero, which ends at `trainer.max_steps`, or give the schedule more steps"

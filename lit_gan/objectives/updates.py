@@ -5,8 +5,10 @@ per generator update, for the critic and the generator; nothing else here knows 
 DDP. Lightning's DDP wrapper prepares the reducer for every parameter at each
 ``manual_backward``; a critic update leaves the generator unused and fails (Lightning #20328,
 #20685) unless ``find_unused_parameters=True``. Instead each backward runs under
-``block_backward_sync`` and the gradients of the network being updated are all-reduced here,
-in one flat buffer (the loss riding along), before its optimizer steps. Ranks stay identical
+``block_backward_sync`` and the gradients of the network being updated are all-reduced here
+before its optimizer steps: in buckets launched while backward runs, as DDP's reducer does
+(:mod:`lit_gan.objectives.overlap`), or with ``overlap`` off in one flat buffer after it (the
+loss riding along either way). Ranks stay identical
 without unused-parameter detection, and the gradient penalty's double backward never meets
 DDP's hooks. The finite-or-not decision is taken on the averaged values, so every rank takes
 the same one.
@@ -16,16 +18,19 @@ Counting. The generator's optimizer steps through its ``LightningOptimizer`` (it
 plugin and hooks included, not counted). See "Step semantics" in :mod:`lit_gan.objectives.base`.
 """
 
+from contextlib import nullcontext
 from typing import Callable, Literal, Optional
 
 import torch
 import torch.distributed as dist
 from lightning.pytorch import LightningModule
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from lit_gan.checks import check_positive_ints
+from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import NonFiniteError
+from lit_gan.objectives.overlap import BucketReducer
 
 OnNonFinite = Literal["raise", "skip", "off"]
 
@@ -38,6 +43,10 @@ class Updater:
             an error naming the loss and the step; ``"skip"`` skips that update and counts it;
             ``"off"`` does not check.
         max_consecutive_skips: with ``"skip"``, stop with an error after this many skips in a row.
+        overlap: on several ranks, all-reduce the gradients in buckets of ``bucket_mb`` MiB while
+            backward runs (the same sums as one buffer after it); False: one buffer after backward.
+        bucket_mb: the size of those buckets (DDP's ``bucket_cap_mb``).
+        compress_gradients: with ``overlap``, all-reduce float32 gradients as bfloat16.
 
     One read-back per generator iteration on an accelerator. Whether an update is finite is decided on
     the device. A critic update is stepped at once, guarded: the critic's weights and its optimizer's state are kept
@@ -49,7 +58,10 @@ class Updater:
 
     defer: Optional[bool] = None  # see ``deferred``
 
-    def __init__(self, on_nonfinite: OnNonFinite = "raise", max_consecutive_skips: int = 100) -> None:
+    def __init__(
+        self, on_nonfinite: OnNonFinite = "raise", max_consecutive_skips: int = 100, overlap: bool = True,
+        bucket_mb: float = 25.0, compress_gradients: bool = False,
+    ) -> None:
         if on_nonfinite not in ("raise", "skip", "off"):
             raise ValueError(f"Expected argument `on_nonfinite` to be one of raise, skip, off, got {on_nonfinite!r}")
         check_positive_ints(max_consecutive_skips=max_consecutive_skips)
@@ -58,6 +70,11 @@ class Updater:
         self.skipped = 0  # updates skipped so far (saved in checkpoints)
         self.consecutive = 0
         self.pending: list[tuple[Tensor, Tensor, str, nn.Module, int]] = []  # the critic's checks, not yet read
+        self._warned = False  # that an accelerator's critic checks could not wait
+        check_greater_than_zero(bucket_mb=bucket_mb)
+        self.overlap, self.bucket_mb = bool(overlap), float(bucket_mb)
+        self.compress_gradients = bool(compress_gradients)
+        self.reducers: dict[int, BucketReducer] = {}  # by id of the network, built at its first update on several ranks
 
     def update(
         self, module: LightningModule, opt: LightningOptimizer, network: nn.Module, loss: Tensor, name: str, counted: bool,
@@ -70,16 +87,22 @@ class Updater:
         ``critic_update`` (the number of the current critic update) go into errors."""
         opt.zero_grad(set_to_none=True)
         no_sync = getattr(module.trainer.strategy, "block_backward_sync", None)
-        if no_sync is None:
-            module.manual_backward(loss)
-        else:
-            with no_sync():
+        reducer = self.reducer(network)  # None on one process: no hooks, nothing changes
+        with nullcontext() if reducer is None else reducer.reducing(loss):
+            if no_sync is None:
                 module.manual_backward(loss)
-        finite = self._average_and_check(module, network, loss)
+            else:
+                with no_sync():
+                    module.manual_backward(loss)
+        finite = self._average_and_check(module, network, loss, reducer)
         step = opt.step if counted else (  # the generator's advances trainer.global_step; the critic's is not counted
             lambda: module.trainer.strategy.optimizer_step(opt.optimizer, closure=lambda: None, model=module))
-        if finite is not None and not counted and self.deferred(finite):
-            guarded_step(opt.optimizer, finite, step)
+        scaler = getattr(module.trainer.precision_plugin, "scaler", None)  # its step reads inf grads itself
+        if finite is not None and not counted and scaler is None and self.deferred(finite):
+            why = guarded_step(opt.optimizer, finite, step)
+            if why and finite.device.type != "cpu" and not self._warned:
+                self._warned = True
+                rank_zero_warn(f"the critic's finite checks are read at each update (one sync each): {why}")
             self.pending.append((finite, loss.detach(), name, network, critic_update))
             return True
         if finite is not None:
@@ -112,14 +135,37 @@ class Updater:
                 self._refuse(module, network, loss, name, critic_update)
         return finite is None or read[-1]
 
-    def _average_and_check(self, module: LightningModule, network: nn.Module, loss: Tensor) -> Optional[Tensor]:
-        """Average the gradients of ``network`` over the ranks; whether the loss and the gradients are
-        finite on every rank, as a boolean on the device (None with ``on_nonfinite: off``). With a grad
-        scaler (16-mixed) an inf gradient is the scaler's business: only the loss is checked."""
-        grads = [p.grad for p in network.parameters() if p.grad is not None]
+    def reducer(self, network: nn.Module) -> Optional[BucketReducer]:
+        """The bucketed reducer of ``network`` (rebuilt if its parameters changed); None on one process
+        or with ``overlap`` off."""
+        if not self.overlap or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return None
+        reducer = self.reducers.get(id(network))
+        if reducer is None or not reducer.covers(network):
+            if reducer is not None:
+                reducer.remove()
+            reducer = self.reducers[id(network)] = BucketReducer(network, self.bucket_mb, self.compress_gradients)
+        return reducer
+
+    def __getstate__(self) -> dict:
+        """A copy or a pickle leaves the reducers (hooks on these parameters) behind; its own are built as it trains."""
+        return {**self.__dict__, "reducers": {}}
+
+    def _average_and_check(
+        self, module: LightningModule, network: nn.Module, loss: Tensor, reducer: Optional[BucketReducer] = None,
+    ) -> Optional[Tensor]:
+        """Average the gradients of ``network`` over the ranks (``reducer``: those it launched during
+        backward); whether the loss and the gradients are finite on every rank, as a boolean on the
+        device (None with ``on_nonfinite: off``). With a grad scaler (16-mixed) an inf gradient is the
+        scaler's business: only the loss is checked."""
         check = self.on_nonfinite != "off"
         checked_grads = check and getattr(module.trainer.precision_plugin, "scaler", None) is None
         world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        if reducer is not None:
+            buffers, averaged_loss = reducer.finish(world)
+            values = buffers if checked_grads else [averaged_loss]
+            return torch.stack([torch.isfinite(v).all() for v in values]).all() if check else None
+        grads = [p.grad for p in network.parameters() if p.grad is not None]
         if world > 1:
             flat = torch.cat([g.reshape(-1) for g in grads] + [loss.detach().reshape(1).to(grads[0].dtype)])
             dist.all_reduce(flat)
@@ -152,23 +198,35 @@ class Updater:
             )
 
 
-def guarded_step(optimizer: torch.optim.Optimizer, finite: Tensor, step: Callable[[], None]) -> None:
+def guarded_step(optimizer: torch.optim.Optimizer, finite: Tensor, step: Callable[[], None]) -> str:
     """Run ``step`` (``optimizer``'s) so that it takes effect only where ``finite`` (a device boolean)
-    holds, without reading it.
+    holds, without reading it; "" when so, else why it read ``finite`` first (and stepped only if True).
 
     The parameters and every tensor of their optimizer state are copied into one flat buffer per type
     before the step and chosen back with ``torch.where`` after it: a few kernels, whatever the number
-    of parameters. It waits for ``finite`` instead where nothing could put the state back on the device:
-    on the first step, before the optimizer has state, and when some state lives on another device than
-    the weights (Adam's step counters on the CPU beside weights on a GPU; ``fused: true`` or
-    ``capturable: true`` keeps them on the GPU)."""
+    of parameters. That restores everything only for torch's own optimizers, whose state is tensors
+    updated in place; so it reads ``finite`` instead for another optimizer, for state that is not all
+    tensors, on the first step (before the optimizer has state), and when some state lives on another
+    device than the weights (Adam's step counters on the CPU beside weights on a GPU; ``fused: true``
+    or ``capturable: true`` keeps them on the GPU)."""
     params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     states = [optimizer.state.get(p) for p in params]
-    tensors = params + [t for state in states for t in (state or {}).values() if isinstance(t, Tensor)]
-    if any(not state for state in states) or any(t.device != finite.device for t in tensors):
+    values = [v for state in states for v in (state or {}).values()]
+    tensors = params + [v for v in values if isinstance(v, Tensor)]
+    why = ""
+    if not type(optimizer).__module__.startswith("torch.optim."):
+        why = f"{type(optimizer).__name__} is not one of torch.optim's optimizers"
+    elif any(not state for state in states):
+        why = "the optimizer has no state yet (its first step)"
+    elif len(tensors) != len(params) + len(values):
+        why = f"{type(optimizer).__name__}'s state holds values that are not tensors"
+    elif any(t.device != finite.device for t in tensors):
+        why = (f"{type(optimizer).__name__}'s state is partly on the CPU beside weights on {finite.device}:"
+               " give it `fused: true` (or `capturable: true`) to keep it on the device")
+    if why:
         if bool(finite):
             step()
-        return
+        return why
     groups: dict[torch.dtype, list[Tensor]] = {}
     for t in tensors:
         groups.setdefault(t.dtype, []).append(t)
@@ -178,3 +236,4 @@ def guarded_step(optimizer: torch.optim.Optimizer, finite: Tensor, step: Callabl
         for dtype, group in groups.items():
             chosen = torch.where(finite, torch.cat([t.detach().reshape(-1) for t in group]), kept[dtype])
             torch._foreach_copy_(group, [part.view_as(t) for part, t in zip(chosen.split([t.numel() for t in group]), group)])
+    return ""

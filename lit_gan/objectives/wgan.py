@@ -51,7 +51,7 @@ class WGAN(_Wasserstein):
         refuse_spectral_norm(self.critic)
 
     def configure_callbacks(self) -> list[Callback]:
-        return [WeightClipping(self.clip_value)]
+        return [*super().configure_callbacks(), WeightClipping(self.clip_value)]
 
 
 class WGANGP(_Wasserstein):

@@ -141,3 +141,18 @@ def test_a_resume_goes_on_with_whole_iterations(tmp_path):
     cpu_trainer(tmp_path, max_steps=3, callbacks=[counter]).fit(model, data, ckpt_path=ckpt.best_model_path or ckpt.last_model_path)
     assert counter.counts == {"critic": 3, "generator": 1}
     assert model.critic_steps == 9
+
+
+def test_a_stop_asked_between_log_steps_is_logged_at_its_own_step(tmp_path):
+    from lightning.pytorch import Callback
+
+    class StopAt3(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 3:
+                trainer.should_stop = True  # Lightning writes the logs of this batch too
+
+    logger = CSVLogger(tmp_path, name="run")
+    trainer = cpu_trainer(tmp_path, max_steps=10, logger=logger, log_every_n_steps=5, callbacks=[StopAt3()])
+    trainer.fit(WGANGP(n_critic=2, **tiny_networks()), RingOfGaussians(batch_size=8, n_train=64))
+    rows = list(csv.DictReader(open(logger.log_dir + "/metrics.csv")))
+    assert [int(r["step"]) for r in rows if r.get("train/g_loss")] == [3]  # not the step of an earlier log

@@ -152,3 +152,26 @@ def test_a_non_finite_generator_loss_names_the_critic_update_it_follows(tmp_path
                                              r" critic update 2;"):
         cpu_trainer(tmp_path, max_steps=2).fit(NaNGeneratorLoss(latent_dim=2, img_shape=(2,), n_critic=2, **nets),
                                                RingOfGaussians(batch_size=8, n_train=256))
+
+
+def test_a_guarded_step_reads_the_check_where_it_could_not_put_everything_back():
+    from lit_gan.objectives.updates import guarded_step
+
+    class Mine(torch.optim.SGD):  # an optimizer of another module: its state may be anything
+        pass
+
+    weight = torch.nn.Parameter(torch.ones(3))
+    weight.grad = torch.full((3,), float("nan"))
+    for optimizer, why in ((Mine([weight], lr=0.1, momentum=0.9), "Mine is not one of torch.optim's optimizers"),
+                           (torch.optim.SGD([weight], lr=0.1, momentum=0.9), "no state yet")):
+        assert why in guarded_step(optimizer, torch.tensor(False), optimizer.step)
+        assert torch.equal(weight, torch.ones(3))  # read: not finite, so not stepped
+    adam = torch.optim.Adam([weight], lr=0.1)
+    weight.grad = torch.ones(3)
+    adam.step()  # state: step, exp_avg, exp_avg_sq, all tensors on the weights' device (the CPU)
+    before = [weight.detach().clone(), *(t.clone() for t in adam.state[weight].values())]
+    weight.grad = torch.full((3,), float("nan"))
+    assert guarded_step(adam, torch.tensor(False), adam.step) == ""  # stepped, and put back on the device
+    assert all(torch.equal(a, b) for a, b in zip(before, [weight, *adam.state[weight].values()]))
+    adam.state[weight]["note"] = 1  # a value that is not a tensor: nothing could put it back
+    assert "not tensors" in guarded_step(adam, torch.tensor(False), adam.step)
