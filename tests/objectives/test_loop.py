@@ -156,3 +156,17 @@ def test_a_stop_asked_between_log_steps_is_logged_at_its_own_step(tmp_path):
     trainer.fit(WGANGP(n_critic=2, **tiny_networks()), RingOfGaussians(batch_size=8, n_train=64))
     rows = list(csv.DictReader(open(logger.log_dir + "/metrics.csv")))
     assert [int(r["step"]) for r in rows if r.get("train/g_loss")] == [3]  # not the step of an earlier log
+
+
+def test_every_family_configures_its_fit_guard_and_a_weights_only_save_keeps_the_training_state(tmp_path):
+    from lit_gan import WGAN
+    from lit_gan.objectives.fit_guard import FitGuard
+
+    model = WGAN(n_critic=2, **tiny_networks())  # a family with a callback of its own (weight clipping)
+    assert {type(c).__name__ for c in model.configure_callbacks()} == {"FitGuard", "WeightClipping"}
+    trainer = cpu_trainer(tmp_path, max_steps=2)
+    trainer.fit(model, RingOfGaussians(batch_size=8, n_train=64))
+    assert any(isinstance(c, FitGuard) for c in trainer.callbacks)
+    trainer.save_checkpoint(tmp_path / "w.ckpt", weights_only=True)  # callbacks' hooks are not called for it
+    saved = torch.load(tmp_path / "w.ckpt", weights_only=True)
+    assert saved["lit_gan_family"] == "WGAN" and "skipped_updates" in saved
