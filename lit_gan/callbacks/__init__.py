@@ -11,8 +11,11 @@ from lit_gan.callbacks.sample_writer import SampleWriter
 from lit_gan.callbacks.save_config import SaveConfigToLogger
 from lit_gan.callbacks.stacked_modes import StackedModes
 from lit_gan.objectives.clipping import WeightClipping
+from lit_gan.objectives.compiling import ChannelsLast, Compile
 
 __all__ = [
+    "ChannelsLast",
+    "Compile",
     "CriticLandscape",
     "FitSummary",
     "GradientDiagnostics",

@@ -5,7 +5,7 @@ discriminator, f the Wasserstein critic. Every function returns a scalar to *min
 """
 
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -75,33 +75,54 @@ def per_score(grad: Tensor, scores: Tensor) -> Tensor:
     return pack_samples(grad, grad.shape[0] // scores.numel()).flatten(1)
 
 
+def input_gradient(scores: Tensor, x: Tensor, scale: Union[Tensor, float, None] = None) -> Tensor:
+    """grad_x sum(scores), (B, *shape), with its graph kept (``create_graph``) for the penalty's own
+    backward. Out of place (``torch.autograd.grad``): no ``.grad`` is touched and DDP's reducer hooks
+    do not fire (pytorch #63812).
+
+    ``scale``: a grad scaler's scale (16-mixed; None otherwise). Then the backward through the critic runs
+    on scale times the mean score, so that input gradients far below float16's smallest number (6e-8)
+    do not underflow to 0, and the gradient is unscaled after, in float32: PyTorch's AMP recipe for a
+    gradient penalty ("Automatic Mixed Precision examples", Gradient penalty). The mean, not the sum:
+    the backward then carries the magnitudes of the loss's own (a mean over the batch), for which the
+    scaler keeps its scale small enough not to overflow.
+    """
+    if scale is None:
+        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+        return grad
+    (grad,) = torch.autograd.grad(scores.float().mean() * scale, x, create_graph=True)
+    return grad.float() * (scores.numel() / scale)  # grad of the sum, unscaled in float32
+
+
 def gradient_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, t: Optional[Tensor] = None
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, t: Optional[Tensor] = None,
+    scale: Union[Tensor, float, None] = None,
 ) -> tuple[Tensor, Tensor]:
     """E[(||grad f(x_hat)||_2 - 1)^2] with x_hat = t x + (1 - t) G(z), t ~ U[0, 1] per sample
     (``t``: shape (B,), drawn here when None).
 
     Returns the penalty (differentiable w.r.t. the critic's parameters) and the mean gradient
-    norm (detached). The gradient is taken out of place with ``torch.autograd.grad``, so no
-    ``.grad`` is touched and DDP's reducer hooks do not fire (pytorch #63812).
+    norm (detached). The gradient is taken out of place (:func:`input_gradient`, where ``scale``,
+    a grad scaler's, keeps it from underflowing in float16).
     """
     t = torch.rand(real.shape[0], device=real.device) if t is None else t
     t = t.to(real.dtype).view((real.shape[0],) + (1,) * (real.dim() - 1))
     x_hat = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(True)  # (B, *img_shape)
     scores = critic(x_hat)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    grad = input_gradient(scores, x_hat, scale)
     norms = per_score(grad, scores).norm(2, dim=1)  # one norm per sample (per pack) over all non-batch dims
     return ((norms - 1) ** 2).mean(), norms.detach().mean()
 
 
 # --- zero-centred gradient penalties (Mescheder et al. 2018; R3GAN, Huang et al. 2024, eq. 4-5)
-def zero_centered_gradient_penalty(critic: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+def zero_centered_gradient_penalty(critic: Callable[[Tensor], Tensor], x: Tensor,
+                                   scale: Union[Tensor, float, None] = None) -> tuple[Tensor, Tensor]:
     """E ||grad_x D(x)||_2^2 at the points ``x``: R1 at real data, R2 at generated samples (the
-    weight gamma / 2 is the caller's). Out of place (``torch.autograd.grad``), like
-    :func:`gradient_penalty`. Returns the penalty and the mean gradient norm (detached)."""
+    weight gamma / 2 is the caller's). Out of place, like :func:`gradient_penalty` (``scale``: a grad
+    scaler's, see :func:`input_gradient`). Returns the penalty and the mean gradient norm (detached)."""
     x = x.detach().requires_grad_(True)  # (B, *img_shape)
     scores = critic(x)
-    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    grad = input_gradient(scores, x, scale)
     squared = per_score(grad, scores).pow(2).sum(dim=1)  # ||grad_x D(x_i)||^2 per sample (per pack)
     return squared.mean(), squared.detach().sqrt().mean()
 

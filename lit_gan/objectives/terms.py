@@ -18,7 +18,7 @@ from torch import Tensor
 
 from lit_gan.networks.code import latent_code
 from lit_gan.objectives import losses
-from lit_gan.objectives.penalties import r1_r2
+from lit_gan.objectives.penalties import grad_scale, r1_r2
 
 
 @dataclass
@@ -76,7 +76,7 @@ class ZeroCenteredTerm(LoopTerm):
 
     def critic(self, module: Any, update: Update) -> tuple[Optional[Tensor], dict[str, Tensor]]:
         return r1_r2(module.scorer(update.labels), module.scorer(update.fake_labels), update.real, update.fake,
-                     self.r1_gamma, self.r2_gamma)
+                     self.r1_gamma, self.r2_gamma, grad_scale(module))  # 16-mixed: the inner gradient scaled
 
 
 class AverageTerm(LoopTerm):
