@@ -4,10 +4,11 @@ Every ``every_n_epochs`` epochs or ``every_n_steps`` generator updates (and at t
 ``lit-gan test``), the generator draws ``num_samples`` samples, in batches, without gradients,
 in eval mode, from latents of a fixed seed (the same at every evaluation, and the training's
 random stream is left alone). Under DDP every rank draws its contiguous share of those latents
-and takes its contiguous share of the held-out images, the metrics' states are synced by
-torchmetrics, and ``compute`` runs on every rank: calling it on rank 0 alone hangs, the other
-ranks never joining the gather (torchmetrics #2684). One process and several compute the same
-values from the same samples.
+and extracts its contiguous share of the held-out images; every rank calls ``compute``, which
+gathers the metrics' states of all ranks, computes the values on rank 0 alone (FID's matrix square
+root, KID's subsets, the k-NN radii: once, not once per rank) and broadcasts them, so every rank
+logs the same values (:mod:`lit_gan.metrics.distributed`). One process and several compute the
+same values from the same samples, and share the reference cache's entry of the held-out images.
 
 The metrics are :mod:`lit_gan.metrics`' (:class:`~lit_gan.metrics.ImageQualityMetrics`, any metrics
 of the registry; :class:`~lit_gan.metrics.ModeCoverage`); the samples and the held-out images come
@@ -207,7 +208,7 @@ class SampleEvaluation(Callback):
                     metric.update(samples, real=False, labels=labels)
                 else:
                     metric.update(samples, real=False)
-            values = metric.compute()  # on every rank: torchmetrics gathers the states from all of them
+            values = metric.compute()  # on every rank: gathers the states of all of them (the values: rank 0's)
             metric.reset()
         self.last_values, self.last_step = values, trainer.global_step
         return values
@@ -226,9 +227,11 @@ class SampleEvaluation(Callback):
         return generated_batches(pl_module, self.num_samples, self.batch_size, self.seed, trainer.global_rank,
                                  trainer.world_size)  # eval mode, no grad
 
-    def _held_out_batches(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
+    def _held_out_batches(self, trainer: Trainer, pl_module: LightningModule,
+                          every_rank: bool = False) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
         """This rank's share of the first ``num_real`` held-out images (the data module's
-        ``val_dataloader``), in data space, and their labels (None where the batches have none)."""
+        ``val_dataloader``), in data space, and their labels (None where the batches have none);
+        ``every_rank``: all of them (the reference cache's key is the whole set's)."""
         datamodule = trainer.datamodule
         if datamodule is None:
             raise ConfigError(f"{type(self).__name__} compares with the data module's held-out images: fit with a data module")
@@ -239,8 +242,8 @@ class SampleEvaluation(Callback):
         if n < trainer.world_size:
             raise ConfigError(f"{type(self).__name__}: {n} held-out images are fewer than the {trainer.world_size} processes")
         # the conversion (uint8 -> [-1, 1], resizing) of training
-        return held_out_batches(loader, n, lambda batch: to_model(batch, trainer, pl_module), trainer.global_rank,
-                                trainer.world_size)
+        rank, size = (0, 1) if every_rank else (trainer.global_rank, trainer.world_size)
+        return held_out_batches(loader, n, lambda batch: to_model(batch, trainer, pl_module), rank, size)
 
     def _held_out(self, trainer: Trainer, pl_module: LightningModule) -> Iterator[Tensor]:
         """The images of :meth:`_held_out_batches`."""
@@ -369,12 +372,14 @@ class ImageQuality(SampleEvaluation):
         return values
 
     def feed_real(self, trainer: Trainer, pl_module: LightningModule, metric: SampleMetric) -> None:
-        """The held-out features from the reference cache when it holds them, else extracted (and stored);
-        the held-out labels and images too where a metric reads them."""
+        """This rank's share of the held-out features: from the reference cache when it holds the whole set's,
+        else extracted, this rank's share (and the whole set's stored, gathered); the held-out labels and images
+        too where a metric reads them."""
         cache = ReferenceCache(self.cache_dir) if self.reference_cache else None
         source = {"data": type(trainer.datamodule).__name__, "split": "val"}
-        self.cache_hit = feed_real(metric, lambda: self._held_out_batches(trainer, pl_module), cache, source,
-                                   pl_module.device)
+        n = self.num_real or held_out_count(trainer.datamodule)
+        self.cache_hit = feed_real(metric, lambda: self._held_out_batches(trainer, pl_module, every_rank=True), cache,
+                                   source, pl_module.device, n)
 
     def feed_train(self, trainer: Trainer, pl_module: LightningModule, metric: SampleMetric) -> None:
         """This rank's share of the training images with the samples' class counts, once."""

@@ -4,7 +4,8 @@ protocol line that says how their values were computed.
 :class:`ImageQualityMetrics` holds any metrics of the registry (:mod:`lit_gan.metrics.registry`; the
 standard ones in :mod:`lit_gan.metrics.standard`, those by class in :mod:`lit_gan.metrics.by_class`),
 runs the extractor once per batch and gives each metric the fields it needs of each side; each
-accumulates them in its own torchmetrics states (synced under DDP when ``compute`` runs, on every rank).
+accumulates them in its own torchmetrics states. Under DDP each rank feeds its share; ``compute`` gathers the
+states of every rank, computes the values on rank 0 alone and broadcasts them (:mod:`lit_gan.metrics.distributed`).
 """
 
 from importlib.metadata import version
@@ -12,13 +13,15 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
+from torchmetrics import Metric
 
 from lit_gan.errors import ConfigError
 from lit_gan.metrics import by_class, standard  # noqa: F401  (registers the built-in metrics)
 from lit_gan.metrics.features import FeatureExtractor
-from lit_gan.metrics.reference import ReferenceCache, cached_features
+from lit_gan.metrics.distributed import cached_share, computed_once, gathered, share_rows, world
+from lit_gan.metrics.reference import ReferenceCache
 from lit_gan.metrics.registry import REGISTRY, MetricContext, QualityMetric, resolve
-from lit_gan.metrics.sources import Batch
+from lit_gan.metrics.sources import Batch, shard
 
 MetricName = Literal[tuple(REGISTRY)]  # type: ignore[valid-type]  # the built-in metrics' names
 MetricEntry = Union[QualityMetric, MetricName]  # a metric built by class_path, or a name (its defaults)
@@ -120,7 +123,17 @@ class ImageQualityMetrics(nn.Module):
                 metric.update(getattr(self, self.attribute(metric)), side, rows)
 
     def compute(self) -> dict[str, Tensor]:
-        """The scores of the accumulated images; under DDP every rank must call it (each metric gathers)."""
+        """The scores of the accumulated images. Under DDP every rank must call it: the states of every rank are
+        gathered, the values computed once, on rank 0, and broadcast (every rank returns the same values)."""
+        if world()[1] == 1:
+            return self._values()
+        states = [getattr(self, self.attribute(metric)) for metric in self.metrics]
+        device = next((m.device for state in states for m in state.modules() if isinstance(m, Metric)),
+                      torch.device("cpu"))
+        with gathered(states):
+            return computed_once(self._values, device)
+
+    def _values(self) -> dict[str, Tensor]:
         values: dict[str, Tensor] = {}
         for metric in self.metrics:
             values.update(metric.compute(getattr(self, self.attribute(metric))))
@@ -133,17 +146,25 @@ class ImageQualityMetrics(nn.Module):
 
 
 def feed_real(metric: ImageQualityMetrics, batches: Callable[[], Iterable[Batch]], cache: Optional[ReferenceCache],
-              source: dict[str, str], device: torch.device) -> Optional[bool]:
+              source: dict[str, str], device: torch.device, n: Optional[int] = None) -> Optional[bool]:
     """Give ``metric`` the real side (``ImageQuality``'s and ``lit-gan evaluate``'s): the features of the images of
     ``batches()`` from ``cache`` when it holds them (else extracted, and stored), and where a metric reads them,
     their labels and the images themselves (one more pass, without the extractor). Returns whether the cache had
-    the features (None: off, or no metric reads them)."""
+    the features (None: off, or no metric reads them).
+
+    ``batches()`` yields all the ``n`` held-out images (counted where None), on every process; under DDP each
+    keeps its contiguous share, and the cache's entry is the whole set's (:func:`~lit_gan.metrics.distributed.
+    cached_share`), the same for any number of processes."""
     fields, features, labels, images, hit = metric.fields("real"), None, None, None, None
+    rank, size = world()
+    if size > 1 and n is None:
+        n = sum(len(x) for x, _ in batches())
+    lo, hi = shard(n, rank, size) if size > 1 else (0, None)
     if fields & {"features", "logits"}:
-        features, hit = cached_features(lambda: (x for x, _ in batches()), metric.feature_extractor, cache, source)
+        features, hit = cached_share(lambda: (x for x, _ in batches()), metric.feature_extractor, cache, source, n)
         features = features.to(device)
     if fields & {"labels", "images"}:
-        rows = list(batches())
+        rows = list(share_rows(batches(), lo, hi))
         images = torch.cat([x for x, _ in rows]) if "images" in fields else None
         labels = None if any(y is None for _, y in rows) else torch.cat([y for _, y in rows])
     metric.update_features(features, real=True, labels=labels, images=images)

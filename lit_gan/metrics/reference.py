@@ -7,7 +7,9 @@ entry per key:
 
 - ``images_sha256``: the sha256 of the held-out images exactly as the extractor receives them
   (every batch's bytes, shape and dtype, in order): the data set's files, the split, the number of
-  images, the transforms and the shard of a DDP rank all show in it, so a changed file is a miss;
+  images and the transforms all show in it, so a changed file is a miss. It is the whole set's, never
+  a DDP rank's share: runs on any number of processes share an entry
+  (:func:`lit_gan.metrics.distributed.cached_share`);
 - the extractor's :meth:`~lit_gan.metrics.FeatureExtractor.identity`: its name, its number of
   features, its weights' sha256 and its resize protocol, so other weights are a miss;
 - the lit-gan cache format, and the versions of lit-gan and torch-fidelity (whose code computes
@@ -169,6 +171,23 @@ def cached_features(
     return features, hit
 
 
+def images_key(batches: Callable[[], Iterable[Tensor]], extractor: Any, cache: Optional[ReferenceCache],
+               source: dict[str, str], logits: bool = False, what: str = "reference cache") -> Optional[dict[str, str]]:
+    """The key of the images of ``batches()`` (one pass to hash them) for ``extractor``: their digest and number,
+    ``source`` and ``extractor.identity()``; None where there is no cache, or the extractor has no identity (then
+    with a warning)."""
+    if cache is None:
+        return None
+    try:
+        identity = extractor.identity()
+    except NotImplementedError:
+        warnings.warn(f"{what} off: {type(extractor).__name__} has no identity()", stacklevel=4)
+        return None
+    digest, n = images_digest(batches())
+    key = {"images_sha256": digest, "num_images": str(n), **source, **identity}
+    return key | {"outputs": "features and logits"} if logits else key
+
+
 def cached_outputs(
     batches: Callable[[], Iterable[Tensor]], extractor: Any, cache: Optional[ReferenceCache], source: dict[str, str],
     logits: bool = True, what: str = "reference cache",
@@ -176,20 +195,11 @@ def cached_outputs(
     """(features (N, d), logits (N, K) or None, hit): :func:`cached_features`, keeping ``extract``'s
     logits too when ``logits`` (under a key of its own: ``outputs: features and logits``); ``what``
     names the cache in the warnings."""
-    key = None
-    if cache is not None:
-        try:
-            identity = extractor.identity()
-        except NotImplementedError:
-            warnings.warn(f"{what} off: {type(extractor).__name__} has no identity()", stacklevel=3)
-        else:
-            digest, n = images_digest(batches())
-            key = {"images_sha256": digest, "num_images": str(n), **source, **identity}
-            if logits:
-                key["outputs"] = "features and logits"
-            found = cache.load(key, logits=logits)
-            if found is not None:
-                return (*found, True) if logits else (found, None, True)
+    key = images_key(batches, extractor, cache, source, logits, what)
+    if key is not None:
+        found = cache.load(key, logits=logits)
+        if found is not None:
+            return (*found, True) if logits else (found, None, True)
     digest, features, logit_rows = ImagesDigest(), [], []
     for images in batches():
         digest.update(images)

@@ -224,7 +224,9 @@ def test_two_process_ddp_gives_the_values_of_one_process(tmp_path, digits_classi
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    main(str(tmp_path / "single"), 1, str(digits_classifier))  # the same script on 1 process, here
+    single_run = main(str(tmp_path / "single"), 1, str(digits_classifier))  # the same script on 1 process, here
+    # the held-out features that the 2 processes extracted (each its share) and stored, the whole set's: read here
+    assert single_run.cache_hit is True
 
     load = lambda run, stage, rank: torch.load(tmp_path / run / stage / f"rank{rank}.pt")  # noqa: E731
     rank0, rank1, single = load("ddp", "test", 0), load("ddp", "test", 1), load("single", "test", 0)
