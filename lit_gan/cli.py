@@ -13,13 +13,13 @@ from jsonargparse import Namespace
 from jsonargparse.typing import NonNegativeFloat
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
 from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
 from lit_gan.compat import set_typehint
-from lit_gan.resume_last import continue_in, latest_last
+from lit_gan.resume_last import continue_in, latest_last, runs_folder
 from lit_gan.shipped_configs import with_shipped_configs
 from lit_gan.disk_full import disk_full, disk_full_message, quiet_event_writer_threads
 from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_command_line,
@@ -145,6 +145,10 @@ class LitGanCLI(LightningCLI):
             if found is not None:
                 ckpt_path, self._resume_version = found
                 self.config[subcommand].ckpt_path = ckpt_path
+            elif runs_folder(self.config[subcommand]) is not None:  # looked where the runs are: none yet
+                ckpt_path = self.config[subcommand].ckpt_path = None  # (a requeued job's first start)
+                rank_zero_info(f"`--ckpt_path last`: no run with a last.ckpt in {runs_folder(self.config[subcommand])}"
+                               " yet: a new run starts")
         if ckpt_path and (ckpt_path not in SPECIAL or Path(ckpt_path).is_file()):  # Lightning parses any file
             try:
                 self._checkpoint = read_checkpoint(ckpt_path)

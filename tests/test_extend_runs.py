@@ -111,3 +111,14 @@ def test_ckpt_path_last_refuses_the_latest_run_of_another_model(tmp_path, monkey
         run_cli(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), *other, "--ckpt_path", "last",
                  "--trainer.max_steps", "4", "--trainer.callbacks", "[]"])
     assert exit_.value.code == 2
+
+
+def test_ckpt_path_last_with_no_run_yet_starts_one_without_lightnings_hint(tmp_path, monkeypatch):
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cli = run_cli(["fit", *QUICK, "--trainer.max_steps", "2", "--ckpt_path", "last"])  # a requeued job's first start
+    assert cli.trainer.global_step == 2 and (tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+    assert not [w for w in caught if "no last checkpoint available" in str(w.message)]
