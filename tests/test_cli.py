@@ -156,7 +156,7 @@ def test_constraint_needing_several_values_is_one_line_too(config, args, expecte
 
 def test_console_script_is_installed_and_exits_cleanly(tmp_path):
     out = subprocess.run([Path(sys.executable).parent / "lit-gan", "--help"], capture_output=True, text=True)
-    assert out.returncode == 0 and "{fit,validate,test,predict,evaluate,generate,export}" in out.stdout
+    assert out.returncode == 0 and "{fit,validate,test,predict,evaluate,generate,export,configs}" in out.stdout
     config = REPO / "configs" / "quickstart.yaml"
     args = ["fit", "--config", str(config), "--trainer.fast_dev_run", "5", "--trainer.enable_progress_bar", "false"]
     out = subprocess.run([Path(sys.executable).parent / "lit-gan", *args], capture_output=True, text=True, cwd=tmp_path)

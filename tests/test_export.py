@@ -84,7 +84,7 @@ def test_help_lists_every_subcommand_and_version_prints_the_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     out = capsys.readouterr().out
-    assert exit_info.value.code == 0 and "{fit,validate,test,predict,evaluate,generate,export}" in out
+    assert exit_info.value.code == 0 and "{fit,validate,test,predict,evaluate,generate,export,configs}" in out
     listed = [line.split()[0] for line in out.splitlines() if line.startswith("    ") and line.split()]
     assert {"fit", "validate", "test", "predict", "evaluate", "generate", "export"} <= set(listed)
     main(["--version"])
@@ -97,4 +97,4 @@ def test_an_unknown_subcommand_lists_them_all(args, got, capsys):
         main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and got in err[0]
-    assert "fit, validate, test, predict, evaluate, generate, export" in err[0]
+    assert "fit, validate, test, predict, evaluate, generate, export, configs" in err[0]

@@ -91,8 +91,8 @@ def _png(trainer: Trainer, tag: str, image: np.ndarray, step: int) -> None:
     buffer = io.BytesIO()
     Image.fromarray(_plain(image)).save(buffer, format="PNG")
     write_atomically(folder / name / f"step={step:06d}.png", buffer.getbuffer())  # a killed run leaves no half PNG
-    if folder not in _ANNOUNCED:
-        _ANNOUNCED.add(folder)
+    if folder.resolve() not in _ANNOUNCED:  # (resolved: a relative run folder is another run's in another folder)
+        _ANNOUNCED.add(folder.resolve())
         shown = os.path.relpath(folder)
         shown = str(folder) if shown.startswith(os.pardir) else shown
         kinds = sorted({type(logger).__name__ for logger in trainer.loggers})
