@@ -33,6 +33,7 @@ from lit_gan.errors import NonFiniteError
 from lit_gan.objectives.overlap import BucketReducer
 
 OnNonFinite = Literal["raise", "skip", "off"]
+FIRST_STEP = "the optimizer has no state yet (its first step)"  # read at once, once a run: nothing to say
 
 
 class Updater:
@@ -100,7 +101,7 @@ class Updater:
         scaler = getattr(module.trainer.precision_plugin, "scaler", None)  # its step reads inf grads itself
         if finite is not None and not counted and scaler is None and self.deferred(finite):
             why = guarded_step(opt.optimizer, finite, step)
-            if why and finite.device.type != "cpu" and not self._warned:
+            if why and why != FIRST_STEP and finite.device.type != "cpu" and not self._warned:
                 self._warned = True
                 rank_zero_warn(f"the critic's finite checks are read at each update (one sync each): {why}")
             self.pending.append((finite, loss.detach(), name, network, critic_update))
@@ -217,7 +218,7 @@ def guarded_step(optimizer: torch.optim.Optimizer, finite: Tensor, step: Callabl
     if not type(optimizer).__module__.startswith("torch.optim."):
         why = f"{type(optimizer).__name__} is not one of torch.optim's optimizers"
     elif any(not state for state in states):
-        why = "the optimizer has no state yet (its first step)"
+        why = FIRST_STEP
     elif len(tensors) != len(params) + len(values):
         why = f"{type(optimizer).__name__}'s state holds values that are not tensors"
     elif any(t.device != finite.device for t in tensors):
