@@ -93,3 +93,19 @@ def summary_table_without_flops(summary_data: list[tuple[str, list[str]]], total
 def summary_depth(callback: Any) -> int:
     """The ``max_depth`` a ModelSummary callback was given (Lightning 2.6: ``ModelSummary._max_depth``)."""
     return callback._max_depth
+
+
+def sync_switches(metric: Any) -> tuple[bool, bool]:
+    """A torchmetrics Metric's switches that make ``compute`` gather the ranks' states and scatter them back
+    (torchmetrics 1.9: ``Metric._to_sync``, ``Metric._should_unsync``, what its ``forward`` sets)."""
+    return metric._to_sync, metric._should_unsync
+
+
+def set_sync_switches(metric: Any, to_sync: bool, should_unsync: bool) -> None:
+    """Set what :func:`sync_switches` reads: False, False makes ``compute`` take the states as they are."""
+    metric._to_sync, metric._should_unsync = to_sync, should_unsync
+
+
+def is_synced(metric: Any) -> bool:
+    """Whether a torchmetrics Metric holds the gathered states now (torchmetrics 1.9: ``Metric._is_synced``)."""
+    return bool(metric._is_synced)

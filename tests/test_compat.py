@@ -123,3 +123,14 @@ def test_the_summary_table_loses_its_flops_and_keeps_the_rest():
                                                summary.model_size, summary.total_training_modes, summary.total_flops)
     assert "FLOPs" not in table and "Total Flops" not in table and "Trainable params" in table and "Params" in table
     assert compat.summary_depth(ModelSummary(max_depth=3)) == 3
+
+
+def test_a_metrics_sync_switches_make_compute_take_the_states_as_they_are():
+    from torchmetrics import SumMetric
+
+    metric = SumMetric()
+    metric.update(torch.tensor(2.0))
+    assert compat.sync_switches(metric) == (True, True)  # torchmetrics 1.9: compute gathers, then scatters back
+    compat.set_sync_switches(metric, False, False)
+    assert compat.sync_switches(metric) == (False, False) and float(metric.compute()) == 2.0
+    assert not compat.is_synced(metric)

@@ -21,6 +21,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from lit_gan.compat import is_synced, set_sync_switches, sync_switches
 from lit_gan.errors import one_line
 from lit_gan.metrics.reference import ImagesDigest, ReferenceCache, cached_features, images_key
 from lit_gan.metrics.sources import Batch, shard
@@ -46,16 +47,16 @@ def gathered(states: Sequence[nn.Module]) -> Iterator[None]:
     rank's states), then computed as it is, without syncing again; on exit each rank has its own states back
     (the metrics keep accumulating, e.g. the real features across evaluations)."""
     metrics = [m for state in states for m in state.modules() if isinstance(m, Metric)]
-    switches = [(m._to_sync, m._should_unsync) for m in metrics]  # torchmetrics' own switches, as its forward sets them
+    switches = [sync_switches(m) for m in metrics]  # torchmetrics' own switches, as its forward sets them
     try:
         for metric in metrics:  # in the same order on every rank
             metric.sync()
-            metric._to_sync = metric._should_unsync = False  # compute: the synced states, no second gather
+            set_sync_switches(metric, False, False)  # compute: the synced states, no second gather
         yield
     finally:
         for metric, (to_sync, should_unsync) in zip(metrics, switches):
-            metric._to_sync, metric._should_unsync = to_sync, should_unsync
-            if metric._is_synced:
+            set_sync_switches(metric, to_sync, should_unsync)
+            if is_synced(metric):
                 metric.unsync()
 
 
