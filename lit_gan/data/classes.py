@@ -21,7 +21,10 @@ def labels_of(dataset: Dataset) -> Optional[Tensor]:
 
 
 def class_counts(dataset: Dataset, num_classes: int) -> Optional[Tensor]:
-    """How many training samples each of the ``num_classes`` classes has (float64), or None when the
-    data set's labels cannot be read without its images."""
+    """How many samples each of the ``num_classes`` classes has in ``dataset`` (float64; labels outside
+    0..num_classes-1 not counted), or None when its labels cannot be read without its images."""
     labels = labels_of(dataset)
-    return None if labels is None else torch.bincount(labels.long().reshape(-1), minlength=num_classes).double()
+    if labels is None:
+        return None
+    labels = labels.long().reshape(-1)
+    return torch.bincount(labels[(labels >= 0) & (labels < num_classes)], minlength=num_classes).double()

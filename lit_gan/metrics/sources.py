@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from lit_gan.data.classes import class_counts as data_class_counts
 from lit_gan.errors import ConfigError
 from lit_gan.tensors import fixed_latents, real_images
 
@@ -113,15 +114,9 @@ def training_like(dataset: Optional[Dataset], counts: list[int], batch_size: int
 
 def dataset_class_counts(dataset: Optional[Dataset], num_classes: int) -> Optional[list[int]]:
     """The images of each class of ``dataset`` where it says so without reading them (a ``TensorDataset``'s labels,
-    ``targets``); None where it does not."""
-    labels = getattr(dataset, "targets", None)
-    tensors = getattr(dataset, "tensors", ())
-    if labels is None and len(tensors) > 1:
-        labels = tensors[-1]
-    if labels is None:
-        return None
-    labels = torch.as_tensor(labels).long().flatten()
-    return torch.bincount(labels[(labels >= 0) & (labels < num_classes)], minlength=num_classes).tolist()
+    ``targets``); None where it does not (:func:`lit_gan.data.classes.class_counts`)."""
+    counts = None if dataset is None else data_class_counts(dataset, num_classes)
+    return None if counts is None else counts.long().tolist()
 
 
 def check_training_counts(available: Optional[list[int]], counts: list[int]) -> None:
