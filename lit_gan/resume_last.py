@@ -18,6 +18,7 @@ from typing import Any, Optional
 from jsonargparse import Namespace
 
 from lit_gan.errors import ConfigError
+from lit_gan.run_config import read_run_config
 
 LOGGERS = {"lightning.pytorch.loggers.TensorBoardLogger", "lightning.pytorch.loggers.tensorboard.TensorBoardLogger",
            "lightning.pytorch.loggers.CSVLogger", "lightning.pytorch.loggers.csv_logs.CSVLogger"}
@@ -69,13 +70,13 @@ def model_class(config: Namespace) -> str:
 
 
 def run_model_class(path: Path) -> str:
-    """The ``model: class_path:`` of a run's config.yaml, read as text (no YAML is loaded from it)."""
+    """The ``model: class_path:`` of a run's config.yaml (read as ``evaluate`` reads a run's config); "" where
+    there is none or it cannot be read: then nothing is compared."""
     try:
-        text = path.read_text(errors="replace")
-    except OSError:
+        model = (read_run_config(path) or {}).get("model") if path.is_file() else None
+    except (ConfigError, AttributeError):
         return ""
-    match = re.search(r"(?m)^model:\s*\n\s+class_path:\s*([\w.]+)\s*$", text)
-    return match.group(1) if match else ""
+    return str(model.get("class_path") or "") if isinstance(model, dict) else ""
 
 
 def continue_in(trainer: Any, version: Optional[int]) -> None:

@@ -68,6 +68,16 @@ def data_class(class_path: Any, source: str) -> type[LightningDataModule]:
     return target
 
 
+def read_run_config(path: Path) -> Any:
+    """A run's config.yaml as plain data, checked as a config given to ``--config`` is (UTF-8 YAML, a mapping,
+    no key twice, aliases that do not explode) and read as jsonargparse reads it; one line when it is not."""
+    check_config_file(str(path))
+    try:
+        return READERS[0](path.read_text(encoding="utf-8"))
+    except Exception as err:  # what check_config_file's composer let through and this reader refuses
+        raise ConfigError(f"{path}: {one_line(err)}") from err
+
+
 def data_of_run(checkpoint: str, name: str = "checkpoint") -> tuple[LightningDataModule, Path]:
     """(the data module of the run that wrote ``checkpoint``, as its config.yaml says; that file). ``name``: the
     argument that gave the checkpoint, named in the errors."""
@@ -76,11 +86,7 @@ def data_of_run(checkpoint: str, name: str = "checkpoint") -> tuple[LightningDat
         raise ConfigError(f"Expected the run of `{name}` {checkpoint} to have its {CONFIG_NAME} at {path} (`lit-gan"
                           f" fit` writes it beside the run's checkpoints/), to know its data; there is none: give the"
                           " data as `--data` (or a folder of real images as `--real`)")
-    check_config_file(str(path))  # UTF-8 YAML, a mapping, no key twice, aliases that do not explode
-    try:
-        config = READERS[0](path.read_text(encoding="utf-8"))  # as jsonargparse reads it
-    except Exception as err:  # what check_config_file's composer let through and this reader refuses
-        raise ConfigError(f"{path}: {one_line(err)}") from err
+    config = read_run_config(path)
     section = config.get("data") if isinstance(config, dict) else None
     source = f"the run's {path}"
     if not isinstance(section, dict):
