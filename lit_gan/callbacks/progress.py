@@ -85,7 +85,7 @@ class ProgressBar(TQDMProgressBar):
         keys = [k for k in getattr(pl_module, "progress_values", ()) if f"train/{k}" in logged]
         if not keys:
             return metrics
-        values = torch.stack([logged[f"train/{k}"].detach().float().reshape(()).cpu() for k in keys]).tolist()
+        values = torch.stack([logged[f"train/{k}"].detach().float().reshape(()) for k in keys]).tolist()  # one transfer
         return {**dict(zip(keys, values)), **metrics}
 
     def line(self, trainer: Trainer, pl_module: LightningModule) -> str:
