@@ -17,17 +17,19 @@ that Lightning finds itself (``--ckpt_path last``) gets the same checks when it 
 run's log folder is set up; an explicit path is checked before).
 """
 
+import io
 import pickle
 import random
 import reprlib
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 import numpy as np
 import torch
+from fsspec.core import url_to_fs
 from lightning.pytorch import LightningModule
 
 from lit_gan.errors import UNREADABLE, ConfigError, NonFiniteError, unsafe_pickle_reason
+from lit_gan.specs import untrusted_import
 
 FAMILY_KEY = "lit_gan_family"
 SPECIAL = {"last", "best", "hpc", "registry"}  # ckpt_path values that Lightning resolves itself
@@ -126,17 +128,109 @@ def check_resumed_step(max_steps: int, step: int) -> None:
         )
 
 
-def read_checkpoint(path: str) -> dict[str, Any]:
-    """Load ``path`` as plain data; raise ``ConfigError`` if it is missing, unreadable or not plain data."""
-    if not Path(path).is_file():
+def open_checkpoint(
+    path: str,
+    name: str = "ckpt_path",
+    *,
+    allowed_imports: Optional[Collection[str]] = None,
+    trust_hint: str = "",
+    gan: Optional[bool] = None,
+    builds: str = "",
+    resume: bool = False,
+    model: Optional[LightningModule] = None,
+    map_location: Any = "cpu",
+) -> dict[str, Any]:
+    """The one door through which lit-gan opens a checkpoint, for every caller: ``fit``'s and the other
+    subcommands' ``ckpt_path`` (an explicit path, and the ``last`` or ``hpc`` file Lightning finds, through
+    ``AtomicCheckpointIO``), ``lit_gan.load`` and ``load_from_checkpoint``, ``evaluate``, ``generate``, and
+    ``ClassifierFeatures``. In order, each step a one-line ``ConfigError`` naming the argument ``name``:
+
+    1. read as plain data (``torch.load(weights_only=True)``, local or through fsspec) and whole: a
+       Lightning checkpoint whose state_dict holds tensors, none NaN or Inf, with counters that count;
+    2. its imports, where ``allowed_imports`` is given: a class or function its hyperparameters name outside
+       lit_gan, torch.optim, torch.nn and ``allowed_imports`` is refused before anything is imported
+       (``trust_hint``: how the caller lets a user trust one);
+    3. its kind, where ``gan`` is given (True: the caller builds a GAN; False: a classifier; ``builds``:
+       what it builds, in words, "the config builds a lit_gan.GAN"):
+       the other kind is refused; ``resume``: ``fit`` goes on from it, so it must hold more than weights;
+    4. its fit to ``model``, where given: the same family, every weight's name and shape.
+
+    Where the model is built only later (the CLI: after the checks that must come before a run folder is
+    written), its caller runs step 4 then with ``check_fits``."""
+    try:
+        checkpoint = _read(path, map_location)
+        if allowed_imports is not None:
+            _check_imports(checkpoint, path, allowed_imports, trust_hint)
+        if gan is not None:
+            _check_kind(checkpoint, path, gan, builds)
+        if resume:
+            check_resumable(checkpoint, path)
+        if model is not None:
+            check_fits(checkpoint, path, model)
+    except ConfigError as err:
+        if name == "ckpt_path":
+            raise
+        raise ConfigError(str(err).replace("`ckpt_path`", f"`{name}`")) from err
+    return checkpoint
+
+
+def vetted(checkpoint: dict[str, Any]) -> io.BytesIO:
+    """A checkpoint that ``open_checkpoint`` read, as a file for Lightning's ``load_from_checkpoint``: Lightning
+    reads the vetted data, never the file itself."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def _read(path: str, map_location: Any) -> dict[str, Any]:
+    fs, local = url_to_fs(str(path))
+    if not fs.isfile(local):
         raise ConfigError(f"`ckpt_path` {path} does not exist")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with fs.open(local, "rb") as file:
+            checkpoint = torch.load(file, map_location=map_location, weights_only=True)
     except UNREADABLE as err:
-        raise load_error(path, err) from err
-    checkpoint = check_loaded(checkpoint, path)
-    check_contents(checkpoint, path)
+        raise load_error(str(path), err) from err
+    checkpoint = check_loaded(checkpoint, str(path))
+    check_contents(checkpoint, str(path))
     return checkpoint
+
+
+def _check_imports(checkpoint: dict[str, Any], path: str, allowed: Collection[str], trust_hint: str) -> None:
+    source = f"`ckpt_path` {path}"
+    foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}, allowed=allowed, source=source)
+    if foreign is not None:
+        raise ConfigError(
+            f"refusing {source}: its hyperparameters name {foreign!r}, outside lit_gan, torch.optim and torch.nn, and"
+            f" building the model from them would import (or read) it and run its code{'; ' if trust_hint else ''}"
+            f"{trust_hint}"
+        )
+
+
+def held(checkpoint: dict[str, Any]) -> Optional[str]:
+    """What a checkpoint holds, in words: the class its hyperparameters or the loop name ("a lit_gan.GAN"),
+    else, for one written through the Python API, told by its weights; None for no weights at all."""
+    named = (checkpoint.get("hyper_parameters") or {}).get("_class_path") or checkpoint.get(FAMILY_KEY)
+    if named:
+        return f"a {named}"
+    keys = list(checkpoint["state_dict"])
+    if not keys:
+        return None
+    if any(k.startswith("generator.") for k in keys):
+        return "a GAN"
+    return "a lit_gan.metrics.Classifier" if any(k.startswith("network.") for k in keys) else "no generator"
+
+
+def _check_kind(checkpoint: dict[str, Any], path: str, gan: bool, builds: str) -> None:
+    """A GAN's checkpoint where the caller builds a classifier, or the other way round: LightningCLI would
+    fail on its hyperparameters with an unrelated message ("Option 'network' is not accepted"), or build
+    and train the other kind of model from them."""
+    keys = checkpoint["state_dict"]
+    if keys and any(k.startswith("generator.") for k in keys) != gan:
+        want = "a GAN fit" if gan else "a Classifier fit"
+        builds = builds or f"{'a GAN' if gan else 'a classifier'} is wanted"
+        raise ConfigError(f"`ckpt_path` {path} holds {held(checkpoint)}, but {builds}: give a checkpoint of {want}")
 
 
 def load_error(path: str, err: BaseException) -> ConfigError:

@@ -17,12 +17,12 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from lit_gan.checkpoint_io import CheckpointSaveError, first_save_error, use_atomic_checkpoints
-from lit_gan.checkpoints import SPECIAL, check_fits, read_checkpoint
-from lit_gan.compat import set_typehint
+from lit_gan.checkpoints import SPECIAL, check_fits, open_checkpoint
+from lit_gan.compat import config_from_checkpoint, set_typehint
 from lit_gan.resume_last import continue_in, latest_last, runs_folder
 from lit_gan.shipped_configs import with_shipped_configs
 from lit_gan.disk_full import disk_full, disk_full_message, quiet_event_writer_threads
-from lit_gan.cli_checks import (check_arguments, check_checkpoint_imports, check_checkpoint_kind, check_command_line,
+from lit_gan.cli_checks import (check_arguments, checkpoint_checks, check_command_line,
                                 check_instantiated, given_img_shape)
 from lit_gan.errors import ConfigError, NonFiniteError, worker_message
 from lit_gan.interrupt import SIGINT_STATUS, stop_status
@@ -151,13 +151,12 @@ class LitGanCLI(LightningCLI):
                                " yet: a new run starts")
         if ckpt_path and (ckpt_path not in SPECIAL or Path(ckpt_path).is_file()):  # Lightning parses any file
             try:
-                self._checkpoint = read_checkpoint(ckpt_path)
-                check_checkpoint_kind(self._checkpoint, ckpt_path, self.config[subcommand], subcommand)
-                check_checkpoint_imports(self._checkpoint, ckpt_path, self.config[subcommand])
+                self._checkpoint = open_checkpoint(ckpt_path, **checkpoint_checks(self.config[subcommand], subcommand))
             except ConfigError as err:
                 self._refuse(str(err))
         before = self._model_values(subcommand)
-        super()._parse_ckpt_path()
+        if self._checkpoint is not None:  # Lightning's own would read the file again: the data read above
+            config_from_checkpoint(self, self._checkpoint)
         # LightningCLI builds the model from the checkpoint's hyperparameters, over the config and the
         # command line: say which values given here it replaced, rather than train silently without them.
         after = self._model_values(subcommand)

@@ -20,11 +20,10 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
-from lit_gan.checkpoints import FAMILY_KEY, check_resumable
 from lit_gan.compat import start_method
 from lit_gan.errors import ConfigError
 from lit_gan.objectives import AdversarialModule
-from lit_gan.specs import import_paths, untrusted_import
+from lit_gan.specs import import_paths
 from lit_gan.yaml_checks import check_expansion, check_text_expansion
 
 _KINDS = {yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}
@@ -261,44 +260,20 @@ def check_writable_folder(path: str, name: str) -> None:
         raise ConfigError(f"{name} {path} cannot be written ({existing} is {why}): give a writable folder")
 
 
-def check_checkpoint_kind(checkpoint: dict[str, Any], path: str, config: Namespace, subcommand: str) -> None:
-    """A checkpoint of a ``lit_gan.metrics.Classifier`` where the config builds a GAN family, or the other
-    way round: LightningCLI would fail on its hyperparameters with an unrelated message ("Option
-    'network' is not accepted"), or silently build and train the other kind of model from them.
-    Then, for ``fit``, a checkpoint of weights only, which cannot resume (refused here, before the run's
-    log folder and config.yaml are written; ``on_load_checkpoint`` refuses one that ``last`` finds)."""
-    _check_model_kind(checkpoint, path, config)
-    if subcommand == "fit":
-        check_resumable(checkpoint, path)
-
-
-def _check_model_kind(checkpoint: dict[str, Any], path: str, config: Namespace) -> None:
-    cls = _model_class(config)
-    keys = list(checkpoint.get("state_dict", {}))
-    if cls is None or not keys:
-        return
-    holds_gan = any(k.startswith("generator.") for k in keys)
-    if issubclass(cls, AdversarialModule) != holds_gan:
-        holds = checkpoint.get("hyper_parameters", {}).get("_class_path") or checkpoint.get(FAMILY_KEY)
-        holds = f"a {holds}" if holds else None
-        if not holds:  # a checkpoint written through the Python API: tell by its weights
-            classifier = any(k.startswith("network.") for k in keys)
-            holds = "a GAN" if holds_gan else "a lit_gan.metrics.Classifier" if classifier else "no generator"
-        want = "a GAN fit" if issubclass(cls, AdversarialModule) else f"a {cls.__name__} fit"
-        raise ConfigError(f"`ckpt_path` {path} holds {holds}, but the config builds a {config.model.class_path}:"
-                          f" give a checkpoint of {want}")
-
-
-def check_checkpoint_imports(checkpoint: dict[str, Any], path: str, config: Namespace) -> None:
-    """LightningCLI builds the model from a checkpoint's hyperparameters, which imports every class
-    path and every dotted string given for a callable: one outside lit_gan, torch.optim and
-    torch.nn is refused unless the config or the command line names it too (your own networks)."""
-    model = config.get("model")
-    given = import_paths(model.as_dict() if isinstance(model, Namespace) else model)  # your own classes and functions
-    foreign = untrusted_import(checkpoint.get("hyper_parameters") or {}, allowed=given, source=f"`ckpt_path` {path}")
-    if foreign is not None:
-        raise ConfigError(
-            f"refusing `ckpt_path` {path}: its hyperparameters name {foreign!r}, outside lit_gan, torch.optim,"
-            " torch.nn and the config, and building the model from them would import (or read) it and run its code;"
-            " if you trust the file, name it in the config"
-        )
+def checkpoint_checks(config: Namespace, subcommand: str) -> dict[str, Any]:
+    """How ``open_checkpoint`` checks a ``ckpt_path`` for ``subcommand`` with ``config``, before anything is set up:
+    - its imports: LightningCLI builds the model from a checkpoint's hyperparameters, which imports every
+      class path and every dotted string given for a callable; one outside lit_gan, torch.optim and torch.nn
+      is refused unless the config or the command line names it too (your own networks);
+    - its kind: a classifier's checkpoint where the config builds a GAN, or the other way round;
+    - for ``fit``, a checkpoint of weights only, which cannot resume (refused here, before the run's log
+      folder and config.yaml are written; ``on_load_checkpoint`` refuses one that ``last`` finds)."""
+    model, cls = config.get("model"), _model_class(config)
+    checks: dict[str, Any] = {
+        "allowed_imports": import_paths(model.as_dict() if isinstance(model, Namespace) else model),
+        "trust_hint": "if you trust the file, name it in the config",
+        "resume": subcommand == "fit",
+    }
+    if cls is not None:
+        checks.update(gan=issubclass(cls, AdversarialModule), builds=f"the config builds a {config.model.class_path}")
+    return checks

@@ -6,9 +6,11 @@ a meaning changed), so an upgrade of Lightning shows here first. pyproject.toml 
 Lightning range the test suite has passed on.
 
 Written for Lightning 2.6 (2.6.6); the method overrides of ``LightningCLI`` (``_parse_ckpt_path``,
-``_run_subcommand``) live in lit_gan/cli.py and are tested here too.
+``_run_subcommand``) live in lit_gan/cli.py and are tested here too; ``config_from_checkpoint`` does the
+work of the first on the checkpoint lit-gan has read.
 """
 
+import sys
 from typing import Any, Callable, Optional, Union
 
 from lightning.pytorch import Trainer
@@ -109,3 +111,21 @@ def set_sync_switches(metric: Any, to_sync: bool, should_unsync: bool) -> None:
 def is_synced(metric: Any) -> bool:
     """Whether a torchmetrics Metric holds the gathered states now (torchmetrics 1.9: ``Metric._is_synced``)."""
     return bool(metric._is_synced)
+
+
+def config_from_checkpoint(cli: Any, checkpoint: dict[str, Any]) -> None:
+    """What ``LightningCLI._parse_ckpt_path`` does with a checkpoint's hyperparameters (the model is built from
+    them, over the config), on a checkpoint that lit-gan's door has opened and checked: Lightning's reads the
+    file a second time (Lightning 2.6: ``torch.load`` of ``ckpt_path``, ``_class_path`` and ``dict_kwargs``,
+    ``parser.parse_object`` over ``cli.config``)."""
+    hparams = dict(checkpoint.get("hyper_parameters") or {})
+    hparams.pop("_instantiator", None)
+    if not hparams:
+        return
+    if "_class_path" in hparams:
+        hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+    try:
+        cli.config = cli.parser.parse_object({cli.config.subcommand: {"model": hparams}}, cli.config)
+    except SystemExit:
+        sys.stderr.write("Parsing of ckpt_path hyperparameters failed!\n")
+        raise

@@ -118,8 +118,8 @@ def test_a_global_step_that_is_not_a_count(ckpts, tmp_path, capsys, monkeypatch,
     for subcommand in ("fit", "validate"):
         assert f"`ckpt_path` {ckpt}: {expected}" in refused(capsys, subcommand, ckpt, "--trainer.max_steps", "4")
     assert list(tmp_path.iterdir()) == [ckpt]
-    # the Python API: no trainer, no path to name
-    with pytest.raises(ConfigError, match="^" + re.escape(f"the checkpoint: {expected}")):
+    # the Python API: through the same door, which names its argument
+    with pytest.raises(ConfigError, match="^" + re.escape(f"`checkpoint_path` {ckpt}: {expected}")):
         WGANGP.load_from_checkpoint(ckpt)
 
 
@@ -137,7 +137,7 @@ def test_non_finite_weights_are_refused_at_load(ckpts, tmp_path, capsys, monkeyp
         line = refused(capsys, subcommand, ckpt, "--trainer.max_steps", "4")
         assert f"refusing `ckpt_path` {ckpt}: non-finite weights ({what}) in generator.net.3.weight;" in line
     assert list(tmp_path.iterdir()) == [ckpt]
-    with pytest.raises(ConfigError, match=rf"^refusing the checkpoint: non-finite weights \({what}\) in generator"):
+    with pytest.raises(ConfigError, match=rf"^refusing `checkpoint_path` .*: non-finite weights \({what}\) in generator"):
         WGANGP.load_from_checkpoint(ckpt)
 
 

@@ -113,7 +113,7 @@ def test_hyperparameters_naming_another_module_are_refused_before_it_is_imported
     torch.save(checkpoint, tmp_path / "foreign.ckpt")
     for subcommand in ("fit", "validate"):
         line = refused(tmp_path, capsys, tmp_path / "foreign.ckpt", subcommand=subcommand)
-        assert "refusing `ckpt_path`" in line and f"name {named!r}, outside lit_gan, torch.optim, torch.nn and the config" in line
+        assert "refusing `ckpt_path`" in line and f"name {named!r}, outside lit_gan, torch.optim and torch.nn" in line
     assert not (tmp_path / "imported").exists() and "strange_mod" not in sys.modules
 
 
@@ -224,13 +224,13 @@ def test_a_checkpoint_of_another_family_or_other_networks(good_ckpt, tmp_path):
     from functools import partial
 
     from lit_gan import WGAN, WGANGP
-    from lit_gan.checkpoints import check_fits, read_checkpoint
+    from lit_gan.checkpoints import check_fits, open_checkpoint
     from lit_gan.data import RingOfGaussians
     from lit_gan.errors import ConfigError
     from lit_gan.networks import MLPCritic, MLPGenerator
     from tests.conftest import cpu_trainer
 
-    checkpoint = read_checkpoint(good_ckpt)
+    checkpoint = open_checkpoint(good_ckpt)
     nets = dict(generator=partial(MLPGenerator, hidden_dims=(256,) * 3), latent_dim=2, img_shape=(2,))
     with pytest.raises(ConfigError, match="holds a WGANGP, but the config builds a WGAN"):
         check_fits(checkpoint, good_ckpt, WGAN(critic=partial(MLPCritic, hidden_dims=(256,) * 3), **nets))
@@ -259,7 +259,7 @@ LAST = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.dirpath=ckp
 
 @pytest.mark.parametrize("kind", ["truncated", "crafted", "other_networks"])
 def test_ckpt_path_last_on_a_bad_last_ckpt_is_one_line(good_ckpt, tmp_path, capsys, monkeypatch, kind):
-    # Lightning finds last.ckpt itself: lit-gan's CheckpointIO checks it as it loads it, as read_checkpoint does a path
+    # Lightning finds last.ckpt itself: lit-gan's CheckpointIO checks it as it loads it, as open_checkpoint does a path
     monkeypatch.chdir(tmp_path)
     last = tmp_path / "ckpt" / "last.ckpt"
     last.parent.mkdir()

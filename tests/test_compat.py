@@ -112,6 +112,41 @@ def test_the_lightning_cli_methods_lit_gan_overrides_are_there(name, parameters)
     assert list(inspect.signature(getattr(LightningCLI, name)).parameters) == parameters
 
 
+class Sized(LightningModule):
+    def __init__(self, width: int = 2, depth: int = 1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.w = torch.nn.Parameter(torch.zeros(width))
+
+
+@pytest.mark.parametrize("class_path", [False, True])
+def test_config_from_checkpoint_does_what_lightnings_parse_ckpt_path_does(tmp_path, class_path):
+    hparams = {"width": 5, "depth": 3, "_instantiator": "lightning.pytorch.cli.instantiate_module"}
+    if class_path:
+        hparams["_class_path"] = f"{__name__}.Sized"
+    checkpoint = {"state_dict": {"w": torch.zeros(5)}, "hyper_parameters": hparams}
+    torch.save(checkpoint, tmp_path / "c.ckpt")
+    configs = {}
+
+    class Probe(LightningCLI):
+        def _parse_ckpt_path(self):
+            given = self.config.clone()
+            super()._parse_ckpt_path()  # Lightning's: reads the file
+            configs["lightning"], self.config = self.config, given
+            compat.config_from_checkpoint(self, torch.load(tmp_path / "c.ckpt", weights_only=True))
+            configs["lit_gan"] = self.config.clone()  # (the CLI sets its seed in it next)
+
+        def _run_subcommand(self, subcommand):
+            pass
+
+    model = ["--model", f"{__name__}.Sized"] if class_path else []  # lit-gan's CLI: a model of any class
+    Probe(Sized, args=["validate", *model, "--ckpt_path", str(tmp_path / "c.ckpt")], subclass_mode_model=class_path,
+          save_config_kwargs={"overwrite": True}, trainer_defaults={"default_root_dir": str(tmp_path)})
+    assert configs["lit_gan"].as_dict() == configs["lightning"].as_dict()
+    model = configs["lit_gan"].validate.model
+    assert (model.init_args if class_path else model).as_dict() == {"width": 5, "depth": 3}
+
+
 def test_the_summary_table_loses_its_flops_and_keeps_the_rest():
     from lightning.pytorch.callbacks import ModelSummary
     from lightning.pytorch.utilities.model_summary.model_summary import summarize

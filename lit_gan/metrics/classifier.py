@@ -8,7 +8,6 @@ Distance") and KID, its class probabilities for Inception's in IS, on MNIST, the
 other small data sets where Inception features mean little.
 """
 
-import pickle
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -21,10 +20,11 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lit_gan.errors import UNREADABLE, ConfigError, one_line, unsafe_pickle_reason
+from lit_gan.checkpoints import open_checkpoint, vetted
+from lit_gan.errors import UNREADABLE, ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.networks.classifier import ConvClassifier
-from lit_gan.specs import build, from_spec, to_spec, untrusted_import
+from lit_gan.specs import build, from_spec, to_spec
 from lit_gan.tensors import to_unit_range
 
 NetworkFactory = Callable[[Sequence[int], int], nn.Module]  # (img_shape, num_classes) -> network
@@ -118,29 +118,17 @@ class ClassifierFeatures(FeatureExtractor):
                 " with `lit-gan fit --config configs/classifier_mnist.yaml` (or a copy for your data set) and pass"
                 " lightning_logs/version_N/checkpoints/<name>.ckpt"
             )
+        checkpoint = open_checkpoint(  # plain data, whole, a classifier's, importing nothing untrusted
+            str(path), "checkpoint_path", allowed_imports=trusted_imports, gan=False,
+            builds="ClassifierFeatures reads a classifier", trust_hint="if you trust the file, add it to `trusted_imports`",
+        )
         try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-            # its hyperparameters first: building the classifier imports what they name
-            hparams = (checkpoint.get("hyper_parameters") or {}) if isinstance(checkpoint, dict) else {}
-            foreign = untrusted_import(hparams, allowed=trusted_imports, source=f"`checkpoint_path`={checkpoint_path!r}")
-            if foreign is None:
-                classifier = Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:  # a crafted pickle: weights_only refused it, its code never ran
+            classifier = Classifier.load_from_checkpoint(vetted(checkpoint), map_location="cpu", weights_only=True)
+        except (*UNREADABLE, TypeError, KeyError) as err:  # hyperparameters that build no Classifier
             raise ConfigError(
-                f"refusing to load `checkpoint_path`={checkpoint_path!r}: it holds more than tensors and plain data"
-                f" ({unsafe_pickle_reason(err)})"
-            ) from err
-        except (*UNREADABLE, TypeError) as err:  # another kind of file, a truncated one, a GAN's checkpoint
-            raise ConfigError(
-                f"`checkpoint_path`={checkpoint_path!r} is not a checkpoint of a lit_gan Classifier"
+                f"`checkpoint_path` {checkpoint_path} is not a checkpoint of a lit_gan Classifier"
                 f" ({type(err).__name__}: {one_line(err) or 'no message'})"
             ) from err
-        if foreign is not None:
-            raise ConfigError(
-                f"refusing `checkpoint_path`={checkpoint_path!r}: its hyperparameters name {foreign!r}, outside"
-                " lit_gan, torch.optim and torch.nn, and building the classifier would import (or read) it and run"
-                " its code; if you trust the file, add it to `trusted_imports`"
-            )
         self.checkpoint_path = str(path)
         self.img_shape = classifier.img_shape
         self.network = classifier.network

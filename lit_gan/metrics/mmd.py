@@ -16,7 +16,6 @@ the CPU: it adds 160 MB to the features themselves).
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from lit_gan.checks import check_greater_than_zero, check_positive_ints

@@ -1,6 +1,6 @@
 """A trained GAN from a checkpoint of any family: ``lit_gan.load(path)``.
 
-The file is read as plain data (``weights_only``) and checked (``lit_gan.checkpoints.read_checkpoint``);
+The file is opened through ``lit_gan.checkpoints.open_checkpoint``, read as plain data and checked;
 its family is the ``_class_path`` that ``lit-gan fit`` (LightningCLI) stored, or the family the loop
 records (``lit_gan_family``); every class or import path its hyperparameters name must be of lit-gan,
 ``torch.optim`` or ``torch.nn`` (or in ``trusted_imports``), since building the model imports them: a
@@ -13,10 +13,10 @@ from typing import Any, Collection, Union
 import torch
 from lightning.pytorch.cli import instantiate_module
 
-from lit_gan.checkpoints import FAMILY_KEY, check_fits, read_checkpoint
+from lit_gan.checkpoints import FAMILY_KEY, check_fits, open_checkpoint
 from lit_gan.errors import ConfigError, one_line
 from lit_gan.objectives.base import AdversarialModule
-from lit_gan.specs import from_spec, untrusted_import
+from lit_gan.specs import from_spec
 
 
 def family_of(checkpoint: dict[str, Any]) -> Any:
@@ -35,18 +35,12 @@ def load_with_step(path: str, map_location: Union[str, torch.device] = "cpu", na
                    trusted_imports: Collection[str] = ()) -> tuple[AdversarialModule, int]:
     """(the GAN of the checkpoint ``path``, in eval mode on ``map_location``; its generator step). ``name``:
     the argument that gave ``path``, named in errors."""
-    try:
-        checkpoint = read_checkpoint(path)
-    except ConfigError as err:  # its messages name fit's and test's argument
-        raise ConfigError(str(err).replace("`ckpt_path`", f"`{name}`")) from err
+    checkpoint = open_checkpoint(
+        path, name, allowed_imports=trusted_imports,
+        trust_hint="lit-gan builds no other code from a checkpoint unless told to (`trusted_imports`); or draw its"
+        " samples with `lit-gan predict` and SampleWriter, then `lit-gan evaluate --samples`",
+    )
     hparams = dict(checkpoint.get("hyper_parameters") or {})
-    foreign = untrusted_import(hparams, allowed=trusted_imports, source=f"`{name}` {path}")
-    if foreign is not None:
-        raise ConfigError(
-            f"`{name}` {path} names {foreign!r}, outside lit_gan, torch.optim and torch.nn: lit-gan builds no other"
-            " code from a checkpoint unless told to (`trusted_imports`); or draw its samples with `lit-gan predict`"
-            " and SampleWriter, then `lit-gan evaluate --samples`"
-        )
     family = family_of(checkpoint)
     if not (isinstance(family, type) and issubclass(family, AdversarialModule)) or family is AdversarialModule:
         held = hparams.get("_class_path") or checkpoint.get(FAMILY_KEY) or "no class"
@@ -57,7 +51,7 @@ def load_with_step(path: str, map_location: Union[str, torch.device] = "cpu", na
         raise ConfigError(f"`{name}` {path}: its hyperparameters do not build a {family.__name__}:"
                           f" {one_line(err)[:300]}") from err
     try:
-        check_fits(checkpoint, path, model)
+        check_fits(checkpoint, path, model)  # the door's last step, now that the model is built
     except ConfigError as err:
         raise ConfigError(str(err).replace("`ckpt_path`", f"`{name}`")) from err
     model.load_state_dict(checkpoint["state_dict"])

@@ -59,8 +59,16 @@ def test_missing_checkpoint_and_wrong_shape_are_refused(tmp_path, digits_classif
     with pytest.raises(ValueError, match=r"shape \(B, 1, 8, 8\)"):
         ClassifierFeatures(str(digits_classifier)).extract(torch.zeros(2, 1, 28, 28))
     (tmp_path / "config.yaml").write_text("trainer: {}\n")  # a file of another kind given by mistake
-    with pytest.raises(ConfigError, match="`checkpoint_path`=.*config.yaml.* is not a checkpoint of a lit_gan"):
+    with pytest.raises(ConfigError, match="`checkpoint_path` .*config.yaml is not a readable checkpoint"):
         ClassifierFeatures(str(tmp_path / "config.yaml"))
+    from lit_gan import WGANGP
+    from lit_gan.networks import MLPCritic, MLPGenerator
+
+    gan = WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(1, 8, 8))
+    torch.save({"state_dict": gan.state_dict(), "hyper_parameters": {}}, tmp_path / "gan.ckpt")
+    with pytest.raises(ConfigError, match="^`checkpoint_path` .*gan.ckpt holds a GAN, but ClassifierFeatures reads a"
+                                          " classifier: give a checkpoint of a Classifier fit$"):
+        ClassifierFeatures(str(tmp_path / "gan.ckpt"))
 
 
 def test_a_crafted_pickle_as_checkpoint_path_is_refused_and_its_code_never_runs(tmp_path, digits_classifier):
@@ -69,7 +77,7 @@ def test_a_crafted_pickle_as_checkpoint_path_is_refused_and_its_code_never_runs(
     marker = tmp_path / "pwned"
     checkpoint = torch.load(digits_classifier, weights_only=True)
     torch.save({**checkpoint, "payload": RunsCode(marker)}, tmp_path / "evil.ckpt")
-    with pytest.raises(ConfigError, match="refusing to load `checkpoint_path`=.*evil.ckpt.*: it holds more than tensors") as info:
+    with pytest.raises(ConfigError, match="refusing to load `checkpoint_path` .*evil.ckpt: it holds more than tensors") as info:
         ClassifierFeatures(str(tmp_path / "evil.ckpt"))
     assert not marker.exists()
     assert "\n" not in str(info.value) and "GLOBAL posix.system" in str(info.value) and "weights_only" not in str(info.value)
@@ -83,7 +91,7 @@ def test_a_checkpoint_naming_another_module_is_refused_before_it_is_imported(tmp
     checkpoint = torch.load(digits_classifier, weights_only=True)
     checkpoint["hyper_parameters"]["network"] = {"class_path": "strange_net.Net", "init_args": {}}
     torch.save(checkpoint, tmp_path / "foreign.ckpt")
-    with pytest.raises(ConfigError, match="refusing `checkpoint_path`=.*foreign.ckpt.*name 'strange_net.Net', outside lit_gan"):
+    with pytest.raises(ConfigError, match="refusing `checkpoint_path` .*foreign.ckpt: its hyperparameters name 'strange_net.Net', outside lit_gan"):
         ClassifierFeatures(str(tmp_path / "foreign.ckpt"))
     assert not (tmp_path / "imported").exists() and "strange_net" not in sys.modules
     with pytest.raises(ConfigError, match="is not a checkpoint of a lit_gan Classifier"):  # trusted: built, not a network

@@ -234,9 +234,9 @@ def test_a_checkpoint_against_a_data_module_gives_what_lit_gan_test_logs(tmp_pat
      "Expected argument `feature_extractor` to take the images of `data` of shape (1, 28, 28), got a ClassifierFeatures"
      " that takes (1, 8, 8)"),
     (["--checkpoint", "{foreign}", "--real", "{real}"],
-     "names 'antigravity.Fly', outside lit_gan, torch.optim and torch.nn: lit-gan builds no other code"),
+     "name 'antigravity.Fly', outside lit_gan, torch.optim and torch.nn, and building the model from them would import"),
     (["--checkpoint", "{callable}", "--real", "{real}"],  # a trusted class, given a function to import and call
-     "names 'antigravity.geohash', outside lit_gan, torch.optim and torch.nn: lit-gan builds no other code"),
+     "name 'antigravity.geohash', outside lit_gan, torch.optim and torch.nn, and building the model from them would"),
 ])
 def test_bad_input_is_one_line(tmp_path, folders, digits_classifier, capsys, args, message):
     import sys

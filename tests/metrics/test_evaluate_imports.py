@@ -22,5 +22,5 @@ def test_a_module_named_in_any_yaml_form_is_never_imported(form, tmp_path, incep
         evaluate(["--checkpoint", str(tmp_path / "foreign.ckpt"), "--real", str(real), "--feature_extractor",
                   "lit_gan.metrics.InceptionFeatures", "--feature_extractor.weights_path", str(inception_weights)])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert info.value.code == 2 and len(err) == 1 and "names 'strange_mod.f', outside lit_gan" in err[0], err
+    assert info.value.code == 2 and len(err) == 1 and "name 'strange_mod.f', outside lit_gan" in err[0], err
     assert not (tmp_path / "imported").exists() and "strange_mod" not in sys.modules

@@ -2,6 +2,7 @@
 any family, without naming the family; the same weights and step, in eval mode; a checkpoint naming another
 module refused before it is imported."""
 
+import io
 import sys
 
 import pytest
@@ -36,7 +37,7 @@ def test_load_refuses_a_checkpoint_naming_another_module(tmp_path, monkeypatch):
     (tmp_path / "strange_mod.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\ndef f(*a): pass\n")
     torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": "lit_gan.WGANGP", "generator": {
         "class_path": "strange_mod.f"}}}, tmp_path / "foreign.ckpt")
-    with pytest.raises(ConfigError, match=r"`checkpoint` .*foreign.ckpt names 'strange_mod.f', outside lit_gan"):
+    with pytest.raises(ConfigError, match=r"refusing `checkpoint` .*foreign.ckpt: its hyperparameters name 'strange_mod.f', outside lit_gan"):
         lit_gan.load(str(tmp_path / "foreign.ckpt"))
     assert not (tmp_path / "imported").exists() and "strange_mod" not in sys.modules
 
@@ -49,3 +50,43 @@ def test_load_refuses_a_classifier_checkpoint(tmp_path):
                tmp_path / "clf.ckpt")
     with pytest.raises(ConfigError, match=r"is not a checkpoint of a lit-gan GAN fit \(it holds lit_gan.metrics.Classifier"):
         lit_gan.load(str(tmp_path / "clf.ckpt"))
+
+
+def test_a_familys_load_from_checkpoint_refuses_a_module_before_importing_it(tmp_path, monkeypatch):
+    """``WGANGP.load_from_checkpoint`` builds the model from the file's hyperparameters too: through the door."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "strange_mod.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\ndef f(*a, **k): pass\n")
+    torch.save({"state_dict": {}, "pytorch-lightning_version": "2.6.6",
+                "hyper_parameters": {"generator": {"class_path": "strange_mod.f"},
+                                     "critic": {"class_path": "lit_gan.networks.MLPCritic"}}},
+               tmp_path / "foreign.ckpt")
+    with pytest.raises(ConfigError, match=r"^refusing `checkpoint_path` .*foreign.ckpt: its hyperparameters name"
+                                          r" 'strange_mod.f', outside lit_gan.*pass them as `trusted_imports`$"):
+        lit_gan.WGANGP.load_from_checkpoint(tmp_path / "foreign.ckpt")
+    assert not (tmp_path / "imported").exists() and "strange_mod" not in sys.modules
+    with pytest.raises(Exception):  # trusted: past the door, imported, and f builds no network
+        lit_gan.WGANGP.load_from_checkpoint(tmp_path / "foreign.ckpt", trusted_imports=["strange_mod.f"])
+    assert (tmp_path / "imported").exists()
+
+
+def test_every_reader_of_a_checkpoint_file_goes_through_one_door(tmp_path, monkeypatch):
+    """``torch.load`` reads a checkpoint file only in ``lit_gan.checkpoints`` (Lightning then reads the vetted
+    data from memory): lit_gan.load, load_from_checkpoint of the base and of a family, and ``--ckpt_path``."""
+    monkeypatch.chdir(tmp_path)
+    fit = run_cli(["fit", "--config", str(REPO / "configs" / "toys" / "wgan_gp.yaml"), *QUICK])
+    path = fit.trainer.checkpoint_callback.best_model_path
+    readers, load = [], torch.load
+
+    def recording_load(f, *args, **kwargs):
+        if not isinstance(f, io.BytesIO):  # a file, not the vetted data in memory
+            readers.append(sys._getframe(1).f_code.co_filename)
+        return load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
+    lit_gan.load(path)
+    lit_gan.AdversarialModule.load_from_checkpoint(path)
+    lit_gan.WGANGP.load_from_checkpoint(path)
+    run_cli(["validate", "--config", str(REPO / "configs" / "toys" / "wgan_gp.yaml"), *QUICK[2:], "--ckpt_path", path])
+    run_cli(["fit", "--config", str(REPO / "configs" / "toys" / "wgan_gp.yaml"), *QUICK[2:], "--trainer.max_steps", "2",
+             "--ckpt_path", "last"])  # the file Lightning finds itself, read through AtomicCheckpointIO
+    assert len(readers) >= 6 and {str(REPO / "lit_gan" / "checkpoints.py")} == set(readers), readers
