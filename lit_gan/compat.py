@@ -25,6 +25,12 @@ def is_log_step(trainer: Trainer) -> bool:
     return bool(trainer._logger_connector.should_update_logs or trainer.fast_dev_run)
 
 
+def ends_training(trainer: Trainer) -> bool:
+    """Whether the training batch being run is the run's last (``max_steps`` reached by it) or its epoch's
+    last, read inside ``training_step`` (Lightning 2.6: the epoch loop's ``_is_training_done``)."""
+    return bool(trainer.fit_loop.epoch_loop._is_training_done)
+
+
 def epoch_progress(trainer: Trainer) -> Any:
     """The training loop's batch counts of the current epoch (Lightning 2.6: ``fit_loop.epoch_loop.batch_progress.current``,
     with ``ready``, ``started``, ``processed``, ``completed``)."""

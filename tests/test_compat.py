@@ -54,6 +54,12 @@ def test_is_log_step_is_where_the_logger_writes(tmp_path):
     assert [step for step, log in enumerate(model.seen) if log] == written == [2, 5]  # not 6, the last: max_steps is not a stop
 
 
+def test_ends_training_is_true_at_each_epochs_last_batch_and_at_max_steps(tmp_path):
+    model = Tiny(compat.ends_training)  # 8 batches an epoch
+    cpu_trainer(tmp_path, max_steps=11).fit(model)
+    assert [step for step, last in enumerate(model.seen) if last] == [7, 10]
+
+
 def test_epoch_progress_counts_the_batches_of_the_epoch(tmp_path):
     model = Tiny(lambda trainer: compat.epoch_progress(trainer).processed)
     cpu_trainer(tmp_path, max_steps=10).fit(model)

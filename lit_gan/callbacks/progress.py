@@ -77,15 +77,17 @@ class ProgressBar(TQDMProgressBar):
                 print(self.line(trainer, pl_module), flush=True)
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
-        """Lightning's values, and the model's ``progress_values`` of training (its losses and estimate),
-        read from the device here, when the bar redraws or a line is printed, in one transfer: the
+        """Lightning's values, and the model's ``progress_values`` of training (its losses and estimate, of
+        the last iteration: its ``training_values``, else the last logged), read from the device here, when the bar redraws or a line is printed, in one transfer: the
         model logs them to the loggers only, so that nothing is read back at the other batches."""
         metrics = super().get_metrics(trainer, pl_module)
-        logged = trainer.callback_metrics
-        keys = [k for k in getattr(pl_module, "progress_values", ()) if f"train/{k}" in logged]
+        latest = getattr(pl_module, "training_values", None)  # the last iteration's, logged or not
+        if latest is None:
+            latest = {k[len("train/"):]: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+        keys = [k for k in getattr(pl_module, "progress_values", ()) if k in latest]
         if not keys:
             return metrics
-        values = torch.stack([logged[f"train/{k}"].detach().float().reshape(()) for k in keys]).tolist()  # one transfer
+        values = torch.stack([latest[k].detach().float().reshape(()) for k in keys]).tolist()  # one transfer
         return {**dict(zip(keys, values)), **metrics}
 
     def line(self, trainer: Trainer, pl_module: LightningModule) -> str:

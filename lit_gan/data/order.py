@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 import torch.distributed as dist
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from lit_gan.compat import epoch_progress
 
@@ -125,6 +125,16 @@ class ShuffledOrder(DistributedSampler):
         return self._permutation[1]
 
 
+class Rows(TensorDataset):
+    """A ``TensorDataset`` whose batch is one indexing of each tensor (``__getitems__``, which the
+    ``DataLoader`` calls with a batch's indices) instead of one ``__getitem__`` a row and a ``torch.stack``:
+    the same batch, bit for bit (BENCHMARKS.md, "After issue 36": the quickstart's loop spent 8% of its
+    time fetching its 1,280 rows a step one by one)."""
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        return self[torch.as_tensor(indices)]
+
+
 class ResumableOrder(LightningDataModule):
     """A data module whose training loader is in :class:`ShuffledOrder`, saved in checkpoints.
 
@@ -160,6 +170,8 @@ class ResumableOrder(LightningDataModule):
         # generator, which would otherwise advance the global stream between epochs, and not on
         # a run resumed at an epoch's end (its iterator is made before the states are restored).
         generator = torch.Generator().manual_seed(seed)
+        if type(dataset) is TensorDataset and "collate_fn" not in loader_kwargs:  # a batch in one indexing
+            dataset, loader_kwargs = Rows(*dataset.tensors), {**loader_kwargs, "collate_fn": list}
         return DataLoader(dataset, self.batch_size * per_step, sampler=self._order, drop_last=drop_last,
                           generator=generator, **loader_kwargs)
 

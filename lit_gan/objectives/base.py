@@ -48,7 +48,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
-from lit_gan.compat import is_log_step
+from lit_gan.compat import ends_training, is_log_step
 from lit_gan.checkpoints import (check_contents, check_fits, load_training_state, open_checkpoint, save_training_state,
                                  vetted)
 from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
@@ -425,20 +425,35 @@ class AdversarialModule(LightningModule):
     def log_iteration(self, critic_logs: dict[str, Tensor], g_loss: Tensor) -> None:
         """Log the critic's values averaged over the iteration's updates, and the generator's loss.
 
-        They stay on the device: the loggers read them at log steps, lit-gan's progress display when it
-        shows them (``progress_values``). Lightning reads back the progress-bar values at every batch
-        they are logged in, so they (``d_loss``, ``g_loss``, the estimate: for Lightning's own bars and
-        for monitors) are logged at log steps only; so is the logged x axis ``step``, a copy to the device."""
+        They are logged at log steps, and at the run's and each epoch's last batch (so that
+        ``callback_metrics`` hold the final values): the loggers write nothing at the other steps, and
+        Lightning's logging costs about 1 ms a value (4% of the quickstart's loop when every step logged;
+        BENCHMARKS.md, "After issue 36"). They stay on the device: lit-gan's progress display reads this
+        iteration's (``training_values``, logged or not) when it shows them (``progress_values``).
+        Lightning reads back the progress-bar values at every batch they are logged in, so they
+        (``d_loss``, ``g_loss``, the estimate: for Lightning's own bars and for monitors) are logged at
+        log steps only; so is the logged x axis ``step``, a copy to the device."""
+        self._unlogged = (critic_logs, g_loss)
+        self.training_values = {**critic_logs, "g_loss": g_loss}  # this iteration's, for a progress display
+        log_step = is_log_step(self.trainer)
+        if log_step or ends_training(self.trainer):
+            self._log_training_values(log_step)
+
+    def _log_training_values(self, log_step: bool) -> None:
+        critic_logs, g_loss = self._unlogged
+        self._unlogged = None
         logs = {**critic_logs, "g_loss": g_loss}
         if self.updater.on_nonfinite == "skip":
             logs["skipped_updates"] = torch.tensor(float(self.updater.skipped))
         self.log_dict({f"train/{k}": v for k, v in logs.items()})
-        if is_log_step(self.trainer):  # for Lightning's own bars and monitors too, read only at log steps
+        if log_step:  # for Lightning's own bars and monitors too, read only at log steps
             self.log_dict({k: logs[k] for k in self.progress_values}, prog_bar=True, logger=False)
             self.log_step()
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.trainer.should_stop:  # a stop a callback asked for after training_step: Lightning logs at it too
+            if getattr(self, "_unlogged", None) is not None:
+                self._log_training_values(False)
             self.log_step()
 
     def log_step(self) -> None:

@@ -94,3 +94,22 @@ def test_every_rank_takes_as_many_batches_after_a_resume_on_a_number_of_processe
         rank.set_epoch(0)
     lengths = {len(list(rank)) for rank in ranks}
     assert len(lengths) == 1 and lengths.pop() > 0  # a rank with one batch more would hang DDP
+
+
+def test_a_tensor_datasets_batch_is_one_indexing_and_the_same_batch(monkeypatch):
+    from lit_gan.data.order import ResumableOrder, Rows
+
+    images, labels = torch.randint(0, 256, (64, 1, 3, 3), dtype=torch.uint8), torch.arange(64) % 10
+    module = ResumableOrder()
+    module.batch_size = 6
+    loader = module.training_loader(TensorDataset(images, labels))
+    assert type(loader.dataset) is Rows
+    rows = []
+    monkeypatch.setattr(TensorDataset, "__getitem__", lambda self, i: rows.append(i) or tuple(t[i] for t in self.tensors))
+    fast = list(loader)
+    assert len(rows) == len(fast) and all(torch.is_tensor(i) and i.numel() == 6 for i in rows)  # a batch a call
+    monkeypatch.undo()
+    plain = list(DataLoader(TensorDataset(images, labels), 6, sampler=loader.sampler, drop_last=True))
+    assert len(fast) == len(plain) == 10
+    for (x, y), (x0, y0) in zip(fast, plain):
+        assert isinstance(fast[0], list) and torch.equal(x, x0) and torch.equal(y, y0) and x.dtype == torch.uint8
