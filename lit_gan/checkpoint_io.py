@@ -31,10 +31,9 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from lightning.pytorch import Trainer
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-from lightning.pytorch.plugins.io.wrapper import _WrappingCheckpointIO
 
 from lit_gan.checkpoints import open_checkpoint
-from lit_gan.compat import replace_base_checkpoint_io
+from lit_gan.compat import replace_base_checkpoint_io, wrapped_checkpoint_io
 from lit_gan.checks import size_text
 
 TEMP_PREFIX = ".lit-gan-saving-"  # never matches Lightning's "last*.ckpt" and "hpc_ckpt_*" searches
@@ -125,5 +124,5 @@ def use_atomic_checkpoints(trainer: Trainer) -> None:
     current = strategy.checkpoint_io  # Lightning's TorchCheckpointIO where no plugin gave one
     if type(current) is TorchCheckpointIO:
         strategy.checkpoint_io = AtomicCheckpointIO()
-    elif isinstance(current, _WrappingCheckpointIO) and type(current.checkpoint_io) is TorchCheckpointIO:
+    elif type(wrapped_checkpoint_io(current)) is TorchCheckpointIO:
         replace_base_checkpoint_io(current, AtomicCheckpointIO())  # the base Lightning just gave it

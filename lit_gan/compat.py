@@ -57,6 +57,14 @@ def mark_sigterm(trainer: Trainer) -> None:
     trainer._signal_connector.received_sigterm = True
 
 
+def wrapped_checkpoint_io(plugin: Any) -> Optional[Any]:
+    """The CheckpointIO that a wrapping one (``AsyncCheckpointIO``) saves through, None for a plugin that
+    wraps none (Lightning 2.6: the private base class ``_WrappingCheckpointIO``)."""
+    from lightning.pytorch.plugins.io.wrapper import _WrappingCheckpointIO
+
+    return plugin.checkpoint_io if isinstance(plugin, _WrappingCheckpointIO) else None
+
+
 def replace_base_checkpoint_io(wrapping: Any, base: Any) -> None:
     """Give a wrapping CheckpointIO (``AsyncCheckpointIO``) ``base`` in place of the one Lightning gave it
     (Lightning 2.6: ``_WrappingCheckpointIO._checkpoint_io``; its setter keeps the first)."""

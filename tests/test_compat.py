@@ -54,6 +54,14 @@ def test_is_log_step_is_where_the_logger_writes(tmp_path):
     assert [step for step, log in enumerate(model.seen) if log] == written == [2, 5]  # not 6, the last: max_steps is not a stop
 
 
+def test_wrapped_checkpoint_io_is_what_an_async_plugin_saves_through():
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    base = TorchCheckpointIO()
+    assert compat.wrapped_checkpoint_io(AsyncCheckpointIO(base)) is base
+    assert compat.wrapped_checkpoint_io(base) is None
+
+
 def test_ends_training_is_true_at_each_epochs_last_batch_and_at_max_steps(tmp_path):
     model = Tiny(compat.ends_training)  # 8 batches an epoch
     cpu_trainer(tmp_path, max_steps=11).fit(model)
