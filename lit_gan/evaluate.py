@@ -19,7 +19,8 @@ both to ``output`` as JSON (:mod:`lit_gan.evaluate_report`: atomically). ``outpu
 or the report of an earlier evaluate, which it replaces; any other existing file (a checkpoint, an
 image of the folders read) is refused before anything runs, as are fewer than 2 images for FID or
 KID and the folder of a ``lit-gan predict`` stopped while writing. A checkpoint of 2-D points (a toy run)
-is scored by mode coverage and the exact W1 instead (:mod:`lit_gan.evaluate_toy`).
+is scored by mode coverage and the exact W1 instead (:mod:`lit_gan.evaluate_toy`); one of stacked digits by the
+modes of 1,000 its samples cover and their KL from uniform (:mod:`lit_gan.evaluate_stacked`).
 
 ``run`` reads its inputs (:mod:`lit_gan.evaluate_inputs`: each side counted, nothing extracted), checks
 them (:func:`check_inputs`), scores them (:func:`score`; the samples and the held-out images come from
@@ -39,6 +40,7 @@ from lit_gan.checks import check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.evaluate_inputs import Side, data_shape, read_generated, read_real, to_device, write_held_out
 from lit_gan.evaluate_report import check_output, report
+from lit_gan.evaluate_stacked import check_stacked_arguments, is_stacked, run_stacked, stacked_classifier
 from lit_gan.evaluate_toy import check_toy_arguments, is_toy, run_toy
 from lit_gan.files import unfinished
 from lit_gan.metrics.features import FeatureExtractor, input_shape
@@ -203,8 +205,9 @@ def run(
             where the feature extractor takes (else ``data`` holds) 1-channel images.
         checkpoint: or a checkpoint of ``lit-gan fit`` (or its run's folder: its ``checkpoints/last.ckpt``, else the
             newest ``.ckpt`` under it), whose generator draws ``num_samples`` images (or 2-D points: a toy run,
-            scored by mode coverage and the exact W1 instead).
-        num_samples: generated images: from the checkpoint (default 10,000; points: 2,500, as MixtureCoverage), or
+            scored by mode coverage and the exact W1 instead; or stacked digits, by the modes they cover).
+        num_samples: generated images: from the checkpoint (default 10,000; points: 2,500, as MixtureCoverage;
+            stacked digits: 26,000, as StackedModes), or
             the first of the folder (default all).
         data: the data module whose held-out split is the real side (as ``--data`` of ``lit-gan fit``). With a
             checkpoint and neither ``data`` nor ``real``: the data of its run (the ``config.yaml`` fit wrote
@@ -212,6 +215,7 @@ def run(
         real: or a folder of real images.
         num_real: the first this many real images; None: all.
         feature_extractor: None: Inception v3 (torch hub's cache; ``InceptionFeatures`` with ``weights_path`` offline).
+            Stacked digits: the digit classifier (None: the run's StackedModes callback's).
         metrics: as ``ImageQuality``'s: names (``[fid, kid]``) or metrics by ``class_path`` with their options.
         batch_size: images per generator call and per feature extraction (torch-fidelity's: 64).
         seed: seed of the checkpoint's latents.
@@ -257,6 +261,11 @@ def run(
         if note:
             print(note, flush=True)
         return run_toy(model, step, checkpoint, data, num_samples, batch_size, seed, where, output, **settings)
+    if loaded is not None and is_stacked(data):  # Stacked MNIST: modes and KL, not image features
+        check_stacked_arguments({"metrics": metrics, "real": real, "cache_samples": cache_samples, **toy, **flat})
+        classifier = stacked_classifier(feature_extractor, checkpoint)
+        return run_stacked(*loaded, checkpoint, data, classifier, num_samples, num_real, batch_size, seed, where,
+                           output, note)
     check_image_arguments(toy)
     chosen: list[QualityMetric] = resolve(metrics, feature_extractor, flat, owner="evaluate")
     if feature_extractor is None:
