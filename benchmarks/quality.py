@@ -39,7 +39,7 @@ import yaml
 TOYS_DIR = Path(__file__).resolve().parents[1] / "configs" / "toys"
 CONFIGS = ("gan", "nsgan", "wgan", "wgan_gp", "wgan_gp_grid", *(f"fgan_{d}" for d in (
     "kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan", "total_variation")),
-    "hinge_sn", "lsgan", "r3gan", "wgan_gp_ema", "conditional_ring")
+    "hinge_sn", "lsgan", "r3gan", "wgan_gp_ema", "conditional_ring", "pacgan2", "pacgan4")
 TOYS = ("ring", "grid")
 # the grid of 25 as in configs/toys/wgan_gp_grid.yaml (PacGAN's spacing 2 and std 0.05, divided by 2.828)
 GRID = {"class_path": "lit_gan.data.GridOfGaussians", "init_args": {"side": 5, "spacing": 0.70711, "std": 0.017678}}
