@@ -6,29 +6,31 @@ Training state. Beside the weights, optimizers, schedulers and loops that Lightn
 checkpoint holds the updates skipped for non-finite values, the family (``lit_gan_family``) and the random states of torch, CUDA, numpy
 and python (rank 0's, the same on every rank: see ``AdversarialModule.draw``), all plain data.
 
-Lightning (2.6) loads checkpoints with ``torch.load(weights_only=True)``, so a crafted pickle cannot
-run code; these checks turn its multi-line errors, and the silent ones (a WGAN checkpoint restored
-into an f-GAN: same parameter names), into one line that says what is wrong. Note that
-``LightningCLI`` builds the model from the checkpoint's own hyperparameters when it has them (its
-``_parse_ckpt_path``), so through ``lit-gan`` a checkpoint restores the family and networks it was
-trained with; ``check_fits`` guards the other paths (Python API, hand-made checkpoints). A checkpoint
-that Lightning finds itself (``--ckpt_path last``) gets the same checks when it is loaded, through
-``lit_gan.checkpoint_io.AtomicCheckpointIO`` and ``AdversarialModule.on_load_checkpoint`` (after the
-run's log folder is set up; an explicit path is checked before).
+Every checkpoint lit-gan reads comes through one door, ``open_checkpoint``: ``torch.load(weights_only=True)``,
+so a crafted pickle cannot run code, then the checks below, which turn torch's and Lightning's multi-line
+errors, and the silent ones (a WGAN checkpoint restored into an f-GAN: same parameter names), into one
+line that says what is wrong, and refuse hyperparameters that would import a module outside lit-gan and
+torch before anything is built from them. Through ``lit-gan``, the CLI opens an explicit ``ckpt_path``
+before anything is set up or written, and LightningCLI's model is built from the hyperparameters it read
+(``compat.config_from_checkpoint``, not a second read of the file); a checkpoint that Lightning finds
+itself (``--ckpt_path last``) comes through ``lit_gan.checkpoint_io.AtomicCheckpointIO``, and
+``AdversarialModule.on_load_checkpoint`` checks it again against the model. ``load_from_checkpoint``
+(of every family and of the Classifier) reads through ``load_through_door``; ``lit_gan.load`` too.
 """
 
+import contextlib
 import io
 import pickle
 import random
 import reprlib
-from typing import Any, Collection, Optional
+from typing import Any, Callable, Collection, Optional
 
 import numpy as np
 import torch
 from fsspec.core import url_to_fs
 from lightning.pytorch import LightningModule
 
-from lit_gan.errors import UNREADABLE, ConfigError, NonFiniteError, unsafe_pickle_reason
+from lit_gan.errors import UNREADABLE, ConfigError, NonFiniteError, one_line, unsafe_pickle_reason
 from lit_gan.specs import untrusted_import
 
 FAMILY_KEY = "lit_gan_family"
@@ -129,7 +131,7 @@ def check_resumed_step(max_steps: int, step: int) -> None:
 
 
 def open_checkpoint(
-    path: str,
+    path: Any,
     name: str = "ckpt_path",
     *,
     allowed_imports: Optional[Collection[str]] = None,
@@ -183,18 +185,41 @@ def vetted(checkpoint: dict[str, Any]) -> io.BytesIO:
     return buffer
 
 
-def _read(path: str, map_location: Any) -> dict[str, Any]:
-    fs, local = url_to_fs(str(path))
-    if not fs.isfile(local):
-        raise ConfigError(f"`ckpt_path` {path} does not exist")
+def _read(path: Any, map_location: Any) -> dict[str, Any]:
+    if hasattr(path, "read"):  # a file object (Lightning's load_from_checkpoint takes one too)
+        source: Any = contextlib.nullcontext(path)
+    else:
+        try:
+            fs, local = url_to_fs(str(path))
+        except (ValueError, ImportError) as err:  # an unknown protocol, or one whose package is not installed
+            raise ConfigError(f"`ckpt_path` {path} cannot be read: {one_line(err)}") from err
+        if not fs.isfile(local):
+            raise ConfigError(f"`ckpt_path` {path} does not exist")
+        source = fs.open(local, "rb")
     try:
-        with fs.open(local, "rb") as file:
+        with source as file:
             checkpoint = torch.load(file, map_location=map_location, weights_only=True)
     except UNREADABLE as err:
         raise load_error(str(path), err) from err
     checkpoint = check_loaded(checkpoint, str(path))
     check_contents(checkpoint, str(path))
     return checkpoint
+
+
+def load_through_door(load: Callable[..., Any], path: Any, args: tuple, kwargs: dict[str, Any],
+                      trust_hint: str = "if you trust the file, pass them as `trusted_imports`") -> Any:
+    """Lightning's ``load_from_checkpoint`` (``load``, bound to the class) of ``path``, through the door: the
+    file is read and checked once (``kwargs``' ``trusted_imports`` allowed), and Lightning builds the model
+    from the vetted data, never from the file; ``map_location`` as Lightning's (None: where it was saved).
+    ``hparams_file`` is refused: its hyperparameters would replace the checked ones."""
+    trusted = kwargs.pop("trusted_imports", ())
+    if kwargs.get("hparams_file") is not None or (len(args) > 1 and args[1] is not None):
+        raise ConfigError("Expected argument `hparams_file` to be left out: lit-gan builds a model only from the"
+                          " checked hyperparameters of its checkpoint; pass the values to change as keyword arguments")
+    map_location = kwargs.get("map_location", args[0] if args else None)
+    checkpoint = open_checkpoint(path, "checkpoint_path", allowed_imports=trusted, trust_hint=trust_hint,
+                                 map_location=map_location)
+    return load(vetted(checkpoint), *args, **kwargs)
 
 
 def _check_imports(checkpoint: dict[str, Any], path: str, allowed: Collection[str], trust_hint: str) -> None:

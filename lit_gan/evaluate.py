@@ -261,8 +261,8 @@ def run(
         if note:
             print(note, flush=True)
         return run_toy(model, step, checkpoint, data, num_samples, batch_size, seed, where, output, **settings)
-    if loaded is not None and is_stacked(data):  # Stacked MNIST: modes and KL, not image features
-        check_stacked_arguments({"metrics": metrics, "real": real, "cache_samples": cache_samples, **toy, **flat})
+    if loaded is not None and is_stacked(data) and metrics is None:  # Stacked MNIST: modes and KL (images: --metrics)
+        check_stacked_arguments({"cache_samples": cache_samples, **toy, **flat})
         classifier = stacked_classifier(feature_extractor, checkpoint)
         return run_stacked(*loaded, checkpoint, data, classifier, num_samples, num_real, batch_size, seed, where,
                            output, note)

@@ -7,7 +7,8 @@ the ``StackedModes`` callback logs for the same latents (:mod:`lit_gan.metrics.s
 The classifier is ``feature_extractor`` (a ``ClassifierFeatures`` of a Classifier trained as
 ``configs/classifier_mnist5k.yaml``), else the one the run's ``StackedModes`` callback was given (its
 ``checkpoint_path``, as the run's config.yaml says, relative to where ``evaluate`` runs), opened through the
-checkpoint door as any other.
+checkpoint door as any other. Naming ``--metrics`` scores the samples' images by features instead, as for
+any image run; ``--real DIR`` (held-out images in a folder, no data module) does too.
 """
 
 from importlib.metadata import version
@@ -71,7 +72,8 @@ def check_stacked_arguments(given: dict[str, Any]) -> None:
     for name, value in given.items():
         if value not in (None, False):
             raise ConfigError(f"Expected argument `{name}` to be left out for a checkpoint of stacked digits, which is"
-                              " scored by the modes its samples cover and their KL from uniform, not by image features")
+                              " scored by the modes its samples cover and their KL from uniform; to score its images"
+                              " by features, name the metrics (`--metrics [fid, kid]`)")
 
 
 def run_stacked(model: AdversarialModule, step: int, checkpoint: str, data: LightningDataModule,
@@ -79,7 +81,10 @@ def run_stacked(model: AdversarialModule, step: int, checkpoint: str, data: Ligh
                 seed: int, where: torch.device, output: Optional[str], note: str = "") -> dict[str, Any]:
     """Score ``num_samples`` stacks of ``model`` and the floor of ``num_real`` held-out stacks of ``data``
     (None: as many as the samples, at most all); report them."""
-    check_digit_classifier(classifier, tuple(model.img_shape))
+    try:
+        check_digit_classifier(classifier, tuple(model.img_shape))
+    except ConfigError as err:  # evaluate's argument is the extractor
+        raise ConfigError(str(err).replace("argument `classifier`", "argument `feature_extractor`")) from err
     data.prepare_data()
     data.setup("validate")
     n = num_samples or DEFAULT_SAMPLES

@@ -49,8 +49,8 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
 from lit_gan.compat import ends_training, is_log_step
-from lit_gan.checkpoints import (check_contents, check_fits, load_training_state, open_checkpoint, save_training_state,
-                                 vetted)
+from lit_gan.checkpoints import (check_contents, check_fits, load_through_door, load_training_state,
+                                 save_training_state)
 from lit_gan.checks import check_not_negative, check_not_negative_int, check_positive_ints
 from lit_gan.errors import ConfigError
 from lit_gan.networks.code import CodedCritic, CodedGenerator
@@ -507,14 +507,12 @@ class AdversarialModule(LightningModule):
         lit_gan, torch.optim and torch.nn, or ``trusted_imports=[...]``, before the model is built from its
         hyperparameters); on ``AdversarialModule`` itself, the GAN of whatever family the file holds
         (``lit_gan.load``), in eval mode."""
-        trusted = kwargs.pop("trusted_imports", ())
         if cls is AdversarialModule:
             from lit_gan.objectives.loading import load  # it imports this module
 
-            return load(str(checkpoint_path), kwargs.get("map_location") or "cpu", trusted)
-        checkpoint = open_checkpoint(str(checkpoint_path), "checkpoint_path", allowed_imports=trusted,
-                                     trust_hint="if you trust the file, pass them as `trusted_imports`")
-        return LightningModule.load_from_checkpoint.__func__(cls, vetted(checkpoint), *args, **kwargs)
+            return load(str(checkpoint_path), kwargs.get("map_location") or "cpu", kwargs.get("trusted_imports", ()))
+        return load_through_door(LightningModule.load_from_checkpoint.__func__.__get__(cls), checkpoint_path, args,
+                                 kwargs)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # here, not in FitGuard: Lightning calls callbacks' hook only for full checkpoints, and a weights-only

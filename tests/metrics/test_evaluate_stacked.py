@@ -11,6 +11,7 @@ from lightning.pytorch import Trainer
 from lit_gan.callbacks import StackedModes
 from lit_gan.cli import run_cli
 from lit_gan.data import MNIST5k
+from lit_gan.data import DigitsDataModule as Digits8
 from lit_gan.evaluate import main as evaluate
 from lit_gan.metrics import Classifier
 
@@ -23,6 +24,10 @@ def stacked_run(tmp_path_factory):
     Trainer(accelerator="cpu", max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
             enable_model_summary=False, limit_val_batches=0, default_root_dir=root).fit(classifier, MNIST5k(batch_size=32))
     classifier.trainer.save_checkpoint(root / "classifier.ckpt")
+    small = Classifier(img_shape=(1, 8, 8), num_classes=10)
+    Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, limit_val_batches=0, default_root_dir=root).fit(small, Digits8(batch_size=32))
+    small.trainer.save_checkpoint(root / "classifier8.ckpt")
     config = {
         "seed_everything": 0,
         "trainer": {"max_steps": 2, "enable_progress_bar": False, "limit_val_batches": 0, "default_root_dir": str(root),
@@ -62,9 +67,27 @@ def test_the_classifier_can_be_given_and_image_options_are_refused(stacked_run, 
     out = evaluate(["--checkpoint", str(run), "--num_samples", "300", "--num_real", "200", *given])
     assert out["metrics"]["stacked_modes"] == logged["stacked_modes"]  # batch size apart, the same samples
     with pytest.raises(SystemExit):
-        evaluate(["--checkpoint", str(run), "--metrics", "[fid]"])
+        evaluate(["--checkpoint", str(run), "--kid_subsets", "10"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Expected argument `metrics` to be left out for a checkpoint of stacked digits" in err[0]
+    assert len(err) == 1 and "Expected argument `kid_subsets` to be left out for a checkpoint of stacked digits" in err[0]
+    assert "name the metrics (`--metrics [fid, kid]`)" in err[0]
+    wrong = ["--feature_extractor.class_path", "lit_gan.metrics.ClassifierFeatures",
+             "--feature_extractor.init_args.checkpoint_path", str(root / "classifier8.ckpt")]  # a classifier of 8x8 digits
+    with pytest.raises(SystemExit):
+        evaluate(["--checkpoint", str(run), *wrong])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Expected argument `feature_extractor` to be a digit classifier of 10 classes on images of" \
+        " shape (1, 28, 28)" in err[0], err
+
+
+def test_naming_metrics_scores_a_stacked_runs_images_by_features(stacked_run, capsys):
+    root, run, _ = stacked_run
+    given = ["--feature_extractor.class_path", "lit_gan.metrics.ClassifierFeatures",
+             "--feature_extractor.init_args.checkpoint_path", str(root / "classifier.ckpt")]
+    with pytest.raises(SystemExit):  # the image path: its own checks (a 1-channel classifier, 3-channel stacks)
+        evaluate(["--checkpoint", str(run), "--num_samples", "50", "--metrics", "[fid]", *given])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stacked" not in err[0] and "`feature_extractor`" in err[0], err
 
 
 def test_without_a_classifier_one_line_says_how_to_give_one(stacked_run, tmp_path, monkeypatch, capsys):

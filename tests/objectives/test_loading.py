@@ -67,6 +67,7 @@ def test_a_familys_load_from_checkpoint_refuses_a_module_before_importing_it(tmp
     with pytest.raises(Exception):  # trusted: past the door, imported, and f builds no network
         lit_gan.WGANGP.load_from_checkpoint(tmp_path / "foreign.ckpt", trusted_imports=["strange_mod.f"])
     assert (tmp_path / "imported").exists()
+    del sys.modules["strange_mod"]  # other tests check that it is never imported
 
 
 def test_every_reader_of_a_checkpoint_file_goes_through_one_door(tmp_path, monkeypatch):
@@ -90,3 +91,32 @@ def test_every_reader_of_a_checkpoint_file_goes_through_one_door(tmp_path, monke
     run_cli(["fit", "--config", str(REPO / "configs" / "toys" / "wgan_gp.yaml"), *QUICK[2:], "--trainer.max_steps", "2",
              "--ckpt_path", "last"])  # the file Lightning finds itself, read through AtomicCheckpointIO
     assert len(readers) >= 6 and {str(REPO / "lit_gan" / "checkpoints.py")} == set(readers), readers
+
+
+def test_load_from_checkpoint_takes_a_file_object_refuses_hparams_file_and_names_a_bad_url(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fit = run_cli(["fit", "--config", str(REPO / "configs" / "toys" / "wgan_gp.yaml"), *QUICK])
+    path = fit.trainer.checkpoint_callback.best_model_path
+    with open(path, "rb") as file:  # Lightning takes a file object: so does the door
+        gan = lit_gan.WGANGP.load_from_checkpoint(io.BytesIO(file.read()))
+    assert all(torch.equal(v, fit.model.state_dict()[k]) for k, v in gan.state_dict().items())
+    (tmp_path / "hparams.yaml").write_text("generator: {class_path: strange_mod.f}\n")
+    with pytest.raises(ConfigError, match="^Expected argument `hparams_file` to be left out: lit-gan builds"):
+        lit_gan.WGANGP.load_from_checkpoint(path, hparams_file=str(tmp_path / "hparams.yaml"))
+    with pytest.raises(ConfigError, match=r"^`checkpoint_path` nosuch::proto://x.ckpt cannot be read: "):
+        lit_gan.WGANGP.load_from_checkpoint("nosuch::proto://x.ckpt")
+
+
+def test_the_classifiers_load_from_checkpoint_goes_through_the_door_too(tmp_path, monkeypatch):
+    from lit_gan.metrics import Classifier
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "strange_clf.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\nclass Net: pass\n")
+    classifier = Classifier(img_shape=(1, 8, 8), num_classes=10)
+    torch.save({"state_dict": classifier.state_dict(), "pytorch-lightning_version": "2.6.6",
+                "hyper_parameters": {**dict(classifier.hparams), "network": {"class_path": "strange_clf.Net"}}},
+               tmp_path / "foreign.ckpt")
+    with pytest.raises(ConfigError, match=r"^refusing `checkpoint_path` .*foreign.ckpt: its hyperparameters name"
+                                          r" 'strange_clf.Net'"):
+        Classifier.load_from_checkpoint(tmp_path / "foreign.ckpt")
+    assert not (tmp_path / "imported").exists() and "strange_clf" not in sys.modules

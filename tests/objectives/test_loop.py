@@ -170,3 +170,24 @@ def test_every_family_configures_its_fit_guard_and_a_weights_only_save_keeps_the
     trainer.save_checkpoint(tmp_path / "w.ckpt", weights_only=True)  # callbacks' hooks are not called for it
     saved = torch.load(tmp_path / "w.ckpt", weights_only=True)
     assert saved["lit_gan_family"] == "WGAN" and "skipped_updates" in saved
+
+
+def test_training_values_are_logged_at_log_steps_and_the_last_and_shown_at_every_step(tmp_path):
+    """Lightning's logging is paid only where something is written; the last step's values are in
+    callback_metrics whether or not it is a log step, and the progress display reads every step's."""
+    model = WGANGP(n_critic=2, **tiny_networks())
+    logged, shown = [], []
+    log_values = model._log_training_values
+    model._log_training_values = lambda log_step: logged.append(model.trainer.global_step) or log_values(log_step)
+
+    from lightning.pytorch import Callback
+
+    class Shown(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            shown.append(float(pl_module.training_values["g_loss"]))
+
+    trainer = cpu_trainer(tmp_path, max_steps=7, log_every_n_steps=3, callbacks=[Shown()])
+    trainer.fit(model, RingOfGaussians(batch_size=8, n_train=256))
+    assert logged == [3, 6, 7]  # log steps 3 and 6, and the run's last
+    assert float(trainer.callback_metrics["train/g_loss"]) == shown[-1] and len(shown) == 7
+    assert len(set(shown)) == 7  # a new value at every step
