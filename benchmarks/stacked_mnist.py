@@ -25,6 +25,8 @@ import re
 import statistics
 from pathlib import Path
 
+NAMES = {"gan": "GAN (non-saturating)", "pacgan2": "PacGAN2", "pacgan3": "PacGAN3", "pacgan4": "PacGAN4",
+         "wgan_gp": "WGAN-GP", "hinge_sn": "Hinge + SN", "rpgan_r1r2": "RpGAN + R1 + R2"}
 TAGS = ("val/stacked_modes", "val/stacked_kl", "val/stacked_modes_floor", "val/stacked_kl_floor")
 
 
@@ -90,11 +92,13 @@ def figure(root: Path, configs: list[str], out: Path) -> None:
             s = scalars(run)
             for ax, tag in ((left, "val/stacked_modes"), (right, "val/stacked_kl")):
                 steps, values = zip(*s[tag])
-                ax.plot(steps, values, color=f"C{i}", marker="o", alpha=0.8, label=config if j == 0 else None)
+                name = NAMES.get(config.split("_", 2)[-1], config)
+                ax.plot(steps, values, color=f"C{i}", marker="o", alpha=0.8, label=name if j == 0 else None)
         floor = scalars(runs_of(root, config)[0])
     left.axhline(floor["val/stacked_modes_floor"][-1][1], color="gray", ls="--", label="real held-out stacks (floor)")
     right.axhline(floor["val/stacked_kl_floor"][-1][1], color="gray", ls="--", label="real held-out stacks (floor)")
-    left.set(xlabel="generator updates", ylabel="modes covered (of 1,000)", title="Modes of 26,000 samples")
+    left.set(xlabel="generator updates", ylabel="modes covered (of 1,000)",
+             title=f"Modes of 26,000 samples ({configs[0].rsplit('_', 1)[0]}_*, a line a seed)")
     right.set(xlabel="generator updates", ylabel="KL(p || uniform)", title="KL from the uniform over modes")
     left.legend(fontsize=8)
     fig.tight_layout()

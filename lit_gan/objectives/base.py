@@ -55,13 +55,13 @@ from lit_gan.checks import check_not_negative, check_not_negative_int, check_pos
 from lit_gan.errors import ConfigError
 from lit_gan.networks.code import CodedCritic, CodedGenerator
 from lit_gan.networks.conditional import ClassHead
-from lit_gan.networks.packing import check_pack
+from lit_gan.networks.packing import check_pack, pack_size
 from lit_gan.objectives.conditional import (batch_labels, check_data_classes, check_sample_labels, conditional_network,
                                             data_class_frequencies)
 from lit_gan.objectives.ema import GeneratorEMA
 from lit_gan.objectives.penalties import refuse_batch_norm
-from lit_gan.objectives.terms import (AverageTerm, ClassTerm, CodeScoring, LoopTerm, PlainScoring, Update,
-                                      ZeroCenteredTerm)
+from lit_gan.objectives.terms import (AverageTerm, ClassTerm, CodeScoring, JointScoring, LoopTerm, PlainScoring, Update,
+                                      ZeroCenteredTerm, refuse_joint)
 from lit_gan.objectives.fit_guard import FitGuard
 from lit_gan.objectives.updates import OnNonFinite, Updater
 from lit_gan.specs import build, from_spec, to_spec
@@ -122,6 +122,10 @@ class AdversarialModule(LightningModule):
         label_frequencies: how a conditional model draws the generated samples' labels: ``"uniform"``
             over the classes, or ``"data"``, with the classes' frequencies in the training data (the
             data module's ``class_counts``), from the same stream as z either way.
+        joint_critic: score a critic update's real and generated samples in one critic call (half its
+            launches, for a GPU); the same scores to float rounding. Refused for a critic whose scores
+            depend on the rest of its call or on the number of calls (BatchNorm, dropout, spectral
+            normalization, DiffAugment) and with ``code_categories``. Off: a call on each, as before.
     """
 
     estimate_name = "estimate"  # the family's distance estimate, logged as train/<estimate_name>
@@ -150,6 +154,7 @@ class AdversarialModule(LightningModule):
         num_classes: NonNegativeInt = 0,
         ac_weight: NonNegativeFloat = 0.0,
         label_frequencies: LabelFrequencies = "uniform",
+        joint_critic: bool = False,
     ) -> None:
         super().__init__()
         check_positive_ints(latent_dim=latent_dim, n_critic=n_critic)
@@ -195,7 +200,13 @@ class AdversarialModule(LightningModule):
             refuse_batch_norm(self.critic, "with `r1_gamma` or `r2_gamma` > 0 (the penalties are per sample)")
         self.generator_ema = None if ema_decay is None else GeneratorEMA(self.generator, ema_decay, ema_warmup)
         # the options, each one piece the loop calls the same way (lit_gan.objectives.terms); off: not there
-        self.scoring = CodeScoring(self.code_categories, self.info_weight) if self.code_categories else PlainScoring()
+        if joint_critic:
+            if self.code_categories:
+                raise ValueError("Expected argument `joint_critic` to be false with `code_categories`: InfoGAN's Q reads"
+                                 " the generated samples' features alone")
+            refuse_joint(self.critic)
+        self.scoring = (CodeScoring(self.code_categories, self.info_weight) if self.code_categories else
+                        JointScoring(pack_size(self.critic)) if joint_critic else PlainScoring())
         self.terms: list[LoopTerm] = [term for on, term in (
             (self.ac_weight > 0, ClassTerm(self.ac_weight)),
             (self.r1_gamma > 0 or self.r2_gamma > 0, ZeroCenteredTerm(self.r1_gamma, self.r2_gamma)),
@@ -381,12 +392,11 @@ class AdversarialModule(LightningModule):
         z, fake_labels = self.sample_latent(real.shape[0]), self.sample_labels(real.shape[0])
         with torch.no_grad():
             fake = self.generate(z, fake_labels)
+        update = Update(real, labels, fake, z, fake_labels)
         # losses in float32 even under bf16/16-mixed autocast
-        real_scores = self.judge(real, labels).float()
-        fake_scores, added, logs = self.score_generated(fake, z, fake_labels)
+        real_scores, fake_scores, added, logs = self.scoring.critic(self, update)
         penalty, more = self.critic_penalty(real, fake, labels)  # the interpolates keep the real sample's class
         penalty, logs = (penalty if added is None else penalty + added), {**more, **logs}
-        update = Update(real, labels, fake, z, fake_labels)
         for term in self.terms:
             added, more = term.critic(self, update)
             penalty, logs = (penalty if added is None else penalty + added), {**logs, **more}

@@ -14,8 +14,11 @@ its ``critic_penalty`` hook. A new option (a class label's term, a hot path's ho
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
+from lit_gan.networks.augment import DiffAugment
 from lit_gan.networks.code import latent_code
 from lit_gan.objectives import losses
 from lit_gan.objectives.penalties import grad_scale, r1_r2
@@ -91,6 +94,48 @@ class PlainScoring:
 
     def __call__(self, module: Any, fake: Tensor, z: Tensor, labels: Optional[Tensor]) -> tuple[Tensor, Optional[Tensor], dict]:
         return module.judge(fake, labels).float(), None, {}
+
+    def critic(self, module: Any, update: Update) -> tuple[Tensor, Tensor, Optional[Tensor], dict]:
+        """A critic update's scores of the real and the generated samples (float32), and what the scoring
+        adds and logs: a critic call on each."""
+        real_scores = module.judge(update.real, update.labels).float()
+        return (real_scores, *self(module, update.fake, update.z, update.fake_labels))
+
+
+class JointScoring(PlainScoring):
+    """``joint_critic``: one critic call on the real and the generated samples of a critic update together,
+    half its launches (issue 39). The same scores, to float rounding, for a critic that scores each sample on
+    its own; one with BatchNorm, dropout, spectral normalization (a power iteration a call) or DiffAugment (its
+    draws) is refused when the model is built (:func:`refuse_joint`). A packed critic (``pack`` m, sample i in
+    pack i mod B/m) gets the two halves interleaved by pack slot, so that its packs are those of two calls."""
+
+    def __init__(self, pack: int = 1) -> None:
+        self.pack = int(pack)
+
+    def critic(self, module: Any, update: Update) -> tuple[Tensor, Tensor, Optional[Tensor], dict]:
+        both = self.joined(update.real, update.fake.to(update.real.dtype))
+        labels = None if update.labels is None else self.joined(update.labels, update.fake_labels)
+        scores = module.judge(both, labels).float()
+        half = scores.shape[0] // 2
+        return scores[:half], scores[half:], None, {}
+
+    def joined(self, real: Tensor, fake: Tensor) -> Tensor:
+        """(2B, ...): real and fake (B, ...) each cut into its ``pack`` slots, a slot of each in turn."""
+        m, rest = self.pack, real.shape[1:]
+        return torch.stack([real.reshape(m, -1, *rest), fake.reshape(m, -1, *rest)], dim=1).reshape(-1, *rest)
+
+
+def refuse_joint(critic: nn.Module) -> None:
+    """One line naming the first part of ``critic`` whose scores depend on the other samples of its call, or on
+    the number of calls: a joint call would change what the critic computes."""
+    for name, part in critic.named_modules():
+        why = ("BatchNorm" if isinstance(part, nn.modules.batchnorm._BatchNorm) else
+               "dropout" if isinstance(part, nn.modules.dropout._DropoutNd) else
+               "DiffAugment" if isinstance(part, DiffAugment) else
+               "spectral normalization" if parametrize.is_parametrized(part) else None)
+        if why is not None:
+            raise ValueError(f"Expected argument `joint_critic` to be false for a critic with {why} ({name or 'critic'}):"
+                             " one call on real and generated samples together would change its scores")
 
 
 class CodeScoring(PlainScoring):
