@@ -74,8 +74,13 @@ def plain(steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def training_alone(steps: int) -> float:
-    """lit-gan's fit of the quickstart's model and data, nothing else: generator updates per second."""
+COMPILE = '{"class_path": "lit_gan.callbacks.Compile", "init_args": {"networks": "generator", "dynamic": false}}'
+
+
+def training_alone(steps: int, compiled: bool = False) -> float:
+    """lit-gan's fit of the quickstart's model and data, nothing else: generator updates per second.
+    ``compiled``: with ``Compile`` on the generator (inductor; WGAN-GP's critic stays eager), its compilation
+    in the time (a few seconds at the first updates)."""
     from lit_gan.cli import run_cli
 
     with tempfile.TemporaryDirectory() as root:
@@ -83,7 +88,8 @@ def training_alone(steps: int) -> float:
                 "--trainer.callbacks", "[]", "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
                 "--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "0",
                 "--trainer.num_sanity_val_steps", "0", "--trainer.default_root_dir", root]
-        run_cli([*args, "--trainer.callbacks+=benchmarks.overhead_toy.Clock"])
+        run_cli([*args, "--trainer.callbacks+=benchmarks.overhead_toy.Clock", *(
+            [f"--trainer.callbacks+={COMPILE}"] if compiled else [])])
         from benchmarks.overhead_toy import CLOCKS as built  # the module the fit imported by name
         return steps / built[-1].seconds
 
@@ -129,7 +135,8 @@ def main() -> None:
     parser.add_argument("--shipped-steps", type=int, default=1000)
     parser.add_argument("--shipped-rounds", type=int, default=2)
     parser.add_argument("--before", type=Path, help="another source tree to time beside this one")
-    parser.add_argument("--one", choices=["plain", "alone"], help=argparse.SUPPRESS)  # one run, printed (subprocess)
+    parser.add_argument("--compile", action="store_true", help="also time training alone with Compile on the generator")
+    parser.add_argument("--one", choices=["plain", "alone", "compiled"], help=argparse.SUPPRESS)  # one run, printed (subprocess)
     parser.add_argument("--plain-process", type=int, help=argparse.SUPPRESS)  # the plain loop as a whole process
     args = parser.parse_args()
     if args.plain_process:
@@ -137,7 +144,7 @@ def main() -> None:
         return
     if args.one:
         sys.argv = sys.argv[:1]
-        print(plain(args.steps) if args.one == "plain" else training_alone(args.steps))
+        print(plain(args.steps) if args.one == "plain" else training_alone(args.steps, args.one == "compiled"))
         return
     trees = {"this": REPO, **({"before": args.before.resolve()} if args.before else {})}
 
@@ -150,10 +157,14 @@ def main() -> None:
         return float(out.strip().splitlines()[-1])
 
     runs: dict[str, list[float]] = {"plain": []} | {f"lit-gan ({name})": [] for name in trees}
+    if args.compile:
+        runs["lit-gan (this, Compile generator)"] = []
     for _ in range(args.rounds):  # training alone: each run its own process, rates of the loop itself
         runs["plain"].append(rate(REPO, "plain"))
         for name, tree in trees.items():
             runs[f"lit-gan ({name})"].append(rate(tree, "alone"))
+        if args.compile:
+            runs["lit-gan (this, Compile generator)"].append(rate(REPO, "compiled"))
     print(f"Training alone, {args.steps} generator updates, {args.rounds} alternating rounds,"
           f" torch threads {torch.get_num_threads()}; generator updates per second (median, runs):")
     base = statistics.median(runs["plain"])
