@@ -86,10 +86,11 @@ class ScoreAlong(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        name = f"train/{pl_module.estimate_name}"  # the family's estimate, logged at each generator update
-        if step != self.seen and name in trainer.callback_metrics:
+        name = f"train/{pl_module.estimate_name}"  # the family's estimate of each generator update (logged at log steps)
+        values = getattr(pl_module, "training_values", None) or {}
+        if step != self.seen and pl_module.estimate_name in values:
             self.seen = step
-            self.window.append(float(trainer.callback_metrics[name]))
+            self.window.append(float(values[pl_module.estimate_name]))
         if step % self.every == 0 and step != self.last:
             self.last = step
             wall, cpu = time.perf_counter() - self.t0, time.process_time() - self.c0

@@ -16,7 +16,7 @@ RANKS = {  # module prefix -> layer; a module may import only modules of its own
     "lit_gan.metrics": 2, "lit_gan.checkpoints": 2, "lit_gan.checkpoint_io": 2, "lit_gan.interrupt": 2,
     "lit_gan.objectives": 3,
     "lit_gan.callbacks": 4,
-    "lit_gan.cli_checks": 5, "lit_gan.cli": 5, "lit_gan.resume_last": 5, "lit_gan.disk_full": 5, "lit_gan.console": 5, "lit_gan.parser": 5, "lit_gan.evaluate": 5, "lit_gan.evaluate_inputs": 5, "lit_gan.evaluate_report": 5, "lit_gan.evaluate_toy": 5, "lit_gan.run_config": 5,
+    "lit_gan.cli_checks": 5, "lit_gan.cli": 5, "lit_gan.resume_last": 5, "lit_gan.disk_full": 5, "lit_gan.console": 5, "lit_gan.parser": 5, "lit_gan.evaluate": 5, "lit_gan.evaluate_inputs": 5, "lit_gan.evaluate_report": 5, "lit_gan.evaluate_toy": 5, "lit_gan.evaluate_stacked": 5, "lit_gan.run_config": 5,
     "lit_gan.generate": 5, "lit_gan.export": 5, "lit_gan.commands": 5, "lit_gan.shipped_configs": 5,
 }
 
