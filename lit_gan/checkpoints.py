@@ -30,6 +30,7 @@ import torch
 from fsspec.core import url_to_fs
 from lightning.pytorch import LightningModule
 
+from lit_gan.compat import default_map_location
 from lit_gan.errors import UNREADABLE, ConfigError, NonFiniteError, one_line, unsafe_pickle_reason
 from lit_gan.specs import untrusted_import
 
@@ -216,7 +217,7 @@ def load_through_door(load: Callable[..., Any], path: Any, args: tuple, kwargs: 
     if kwargs.get("hparams_file") is not None or (len(args) > 1 and args[1] is not None):
         raise ConfigError("Expected argument `hparams_file` to be left out: lit-gan builds a model only from the"
                           " checked hyperparameters of its checkpoint; pass the values to change as keyword arguments")
-    map_location = kwargs.get("map_location", args[0] if args else None)
+    map_location = kwargs.get("map_location", args[0] if args else None) or default_map_location()
     checkpoint = open_checkpoint(path, "checkpoint_path", allowed_imports=trusted, trust_hint=trust_hint,
                                  map_location=map_location)
     return load(vetted(checkpoint), *args, **kwargs)

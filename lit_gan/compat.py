@@ -143,3 +143,11 @@ def config_from_checkpoint(cli: Any, checkpoint: dict[str, Any]) -> None:
     except SystemExit:
         sys.stderr.write("Parsing of ckpt_path hyperparameters failed!\n")
         raise
+
+
+def default_map_location() -> Callable[..., Any]:
+    """Where ``load_from_checkpoint`` puts a checkpoint's tensors when not told: where they were saved, or the
+    CPU where that device is absent (Lightning 2.6: ``core.saving._default_map_location``)."""
+    from lightning.pytorch.core.saving import _default_map_location
+
+    return _default_map_location

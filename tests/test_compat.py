@@ -62,6 +62,12 @@ def test_wrapped_checkpoint_io_is_what_an_async_plugin_saves_through():
     assert compat.wrapped_checkpoint_io(base) is None
 
 
+def test_the_default_map_location_keeps_a_cpu_tensor_where_it_is():
+    storage = torch.ones(2).untyped_storage()
+    assert compat.default_map_location()(storage, "cpu") is None  # None: torch.load's own placement
+    assert compat.default_map_location()(storage, "cuda:0") is (None if torch.cuda.is_available() else storage)
+
+
 def test_ends_training_is_true_at_each_epochs_last_batch_and_at_max_steps(tmp_path):
     model = Tiny(compat.ends_training)  # 8 batches an epoch
     cpu_trainer(tmp_path, max_steps=11).fit(model)
