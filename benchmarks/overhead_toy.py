@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -128,6 +129,16 @@ def in_tree(tree: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "benchmarks.overhead_toy", *args]
 
 
+def print_medians(runs: dict[str, list[float]], base: str, fmt: str, ratio_name: str,
+                  ratio: Callable[[float, float], float]) -> None:
+    """A line per entry of ``runs``: its median (``fmt``), its ``ratio(median, base's median)`` and every run."""
+    reference = statistics.median(runs[base])
+    for name, values in runs.items():
+        med = statistics.median(values)
+        print(f"  {name:22s} {fmt.format(med)}  {ratio_name} {ratio(med, reference):.3f}"
+              f"  ({', '.join(fmt.split()[0].format(v).strip() for v in values)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=500)
@@ -167,10 +178,7 @@ def main() -> None:
             runs["lit-gan (this, Compile generator)"].append(rate(REPO, "compiled"))
     print(f"Training alone, {args.steps} generator updates, {args.rounds} alternating rounds,"
           f" torch threads {torch.get_num_threads()}; generator updates per second (median, runs):")
-    base = statistics.median(runs["plain"])
-    for name, values in runs.items():
-        med = statistics.median(values)
-        print(f"  {name:22s} {med:7.2f}  ratio {med / base:.3f}  ({', '.join(f'{v:.2f}' for v in values)})")
+    print_medians(runs, "plain", "{:7.2f}", "ratio", lambda med, base: med / base)
 
     if not args.shipped_rounds:
         return
@@ -186,10 +194,7 @@ def main() -> None:
                 shipped[f"lit-gan fit ({name})"].append(process_seconds(command, root, env(tree)))
     print(f"As shipped, {args.shipped_steps} generator updates, whole processes (start-up included),"
           f" {args.shipped_rounds} alternating rounds; seconds (median, runs):")
-    base = statistics.median(shipped["plain process"])
-    for name, values in shipped.items():
-        med = statistics.median(values)
-        print(f"  {name:22s} {med:7.1f} s  speed ratio {base / med:.3f}  ({', '.join(f'{v:.1f}' for v in values)})")
+    print_medians(shipped, "plain process", "{:7.1f} s", "speed ratio", lambda med, base: base / med)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import io
 import pickle
 import random
 import reprlib
-from typing import Any, Callable, Collection, Optional
+from typing import Any, Collection, Optional
 
 import numpy as np
 import torch
@@ -169,7 +169,7 @@ def open_checkpoint(
         if resume:
             check_resumable(checkpoint, path)
         if model is not None:
-            check_fits(checkpoint, path, model)
+            check_fits(checkpoint, path, model, name)
     except ConfigError as err:
         if name == "ckpt_path":
             raise
@@ -207,11 +207,17 @@ def _read(path: Any, map_location: Any) -> dict[str, Any]:
     return checkpoint
 
 
-def load_through_door(load: Callable[..., Any], path: Any, args: tuple, kwargs: dict[str, Any],
+def lightning_load(cls: type, checkpoint: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    """Lightning's own ``load_from_checkpoint`` of ``cls`` (its overrides skipped) on a checkpoint that
+    ``open_checkpoint`` has read: Lightning reads the vetted data, never the file."""
+    return LightningModule.load_from_checkpoint.__func__(cls, vetted(checkpoint), *args, **kwargs)
+
+
+def load_through_door(cls: type, path: Any, args: tuple, kwargs: dict[str, Any],
                       trust_hint: str = "if you trust the file, pass them as `trusted_imports`") -> Any:
-    """Lightning's ``load_from_checkpoint`` (``load``, bound to the class) of ``path``, through the door: the
-    file is read and checked once (``kwargs``' ``trusted_imports`` allowed), and Lightning builds the model
-    from the vetted data, never from the file; ``map_location`` as Lightning's (None: where it was saved).
+    """``cls.load_from_checkpoint(path, *args, **kwargs)`` through the door: the file is read and checked
+    once (``kwargs``' ``trusted_imports`` allowed), and Lightning builds the model from the vetted data
+    (:func:`lightning_load`); ``map_location`` as Lightning's (None: where it was saved).
     ``hparams_file`` is refused: its hyperparameters would replace the checked ones."""
     trusted = kwargs.pop("trusted_imports", ())
     if kwargs.get("hparams_file") is not None or (len(args) > 1 and args[1] is not None):
@@ -220,7 +226,7 @@ def load_through_door(load: Callable[..., Any], path: Any, args: tuple, kwargs: 
     map_location = kwargs.get("map_location", args[0] if args else None) or default_map_location()
     checkpoint = open_checkpoint(path, "checkpoint_path", allowed_imports=trusted, trust_hint=trust_hint,
                                  map_location=map_location)
-    return load(vetted(checkpoint), *args, **kwargs)
+    return lightning_load(cls, checkpoint, *args, **kwargs)
 
 
 def _check_imports(checkpoint: dict[str, Any], path: str, allowed: Collection[str], trust_hint: str) -> None:
@@ -323,19 +329,19 @@ def check_resumable(checkpoint: dict[str, Any], path: Optional[str]) -> None:
     )
 
 
-def check_fits(checkpoint: dict[str, Any], path: str, model: LightningModule) -> None:
+def check_fits(checkpoint: dict[str, Any], path: str, model: LightningModule, name: str = "ckpt_path") -> None:
     """Raise ``ConfigError`` if ``checkpoint`` is of another family or its weights do not fit ``model``."""
     family = other_family(checkpoint, model)
     if family is not None:
-        raise ConfigError(f"`ckpt_path` {path} holds a {family}, but the config builds a {type(model).__qualname__}")
+        raise ConfigError(f"`{name}` {path} holds a {family}, but the config builds a {type(model).__qualname__}")
     own = model.state_dict()
     for key, value in checkpoint["state_dict"].items():
         if key not in own:
-            raise ConfigError(f"`ckpt_path` {path} does not fit the model: it has {key}, which the model has not")
+            raise ConfigError(f"`{name}` {path} does not fit the model: it has {key}, which the model has not")
         if tuple(value.shape) != tuple(own[key].shape):
             raise ConfigError(
-                f"`ckpt_path` {path} does not fit the model: {key} is {tuple(value.shape)} there, {tuple(own[key].shape)} here"
+                f"`{name}` {path} does not fit the model: {key} is {tuple(value.shape)} there, {tuple(own[key].shape)} here"
             )
     missing = sorted(set(own) - set(checkpoint["state_dict"]))
     if missing:
-        raise ConfigError(f"`ckpt_path` {path} does not fit the model: it lacks {missing[0]}")
+        raise ConfigError(f"`{name}` {path} does not fit the model: it lacks {missing[0]}")

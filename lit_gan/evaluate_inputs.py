@@ -144,3 +144,11 @@ def write_held_out(data: LightningDataModule, num_real: Optional[int], folder: s
 
 def _taker(extractor: FeatureExtractor) -> str:
     return f"`feature_extractor` ({type(extractor).__name__})"
+
+
+def refuse_given(given: dict[str, Any], scored: str) -> None:
+    """Refuse, in one line, an option (name -> value; None or False: not given) that does not apply to the
+    checkpoint, ``scored``: what it is and how it is scored ("a checkpoint of points ..., which is scored ...")."""
+    for name, value in given.items():
+        if value not in (None, False):
+            raise ConfigError(f"Expected argument `{name}` to be left out for {scored}")

@@ -20,7 +20,7 @@ from lightning.pytorch import LightningDataModule
 
 from lit_gan.data.stacked_mnist import DIGITS, NUM_MODES
 from lit_gan.errors import ConfigError
-from lit_gan.evaluate_inputs import held_out_count, to_device
+from lit_gan.evaluate_inputs import held_out_count, refuse_given, to_device
 from lit_gan.evaluate_report import report
 from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.metrics.sources import generated_batches, held_out_batches
@@ -69,11 +69,8 @@ def stacked_classifier(feature_extractor: Optional[FeatureExtractor], checkpoint
 
 def check_stacked_arguments(given: dict[str, Any]) -> None:
     """Refuse the options of the image metrics (name -> value, None: not given) for stacked digits."""
-    for name, value in given.items():
-        if value not in (None, False):
-            raise ConfigError(f"Expected argument `{name}` to be left out for a checkpoint of stacked digits, which is"
-                              " scored by the modes its samples cover and their KL from uniform; to score its images"
-                              " by features, name the metrics (`--metrics [fid, kid]`)")
+    refuse_given(given, "a checkpoint of stacked digits, which is scored by the modes its samples cover and their KL"
+                        " from uniform; to score its images by features, name the metrics (`--metrics [fid, kid]`)")
 
 
 def run_stacked(model: AdversarialModule, step: int, checkpoint: str, data: LightningDataModule,

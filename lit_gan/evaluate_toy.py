@@ -16,7 +16,7 @@ from lightning.pytorch import LightningDataModule
 
 from lit_gan.checks import check_greater_than_zero, check_positive_ints
 from lit_gan.errors import ConfigError
-from lit_gan.evaluate_inputs import held_out_count, to_device
+from lit_gan.evaluate_inputs import held_out_count, refuse_given, to_device
 from lit_gan.evaluate_report import report
 from lit_gan.metrics.coverage import ModeCoverage
 from lit_gan.metrics.sources import generated_batches, held_out_batches
@@ -39,11 +39,8 @@ def check_toy_arguments(img_shape: tuple[int, ...], given: dict[str, Any], data:
     shape than the samples, and settings out of range, in one line each, before anything is drawn; ``data`` set
     up. The settings, defaults filled in (None: MixtureCoverage's k 3 and min_samples 1; W1 on 2,000 points),
     and the held-out points there are (``num_real``; None: all)."""
-    for name, value in given.items():
-        if value not in (None, False):
-            raise ConfigError(f"Expected argument `{name}` to be left out for a checkpoint of points (img_shape"
-                              f" {tuple(img_shape)}), which is scored by mode coverage and the exact W1, not by image"
-                              " features")
+    refuse_given(given, f"a checkpoint of points (img_shape {tuple(img_shape)}), which is scored by mode coverage and"
+                        " the exact W1, not by image features")
     check_positive_ints(mode_min_samples=mode_min_samples, w1_points=w1_points)
     check_greater_than_zero(mode_k=mode_k)
     if w1_points is not None and w1_points > MAX_POINTS:

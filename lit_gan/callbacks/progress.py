@@ -78,8 +78,9 @@ class ProgressBar(TQDMProgressBar):
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
         """Lightning's values, and the model's ``progress_values`` of training (its losses and estimate, of
-        the last iteration: its ``training_values``, else the last logged), read from the device here, when the bar redraws or a line is printed, in one transfer: the
-        model logs them to the loggers only, so that nothing is read back at the other batches."""
+        the last iteration: its ``training_values``, else the last logged), read from the device here,
+        when the bar redraws or a line is printed, in one transfer: the model logs them for the loggers
+        at log steps only, so that nothing is read back at the other batches."""
         metrics = super().get_metrics(trainer, pl_module)
         latest = getattr(pl_module, "training_values", None)  # the last iteration's, logged or not
         if latest is None:

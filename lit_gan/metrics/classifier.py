@@ -20,7 +20,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lit_gan.checkpoints import load_through_door, open_checkpoint, vetted
+from lit_gan.checkpoints import lightning_load, load_through_door, open_checkpoint
 from lit_gan.errors import UNREADABLE, ConfigError, one_line
 from lit_gan.metrics.features import FeatureExtractor
 from lit_gan.networks.classifier import ConvClassifier
@@ -72,8 +72,7 @@ class Classifier(LightningModule):
         """Lightning's, through lit-gan's door (``lit_gan.checkpoints.open_checkpoint``): plain data, whole, and no
         import outside lit_gan, torch.optim and torch.nn (or ``trusted_imports=[...]``) before the network is built
         from its hyperparameters."""
-        return load_through_door(LightningModule.load_from_checkpoint.__func__.__get__(cls), checkpoint_path, args,
-                                 kwargs)
+        return load_through_door(cls, checkpoint_path, args, kwargs)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return build("optimizer", self._optimizer, self.parameters())
@@ -131,8 +130,7 @@ class ClassifierFeatures(FeatureExtractor):
             builds="ClassifierFeatures reads a classifier", trust_hint="if you trust the file, add it to `trusted_imports`",
         )
         try:
-            classifier = Classifier.load_from_checkpoint(vetted(checkpoint), map_location="cpu", weights_only=True,
-                                                         trusted_imports=trusted_imports)
+            classifier = lightning_load(Classifier, checkpoint, map_location="cpu", weights_only=True)  # read once
         except (*UNREADABLE, TypeError, KeyError) as err:  # hyperparameters that build no Classifier
             raise ConfigError(
                 f"`checkpoint_path` {checkpoint_path} is not a checkpoint of a lit_gan Classifier"

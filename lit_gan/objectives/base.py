@@ -521,8 +521,7 @@ class AdversarialModule(LightningModule):
             from lit_gan.objectives.loading import load  # it imports this module
 
             return load(str(checkpoint_path), kwargs.get("map_location") or "cpu", kwargs.get("trusted_imports", ()))
-        return load_through_door(LightningModule.load_from_checkpoint.__func__.__get__(cls), checkpoint_path, args,
-                                 kwargs)
+        return load_through_door(cls, checkpoint_path, args, kwargs)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # here, not in FitGuard: Lightning calls callbacks' hook only for full checkpoints, and a weights-only

@@ -50,10 +50,7 @@ def load_with_step(path: str, map_location: Union[str, torch.device] = "cpu", na
     except (ArgumentError, TypeError, ValueError) as err:  # hyperparameters of another version, or edited
         raise ConfigError(f"`{name}` {path}: its hyperparameters do not build a {family.__name__}:"
                           f" {one_line(err)[:300]}") from err
-    try:
-        check_fits(checkpoint, path, model)  # the door's last step, now that the model is built
-    except ConfigError as err:
-        raise ConfigError(str(err).replace("`ckpt_path`", f"`{name}`")) from err
+    check_fits(checkpoint, path, model, name)  # the door's last step, now that the model is built
     model.load_state_dict(checkpoint["state_dict"])
     model.on_load_checkpoint(checkpoint)  # the loop's state (skips), the step it was trained to; checked
     return model.eval().to(map_location), int(checkpoint.get("global_step", 0))
