@@ -215,7 +215,7 @@ def spread(rows: list[dict], key: str) -> str:
     return f"{statistics.mean(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--classifier", required=True, help="checkpoint of configs/classifier_mnist5k.yaml")
     parser.add_argument("--config", default="configs/quickstart_mnist.yaml")
@@ -229,7 +229,7 @@ def main() -> None:
     parser.add_argument("--grid-step", type=int, help="draw --grid at this generator update (a multiple of --score-every)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cas-samples", type=int, default=4000, help="generated samples CAS trains on (conditional models)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = Path(args.config) if Path(args.config).is_absolute() else REPO / args.config
 

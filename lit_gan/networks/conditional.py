@@ -226,6 +226,8 @@ class ClassHead(nn.Module):
 
     Args:
         critic: the critic, built; it must have ``features`` (MLP, DCGAN, ResNet, DiffAugment, Projection).
+            It may take no labels (AC-GAN's): its score is then of x alone, and the class reaches the
+            critic through the head's loss only.
         num_classes: number K of classes.
         img_shape: shape of one sample (for the features' size).
     """
@@ -249,4 +251,5 @@ class ClassHead(nn.Module):
         return self.critic.scores_and_logits(x, y)
 
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
-        return self.critic(x) if y is None else self.critic(x, y)
+        # an unconditional critic (AC-GAN's) scores x alone: the class reaches it through the head's loss
+        return self.critic(x) if y is None or not getattr(self.critic, "num_classes", 0) else self.critic(x, y)

@@ -116,7 +116,8 @@ class AdversarialModule(LightningModule):
             ``num_classes=K``. Generated samples get labels uniform over the K classes.
         ac_weight: the auxiliary classifier loss of AC-GAN (Odena et al. 2017) with this weight, for a
             conditional model: a linear head on the critic's features (:class:`~lit_gan.networks.ClassHead`)
-            guesses the class; the critic adds ``ac_weight`` times its cross-entropy on real and on
+            guesses the class (the critic itself may then take no labels, as AC-GAN's, or take them, a
+            projection with a class loss); the critic adds ``ac_weight`` times its cross-entropy on real and on
             generated samples to its loss, the generator on its samples. Logs ``train/ac_loss`` (the
             critic's). 0: off.
         label_frequencies: how a conditional model draws the generated samples' labels: ``"uniform"``
@@ -170,7 +171,12 @@ class AdversarialModule(LightningModule):
             raise ValueError("Expected argument `num_classes` to be 0 (unconditional) or at least 2 classes, got 1")
         self.num_classes = int(num_classes)
         self.generator = conditional_network("generator", generator, self.num_classes, self.latent_dim, self.img_shape)
-        self.critic = conditional_network("critic", critic, self.num_classes, self.img_shape)
+        check_not_negative(ac_weight=ac_weight)
+        self.ac_weight = float(ac_weight)
+        if self.ac_weight > 0 and not self.num_classes:
+            raise ValueError(f"Expected argument `ac_weight` ({ac_weight}) to come with a conditional model: set `num_classes`")
+        # AC-GAN's critic may take no labels: its class head (ClassHead, below) is what reads the class
+        self.critic = conditional_network("critic", critic, self.num_classes, self.img_shape, unconditional_ok=self.ac_weight > 0)
         check_not_negative_int(code_categories=code_categories)
         check_not_negative(info_weight=info_weight)
         self.code_categories, self.info_weight = int(code_categories), float(info_weight)
@@ -188,11 +194,7 @@ class AdversarialModule(LightningModule):
             raise ValueError("Expected argument `label_frequencies` (data) to come with a conditional model: set `num_classes`")
         self.label_frequencies = label_frequencies
         self.label_probabilities: Optional[Tensor] = None  # "data": the training classes' frequencies, at setup
-        check_not_negative(ac_weight=ac_weight)
-        self.ac_weight = float(ac_weight)
         if self.ac_weight > 0:
-            if not self.num_classes:
-                raise ValueError(f"Expected argument `ac_weight` ({ac_weight}) to come with a conditional model: set `num_classes`")
             self.critic = ClassHead(self.critic, self.num_classes, self.img_shape)
         check_not_negative(r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.r1_gamma, self.r2_gamma = float(r1_gamma), float(r2_gamma)

@@ -10,12 +10,14 @@ from lit_gan.errors import ConfigError
 from lit_gan.specs import from_spec
 
 CONDITIONAL = {"generator": "LabelConcat, or DCGANGenerator / ResNetGenerator (conditional BatchNorm)",
-               "critic": "Projection (any critic), or LabelConcatCritic (the MLP)"}
+               "critic": "Projection (any critic), or LabelConcatCritic (the MLP), or `ac_weight` > 0 (AC-GAN's class head)"}
 
 
-def conditional_network(name: str, factory: Callable[..., nn.Module], num_classes: int, *args: Any) -> nn.Module:
+def conditional_network(name: str, factory: Callable[..., nn.Module], num_classes: int, *args: Any,
+                        unconditional_ok: bool = False) -> nn.Module:
     """``factory(*args)``, and with ``num_classes=K`` for a conditional model; one line when the network
-    does not take labels, or takes them on an unconditional model."""
+    does not take labels, or takes them on an unconditional model. ``unconditional_ok``: a network that
+    takes no labels is built without them (AC-GAN's critic, whose class head reads its features)."""
     factory = from_spec(factory)
     if not num_classes:
         network = factory(*args)
@@ -25,6 +27,8 @@ def conditional_network(name: str, factory: Callable[..., nn.Module], num_classe
         except TypeError as error:
             if "num_classes" not in str(error):
                 raise
+            if unconditional_ok:
+                return factory(*args)
             raise ConfigError(
                 f"`{name}` {_named(factory)} takes no labels, and the model is conditional (`num_classes` {num_classes}):"
                 f" use {CONDITIONAL[name]}, or set `num_classes: 0`"

@@ -156,6 +156,19 @@ def test_the_auxiliary_classifier_loss_is_the_cross_entropy_of_the_class_head(tm
     assert not any(isinstance(t, ClassTerm) for t in conditional().terms)  # off: not in the loop at all
 
 
+def test_ac_gans_critic_may_take_no_labels_its_head_reads_the_class(tmp_path):
+    # AC-GAN (Odena et al. 2017): the critic's score is of x alone; the class loss on its features conditions it
+    model = conditional(critic=partial(MLPCritic, hidden_dims=(16,)), ac_weight=1.0)
+    assert isinstance(model.critic.critic, MLPCritic) and model.critic.num_classes == 8
+    x = torch.randn(5, 2)
+    assert torch.equal(model.critic(x, torch.zeros(5, dtype=torch.long)), model.critic(x, torch.full((5,), 7)))
+    head = model.critic.head.weight.detach().clone()
+    cpu_trainer(tmp_path, max_steps=3).fit(model, ring())
+    assert not torch.equal(model.critic.head.weight, head) and torch.isfinite(model.trainer.callback_metrics["train/ac_loss"])
+    with pytest.raises(ConfigError, match=r"`critic` MLPCritic takes no labels, .* or `ac_weight` > 0 \(AC-GAN's class head\)"):
+        conditional(critic=partial(MLPCritic, hidden_dims=(16,)))  # without the class loss nothing would read the class
+
+
 def test_an_ac_weight_without_classes_or_below_zero_is_one_line():
     with pytest.raises(ValueError, match=r"`ac_weight` \(1.0\) to come with a conditional model: set `num_classes`"):
         WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(2,), ac_weight=1.0)
