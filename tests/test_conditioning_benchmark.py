@@ -1,6 +1,7 @@
 """benchmarks/conditioning.py at tiny settings: a 100-digit CSV, a classifier of one update, 2 generator
 updates per arm. Checks that each arm trains the network it names and that the table reads the runs
-(the values mean nothing here)."""
+(the values mean nothing here; the rows at each --score-every update are digits_quality's along.json,
+tested in tests/test_digits_quality.py)."""
 
 import json
 import re
@@ -19,13 +20,13 @@ from tests.test_benchmarks import bench
 
 def test_conditioning_trains_every_arm_and_tables_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    csv = write_csv(tmp_path / "digits.csv.gz", n_per_class=100)  # 200 held out: 20 of each class
+    csv = write_csv(tmp_path / "digits.csv.gz", n_per_class=60)  # 120 held out: 12 of each class
     run_cli(["fit", "--config", str(REPO / "configs" / "classifier_mnist5k.yaml"), "--data.init_args.path", str(csv),
              "--data.init_args.batch_size", "16", "--trainer.max_steps", "1", "--trainer.accelerator", "cpu",
              "--trainer.default_root_dir", str(tmp_path / "classifier"), "--trainer.enable_progress_bar", "false"])
     classifier = next((tmp_path / "classifier").rglob("last.ckpt"))
-    out = bench("conditioning", "--classifier", str(classifier), "--data-path", str(csv), "--samples", "100", "--cas-samples", "100",
-                "--seeds", "0", "--steps", "2", "--score-every", "1", "--out", str(tmp_path / "arms"),
+    out = bench("conditioning", "--classifier", str(classifier), "--data-path", str(csv), "--samples", "60", "--cas-samples", "60",
+                "--seeds", "0", "--steps", "2", "--out", str(tmp_path / "arms"),
                 "--set", "data.init_args.batch_size=8")
     for arm in ARMS:
         assert f"arm {arm}: " in out and (tmp_path / "arms" / arm / "results.json").is_file(), out
@@ -36,12 +37,19 @@ def test_conditioning_trains_every_arm_and_tables_it(tmp_path, monkeypatch):
     assert has(nets["concat_projection"].generator, LabelConcat) and not has(nets["concat_projection"].generator, ConditionalBatchNorm2d)
     assert has(nets["cbn_ac"].generator, ConditionalBatchNorm2d) and not has(nets["cbn_ac"].critic, Projection)
     assert nets["cbn_ac"].ac_weight == 1.0 and nets["cbn_projection"].ac_weight == 0.0
-    # the table: a row per arm and update (1, 2), each figure the mean of the seed's value
+    # the table: a row per arm (at its last update, 2), each figure the mean of the seed's value
     table = bench("conditioning", "--out", str(tmp_path / "arms"), "--table")
-    rows = [line for line in table.splitlines() if re.match(r"\| .* \| [12] \| 0 \|", line)]
-    assert len(rows) == 2 * len(ARMS), table
+    rows = [line for line in table.splitlines() if re.match(r"\| .* \| 2 \| 0 \|", line)]
+    assert len(rows) == len(ARMS), table
     results = json.loads((tmp_path / "arms" / "cbn_ac" / "results.json").read_text())
     row, floor = results["rows"][0], results["floor"]
-    last = rows[-1]  # cbn_ac, the last arm, at update 2
+    last = rows[-1]  # cbn_ac, the last arm
     assert f"{row['fid'] / floor['fid']:.2f} ({row['fid'] / floor['fid']:.2f}-" in last, (last, row, floor)
     assert f"{row['cas']:.1%}" in last and torch.isfinite(torch.tensor(row["intra_fid"]))
+    # a scored update along the way (digits_quality's along.json, as --score-every writes it) gets its own row
+    along = {**{k: row[k] for k in ("fid", "class_accuracy", "worst_class_accuracy", "intra_fid", "cas", "wall_s", "cpu_s")},
+             "step": 1, "fid": 3 * floor["fid"]}
+    (tmp_path / "arms" / "cbn_ac" / "seed_0" / "along.json").write_text(json.dumps([along]))
+    table = bench("conditioning", "--out", str(tmp_path / "arms"), "--table")
+    assert re.search(r"^\| conditional BatchNorm \+ AC .* \| 1 \| 0 \| 3\.00 \(3\.00-3\.00\) \|", table, re.M), table
+    assert re.search(r"^\|  \| 2 \| 0 \| " + re.escape(f"{row['fid'] / floor['fid']:.2f}"), table, re.M), table
