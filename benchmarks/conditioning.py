@@ -51,13 +51,14 @@ def table(out: Path) -> str:
         alongs = [json.loads(p.read_text()) if (p := out / arm / f"seed_{r['seed']}" / "along.json").is_file() else []
                   for r in rows]
         steps = sorted({a["step"] for along in alongs for a in along} | {r["steps"] for r in rows})
-        for step in steps:
-            at = [next((a for a in along if a["step"] == step), r if r["steps"] == step else None)
-                  for r, along in zip(rows, alongs)]
-            at = [a for a in at if a is not None]
+        for step in steps:  # a seed's final row at its last update (its training times), else its row along the way
+            pairs = [(r, r if r["steps"] == step else next((a for a in along if a["step"] == step), None))
+                     for r, along in zip(rows, alongs)]
+            pairs = [(r, a) for r, a in pairs if a is not None]
+            at = [a for _, a in pairs]
             cells = [spread([a[key] / (floor[base] if base else 1) for a in at], fmt) for _, key, base, fmt in COLUMNS]
             times = f"{statistics.mean(a['wall_s'] for a in at) / 60:.1f} / {statistics.mean(a['cpu_s'] for a in at) / 60:.1f}"
-            seeds = ", ".join(str(r["seed"]) for r, a in zip(rows, at))
+            seeds = ", ".join(str(r["seed"]) for r, _ in pairs)
             lines.append(f"| {what if step == steps[0] else ''} | {step:,} | {seeds} | " + " | ".join(cells) + f" | {times} |")
     return "\n".join(lines)
 

@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
 
         along = ScoreAlong(args.score_every, score, report, snapshot) if args.score_every else None
         run = train(config, seed, Path(args.out), args.overrides, args.data_path, along)
-        if along is not None:
+        if along is not None and not run["loaded"]:  # a loaded run keeps the rows its training wrote
             (Path(args.out) / f"seed_{seed}" / "along.json").write_text(json.dumps(along.rows))
         row = {"seed": seed, **score(run["model"].cpu()), **{k: run[k] for k in ("wall_s", "cpu_s", "steps", "loaded")}}
         rows.append(row)

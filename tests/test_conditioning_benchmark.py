@@ -8,7 +8,7 @@ import re
 
 import torch
 
-from benchmarks.conditioning import ARMS
+from benchmarks.conditioning import ARMS, table
 from lit_gan import load
 from lit_gan.cli import run_cli
 from lit_gan.networks import LabelConcat, Projection
@@ -53,3 +53,21 @@ def test_conditioning_trains_every_arm_and_tables_it(tmp_path, monkeypatch):
     table = bench("conditioning", "--out", str(tmp_path / "arms"), "--table")
     assert re.search(r"^\| conditional BatchNorm \+ AC .* \| 1 \| 0 \| 3\.00 \(3\.00-3\.00\) \|", table, re.M), table
     assert re.search(r"^\|  \| 2 \| 0 \| " + re.escape(f"{row['fid'] / floor['fid']:.2f}"), table, re.M), table
+
+
+def test_the_table_names_the_seeds_each_row_averages(tmp_path):
+    # seeds 0, 1, 2 trained for 4 updates; only seeds 1 and 2 were scored at update 2 along the way
+    floor = {"fid": 10.0, "intra_fid": 20.0}
+    values = lambda fid: {"fid": fid, "class_accuracy": 0.9, "worst_class_accuracy": 0.8, "intra_fid": 40.0,  # noqa: E731
+                          "cas": 0.5, "wall_s": 60.0, "cpu_s": 120.0}
+    rows = [{"seed": seed, "steps": 4, **values(10.0 * (seed + 1))} for seed in (0, 1, 2)]
+    arm = tmp_path / "cbn_ac"
+    for seed in (0, 1, 2):
+        (arm / f"seed_{seed}").mkdir(parents=True)
+        if seed:
+            (arm / f"seed_{seed}" / "along.json").write_text(json.dumps([{"step": 2, **values(30.0 + 10 * seed)}]))
+    (arm / "results.json").write_text(json.dumps({"floor": floor, "rows": rows}))
+    lines = [line for line in table(tmp_path).splitlines() if re.match(r"\| .* \| [24] \|", line)]
+    assert len(lines) == 2, lines
+    assert "| 2 | 1, 2 | 4.50 (4.00-5.00) |" in lines[0], lines  # seeds 1 and 2: FID 40 and 50 against 10
+    assert "| 4 | 0, 1, 2 | 2.00 (1.00-3.00) | 90.0% (90.0%-90.0%) |" in lines[1] and lines[1].endswith("| 1.0 / 2.0 |"), lines

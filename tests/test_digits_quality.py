@@ -39,6 +39,7 @@ def test_digits_quality_trains_scores_and_reloads(tmp_path, monkeypatch):
     assert (tmp_path / "estimates.png").stat().st_size > 0
     again = bench("digits_quality", *args)  # both final.ckpt are there: loaded, not trained again
     assert again.count("(loaded)") == 2 and "seed 0 was loaded, not trained: no grid drawn" in again, again
+    assert json.loads((tmp_path / "runs" / "seed_0" / "along.json").read_text()) == along  # kept, not emptied
     # --grid-step 1 of a 2-update run drew the grid of a 1-update run (the state at update 1)
     short = args[:args.index("--seeds")] + ["--seeds", "0", "--threads", "1", "--grid", str(tmp_path / "short.png"),
                                             "--out", str(tmp_path / "short"), "--set", "trainer.max_steps=1",

@@ -246,10 +246,6 @@ class ClassHead(nn.Module):
     def class_logits(self, x: Tensor) -> Tensor:
         return self.head(self.critic.features(x).flatten(1))  # (B, K)
 
-    def scores_and_logits(self, x: Tensor, y: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        """InfoGAN's (a wrapped CodedCritic's): the scores and Q's logits of the code."""
-        return self.critic.scores_and_logits(x, y)
-
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
         # an unconditional critic (AC-GAN's) scores x alone: the class reaches it through the head's loss
         return self.critic(x) if y is None or not getattr(self.critic, "num_classes", 0) else self.critic(x, y)

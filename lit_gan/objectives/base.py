@@ -195,6 +195,9 @@ class AdversarialModule(LightningModule):
         self.label_frequencies = label_frequencies
         self.label_probabilities: Optional[Tensor] = None  # "data": the training classes' frequencies, at setup
         if self.ac_weight > 0:
+            if self.code_categories:
+                raise ValueError(f"Expected argument `ac_weight` ({ac_weight}) to be 0 with `code_categories` ({code_categories}):"
+                                 " AC-GAN's class head and InfoGAN's Q are not combined; set one of them to 0")
             self.critic = ClassHead(self.critic, self.num_classes, self.img_shape)
         check_not_negative(r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.r1_gamma, self.r2_gamma = float(r1_gamma), float(r2_gamma)

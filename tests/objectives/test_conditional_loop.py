@@ -174,6 +174,9 @@ def test_an_ac_weight_without_classes_or_below_zero_is_one_line():
         WGANGP(generator=MLPGenerator, critic=MLPCritic, latent_dim=2, img_shape=(2,), ac_weight=1.0)
     with pytest.raises(ValueError, match=r"`ac_weight`.*-1"):
         conditional(ac_weight=-1.0)
+    with pytest.raises(ValueError, match=r"`ac_weight` \(1.0\) to be 0 with `code_categories` \(3\): AC-GAN's class head and"):
+        WGANGP(generator=partial(LabelConcat, generator=MLPGenerator), critic=partial(Projection, critic=MLPCritic),
+               latent_dim=4, img_shape=(2,), num_classes=8, code_categories=3, ac_weight=1.0)
 
 
 class Skewed(RingOfGaussians):
