@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from lit_gan.cli import run_cli

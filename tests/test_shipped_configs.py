@@ -5,7 +5,6 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import pytest
 
 from lit_gan.cli import run_cli
 from lit_gan.shipped_configs import SHIPPED, names, with_shipped_configs
