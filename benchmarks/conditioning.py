@@ -1,14 +1,15 @@
 """Each way of conditioning on the class (issue 38, item 6) at one budget on MNIST5k, judged by the domain
 classifier: ``benchmarks/digits_quality.py`` on ``configs/conditional_mnist.yaml`` with one piece changed.
 
-    python -m benchmarks.conditioning --classifier CKPT [--steps 4000] [--seeds 0 1 2] [--threads 1]
+    python -m benchmarks.conditioning --classifier CKPT [--steps 2000] [--seeds 0 1 2] [--threads 1]
         [--arms NAME ...] [--out /tmp/conditioning] [--score-every 2000] [--samples 500]
     python -m benchmarks.conditioning --out /tmp/conditioning --table
 
 CKPT is a checkpoint of ``configs/classifier_mnist5k.yaml``. Each arm is trained and scored by
 ``digits_quality`` (FID and IS against the held-out digits, class accuracy, intra-class FID, CAS; each
-beside its floor) under ``OUT/ARM``, with ``trainer.max_steps`` set to ``--steps`` and nothing else
-changed but the arm's pieces; a run already there is loaded, not trained again. ``--table`` prints
+beside its floor) under ``OUT/ARM``, for ``--steps`` generator updates with both learning rates decayed
+linearly to zero over them (``LinearToZero``: a whole schedule at the budget, not a longer run cut
+short), nothing else changed but the arm's pieces; a run already there is loaded, not trained again. ``--table`` prints
 the arms' mean (min-max) over the seeds found, and the same at each ``--score-every`` update.
 """
 
@@ -67,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--classifier", help="checkpoint of configs/classifier_mnist5k.yaml")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--steps", type=int, default=4000, help="generator updates of every arm")
+    parser.add_argument("--steps", type=int, default=2000, help="generator updates of every arm")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
     parser.add_argument("--out", type=Path, default=Path("/tmp/conditioning"))
     parser.add_argument("--score-every", type=int, help="also score every this many generator updates")
@@ -93,7 +94,8 @@ def main() -> None:
             argv += ["--data-path", args.data_path]
         if args.score_every:
             argv += ["--score-every", str(args.score_every)]
-        digits_quality.main(argv + ["--set", f"trainer.max_steps={args.steps}", *ARMS[arm][1], *args.overrides])
+        budget = [f"trainer.max_steps={args.steps}", *(f"model.init_args.{n}_scheduler=lit_gan.objectives.LinearToZero" for n in "gd")]
+        digits_quality.main(argv + ["--set", *budget, *ARMS[arm][1], *args.overrides])
     print(table(args.out))
 
 

@@ -37,6 +37,8 @@ def test_conditioning_trains_every_arm_and_tables_it(tmp_path, monkeypatch):
     assert has(nets["concat_projection"].generator, LabelConcat) and not has(nets["concat_projection"].generator, ConditionalBatchNorm2d)
     assert has(nets["cbn_ac"].generator, ConditionalBatchNorm2d) and not has(nets["cbn_ac"].critic, Projection)
     assert nets["cbn_ac"].ac_weight == 1.0 and nets["cbn_projection"].ac_weight == 0.0
+    for model in nets.values():  # every arm's learning rates decay to zero over its budget
+        assert all("LinearToZero" in str(model.hparams[f"{n}_scheduler"]) for n in "gd"), model.hparams
     # the table: a row per arm (at its last update, 2), each figure the mean of the seed's value
     table = bench("conditioning", "--out", str(tmp_path / "arms"), "--table")
     rows = [line for line in table.splitlines() if re.match(r"\| .* \| 2 \| 0 \|", line)]
