@@ -1,5 +1,5 @@
 """Each way of conditioning on the class (issue 38, item 6) at one budget on MNIST5k, judged by the domain
-classifier: ``benchmarks/digits_quality.py`` on ``configs/conditional_mnist.yaml`` with one piece changed.
+classifier: ``benchmarks/digits_quality.py`` on ``configs/conditional_mnist.yaml`` with the arm's networks.
 
     python -m benchmarks.conditioning --classifier CKPT [--steps 2000] [--seeds 0 1 2] [--threads 1]
         [--arms NAME ...] [--out /tmp/conditioning] [--score-every 2000] [--samples 500]
@@ -18,18 +18,22 @@ import json
 import statistics
 from pathlib import Path
 
-GENERATOR = {"class_path": "lit_gan.networks.DCGANGenerator",  # conditional_mnist.yaml's, unconditional inside
+GENERATOR = {"class_path": "lit_gan.networks.DCGANGenerator",  # conditional_mnist.yaml's networks, conditional or not
              "init_args": {"base_channels": 32, "upsampling": "nearest", "extra_layers": 2}}
-CRITIC = {"class_path": "lit_gan.networks.DCGANCritic",  # conditional_mnist.yaml's critic without the projection
+CRITIC = {"class_path": "lit_gan.networks.DCGANCritic",
           "init_args": {"base_channels": 32, "norm": "none", "spectral_norm": True, "extra_layers": 2}}
-# arm -> (what it is, its overrides of configs/conditional_mnist.yaml)
+CBN = GENERATOR  # on a conditional model its BatchNorms are conditional
+CONCAT = {"class_path": "lit_gan.networks.LabelConcat", "init_args": {"generator": GENERATOR}}  # a one-hot beside z
+PROJECTION = {"class_path": "lit_gan.networks.Projection", "init_args": {"spectral_norm": True, "critic": CRITIC}}
+# arm -> (what it is, its networks and options; the rest is configs/conditional_mnist.yaml's)
 ARMS = {
-    "cbn_projection": ("conditional BatchNorm + projection (the shipped config)", []),
+    "cbn_projection": ("conditional BatchNorm + projection", [f"model.init_args.generator={json.dumps(CBN)}",
+                                                              f"model.init_args.critic={json.dumps(PROJECTION)}"]),
     "concat_projection": ("concatenation (one-hot beside z, plain BatchNorm) + projection", [
-        "model.init_args.generator=" + json.dumps({"class_path": "lit_gan.networks.LabelConcat",
-                                                   "init_args": {"generator": GENERATOR}})]),
+        f"model.init_args.generator={json.dumps(CONCAT)}", f"model.init_args.critic={json.dumps(PROJECTION)}"]),
     "cbn_ac": ("conditional BatchNorm + AC (the critic unconditional, a class head on its features, weight 1)", [
-        "model.init_args.critic=" + json.dumps(CRITIC), "model.init_args.ac_weight=1.0"]),
+        f"model.init_args.generator={json.dumps(CBN)}", f"model.init_args.critic={json.dumps(CRITIC)}",
+        "model.init_args.ac_weight=1.0"]),
 }
 COLUMNS = (("FID (x floor)", "fid", "fid", ".2f"), ("class accuracy", "class_accuracy", None, ".1%"),
            ("worst class", "worst_class_accuracy", None, ".1%"), ("intra-class FID (x floor)", "intra_fid", "intra_fid", ".2f"),
