@@ -18,6 +18,8 @@ import json
 import statistics
 from pathlib import Path
 
+from benchmarks import digits_quality
+
 GENERATOR = {"class_path": "lit_gan.networks.DCGANGenerator",  # conditional_mnist.yaml's networks, conditional or not
              "init_args": {"base_channels": 32, "upsampling": "nearest", "extra_layers": 2}}
 CRITIC = {"class_path": "lit_gan.networks.DCGANCritic",
@@ -40,10 +42,6 @@ COLUMNS = (("FID (x floor)", "fid", "fid", ".2f"), ("class accuracy", "class_acc
            ("CAS", "cas", None, ".1%"))
 
 
-def spread(values: list[float], fmt: str) -> str:
-    return f"{format(statistics.mean(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
-
-
 def table(out: Path) -> str:
     """The arms' rows at their last update and at each scored update (markdown), from OUT/ARM/results.json."""
     head = "| arm | update | seeds | " + " | ".join(c[0] for c in COLUMNS) + " | training wall / CPU min |"
@@ -61,7 +59,7 @@ def table(out: Path) -> str:
                      for r, along in zip(rows, alongs)]
             pairs = [(r, a) for r, a in pairs if a is not None]
             at = [a for _, a in pairs]
-            cells = [spread([a[key] / (floor[base] if base else 1) for a in at], fmt) for _, key, base, fmt in COLUMNS]
+            cells = [digits_quality.spread_of([a[key] / (floor[base] if base else 1) for a in at], fmt) for _, key, base, fmt in COLUMNS]
             times = f"{statistics.mean(a['wall_s'] for a in at) / 60:.1f} / {statistics.mean(a['cpu_s'] for a in at) / 60:.1f}"
             seeds = ", ".join(str(r["seed"]) for r, _ in pairs)
             lines.append(f"| {what if step == steps[0] else ''} | {step:,} | {seeds} | " + " | ".join(cells) + f" | {times} |")
@@ -88,8 +86,6 @@ def main() -> None:
         return
     if args.classifier is None:
         parser.error("--classifier is required to train (or --table to print the runs' table)")
-    from benchmarks import digits_quality
-
     for arm in args.arms:
         print(f"arm {arm}: {ARMS[arm][0]}", flush=True)
         argv = ["--classifier", args.classifier, "--config", "configs/conditional_mnist.yaml", "--seeds", *args.seeds,

@@ -211,8 +211,12 @@ def scores(reference: torch.Tensor, features: torch.Tensor, logits: torch.Tensor
 
 
 def spread(rows: list[dict], key: str) -> str:
-    values = [r[key] for r in rows]
-    return f"{statistics.mean(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+    return spread_of([r[key] for r in rows], ".2f")
+
+
+def spread_of(values: list[float], fmt: str) -> str:
+    """mean (min-max), each formatted with ``fmt``."""
+    return f"{format(statistics.mean(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def main(argv: list[str] | None = None) -> None:
