@@ -13,7 +13,8 @@ from tests.conftest import REPO
 from tests.data.test_mnist5k import write_csv
 
 CONFIGS = sorted(c for c in (REPO / "configs").glob("*.yaml") if c.stem != "stacked_mnist")  # needs a classifier:
-# tests/test_stacked_configs.py runs it
+# tests/test_stacked_configs.py runs it; the toys are run by tests/test_toy_configs.py, the conditional ring here too
+CONFIGS.append(REPO / "configs" / "toys" / "conditional_ring.yaml")
 
 
 def _overrides(config: Path, roots: dict[str, Path]) -> list[str]:

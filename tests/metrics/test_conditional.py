@@ -170,6 +170,35 @@ def test_cas_is_deterministic_for_a_seed_and_leaves_the_global_random_state_alon
     assert {cas(train_labels=SHUFFLED, seed=s, epochs=3) for s in (4, 5)} != {first}
 
 
+def test_cas_is_the_held_out_accuracy_of_a_fixed_tiny_classifier_trained_on_the_generated_set_alone():
+    # an independent computation (Ravuri & Vinyals 2019): a linear classifier, its weights from the seed, SGD
+    # through the training set in the seed's order, then the share of the held-out set it gets right
+    torch.manual_seed(7)
+    train_images, test_images = torch.rand(40, 1, 2, 2) * 2 - 1, torch.rand(30, 1, 2, 2) * 2 - 1
+    train_labels, test_labels = torch.randint(3, (40,)), (test_images.flatten(1).sum(1) > 0).long()
+
+    def linear() -> nn.Module:
+        return nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+
+    torch.manual_seed(5)
+    classifier, shuffle = linear(), torch.Generator().manual_seed(5)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=0.05)
+    for _ in range(3):
+        for batch in torch.randperm(40, generator=shuffle).split(8):
+            loss = nn.functional.cross_entropy(classifier(train_images[batch]), train_labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        by_hand = (classifier(test_images).argmax(1) == test_labels).double().mean().item()
+    got = classification_accuracy_score(train_images, train_labels, test_images, test_labels, linear, epochs=3,
+                                        batch_size=8, lr=0.05, seed=5)
+    assert got == pytest.approx(by_hand, abs=1e-12)
+    # trained on the held-out labels instead, the same classifier scores otherwise: the test set is only tested on
+    assert classification_accuracy_score(test_images, test_labels, test_images, test_labels, linear, epochs=3,
+                                         batch_size=8, lr=0.05, seed=5) != got
+
+
 def test_cas_maps_uint8_images_to_the_unit_range():
     images, labels = patterns(128, seed=0)
     as_uint8 = ((images + 1) * 127.5).round().to(torch.uint8)

@@ -38,7 +38,7 @@ class LabelReader(nn.Module):
 def conditional(family=WGANGP, critic=None, **kwargs):
     generator = partial(LabelConcat, generator=partial(MLPGenerator, hidden_dims=(16,)), embed_dim=3)
     critic = critic or partial(Projection, critic=partial(MLPCritic, hidden_dims=(16,)))
-    return family(generator=generator, critic=critic, latent_dim=2, img_shape=(2,), num_classes=8, n_critic=2, **kwargs)
+    return family(generator=generator, critic=critic, img_shape=(2,), num_classes=8, n_critic=2, **{"latent_dim": 2, **kwargs})
 
 
 def ring(**kwargs):
@@ -213,3 +213,28 @@ def test_label_frequencies_are_checked_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"Unknown cannot count its classes \(`class_counts`\): use `uniform`"):
         cpu_trainer(tmp_path, max_steps=1).fit(conditional(label_frequencies="data"),
                                               Unknown(batch_size=8, n_train=64, n_val=16, labelled=True))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_the_ac_loss_trains_in_every_family(tmp_path, name):
+    # an option of any family (issue 38, item 2): the class head is the critic's in each, and the critic's and
+    # the generator's steps both add its loss
+    model = conditional(FAMILIES[name], ac_weight=0.5)
+    head, generator = model.critic.head.weight.detach().clone(), [p.detach().clone() for p in model.generator.parameters()]
+    cpu_trainer(tmp_path, max_steps=2).fit(model, ring())
+    assert not torch.equal(model.critic.head.weight, head)
+    assert any(not torch.equal(p, q) for p, q in zip(model.generator.parameters(), generator))
+    assert torch.isfinite(model.trainer.callback_metrics["train/ac_loss"])
+
+
+def test_infogans_code_trains_beside_the_labels(tmp_path):
+    # the generator sees the code in z's first entries and the label beside z; Q guesses the code from the
+    # critic's features, the critic scores (x, y): the mutual information term and the labels both train
+    model = conditional(latent_dim=4, code_categories=3)
+    q, embed = model.critic.q.weight.detach().clone(), model.critic.critic.embed.weight.detach().clone()
+    cpu_trainer(tmp_path, max_steps=2).fit(model, ring())
+    assert not torch.equal(model.critic.q.weight, q)  # Q learned the code
+    assert not torch.equal(model.critic.critic.embed.weight, embed)  # the projection's class embedding learned
+    assert torch.isfinite(model.trainer.callback_metrics["train/mutual_info"])
+    x = model.sample(4, z=torch.zeros(4, 4), labels=torch.tensor([0, 1, 2, 3]))
+    assert x.shape == (4, 2) and not torch.allclose(x[0], x[1])  # one z, other classes: other points
